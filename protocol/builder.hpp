@@ -21,6 +21,10 @@ class message_builder {
                   byte_span tid) noexcept;
   message_builder(mutable_byte_span buffer, method m, msg_class c, byte_span tid) noexcept
       : message_builder(buffer, make_message_type(m, c), tid) {}
+  // For a method code taken off the wire (possibly one this codec has no name for).
+  message_builder(mutable_byte_span buffer, std::uint16_t method_code, msg_class c,
+                  byte_span tid) noexcept
+      : message_builder(buffer, make_message_type(method_code, c), tid) {}
 
   // Appends an attribute with its value copied in and zero padding.
   message_builder& add(std::uint16_t type, byte_span value) noexcept;

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: Apache-2.0
+// The validated, immutable server configuration, and how it is built from turnserver.conf
+// lines and command-line settings (coturn's format: "key=value", "key value", bare flags,
+// '#' comments, repeated list keys; the command line overrides the file).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/long_term_key.hpp"
+#include "protocol/types.hpp"
+
+namespace turnpike::server::config {
+
+// Start-up failure naming where and why ("turnserver.conf:12: listening-port: ...").
+struct config_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class log_level { trace, debug, info, warning, error };
+enum class log_format { plain, json };
+
+struct user_entry {
+  std::string name;
+  std::optional<std::string> password;  // "name:password"
+  std::optional<protocol::md5_key> key;  // "name:0x<32 hex digits>" (coturn's turnadmin -k form)
+};
+
+struct server_config {
+  // Listeners.
+  std::vector<protocol::transport_address> listening_ips;  // empty: every interface address
+  std::uint16_t listening_port = 3478;
+  std::uint16_t alt_listening_port = 0;  // 0: listening_port + 1
+  unsigned relay_threads = 0;            // 0: one shard per core
+  bool udp = true;
+  bool tcp = true;
+  // STUN behaviour.
+  bool rfc5780 = true;  // effective only with two listening addresses of one family
+  bool stun_backward_compatibility = true;
+  bool fingerprint = false;
+  bool software_attribute = false;
+  bool stun_only = false;
+  bool no_stun = false;
+  bool log_binding = false;
+  // Credentials.
+  std::string realm;
+  std::vector<user_entry> users;
+  bool lt_cred_mech = false;
+  bool no_auth = false;
+  std::string server_name;
+  // Logging and process.
+  log_level level = log_level::info;
+  log_format format = log_format::plain;
+  std::string log_file;  // empty: none
+  bool stdout_log = true;
+  bool syslog = false;
+  std::string syslog_facility = "user";
+  std::string pidfile;
+
+  std::uint16_t effective_alt_port() const noexcept {
+    if (alt_listening_port != 0) return alt_listening_port;
+    if (listening_port == 0 || listening_port == 65535) return 0;  // no defined alternate
+    return static_cast<std::uint16_t>(listening_port + 1);
+  }
+};
+
+// One "key[=value]" occurrence and where it came from (line 0: the command line).
+struct setting {
+  std::string name;
+  std::optional<std::string> value;
+  std::string file;
+  int line = 0;
+};
+
+// Splits turnserver.conf text into settings. Throws config_error for a line that is not an
+// option Turnpike or coturn knows, or a flag/value mismatch.
+std::vector<setting> parse_config_text(std::string_view text, const std::string& file);
+// Reads and parses a file; throws config_error when it cannot be read.
+std::vector<setting> read_config_file(const std::string& path);
+
+struct loaded_config {
+  server_config cfg;
+  std::vector<std::string> warnings;  // e.g. coturn options not implemented yet
+  std::string source;                 // the file read, or a description
+  bool embedded_default = false;      // the built-in demo configuration was used
+  std::string demo_password;          // set when embedded_default
+};
+
+// Validates and merges: file settings first, command-line settings after. Throws
+// config_error naming file, line, option and reason for the first bad value.
+loaded_config build_config(const std::vector<setting>& from_file,
+                           const std::vector<setting>& from_command_line);
+
+// The embedded default: loopback listener, realm "turnpike.demo", user "demo" with the
+// given password, long-term credentials and FINGERPRINT on.
+std::string embedded_default_text(std::string_view demo_password);
+
+// Where turnserver.conf is looked for when -c is not given (coturn's search, less /etc,
+// where coturn's own package keeps its file).
+std::vector<std::string> default_config_paths();
+
+// The effective configuration in turnserver.conf syntax (--check-config).
+std::string describe(const server_config& cfg);
+
+}  // namespace turnpike::server::config

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+// turnserver.conf reading: one option per line, "key=value" or "key value" or a bare flag,
+// '#' starts a comment line, surrounding double quotes are stripped from values.
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "server/config/config.hpp"
+#include "server/config/options.hpp"
+
+namespace turnpike::server::config {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(" \t\r");
+  return s.substr(first, last - first + 1);
+}
+
+std::string unquote(std::string_view v) {
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  return std::string(v);
+}
+
+}  // namespace
+
+std::vector<setting> parse_config_text(std::string_view text, const std::string& file) {
+  std::vector<setting> out;
+  int line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    const auto nl = text.find('\n');
+    std::string_view line = trim(text.substr(0, nl));
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    if (line.empty() || line.front() == '#') continue;
+
+    const auto sep = line.find_first_of("= \t");
+    std::string_view key = line.substr(0, sep);
+    std::optional<std::string> value;
+    if (sep != std::string_view::npos) {
+      std::string_view rest = trim(line.substr(sep));
+      if (!rest.empty() && rest.front() == '=') rest = trim(rest.substr(1));
+      value = unquote(rest);
+    }
+    if (key.starts_with("--")) key.remove_prefix(2);  // tolerate command-line spelling
+    const std::string where = file + ":" + std::to_string(line_no) + ": ";
+    const option_spec* spec = find_option(key);
+    if (spec == nullptr) {
+      throw config_error(where + "unknown option '" + std::string(key) + "'");
+    }
+    if ((spec->kind == option_kind::value || spec->kind == option_kind::list) &&
+        (!value || value->empty())) {
+      throw config_error(where + std::string(key) + ": a value is required");
+    }
+    out.push_back({std::string(key), std::move(value), file, line_no});
+  }
+  return out;
+}
+
+std::vector<setting> read_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    throw config_error(path + ": cannot read configuration file: " + std::strerror(errno));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config_text(ss.str(), path);
+}
+
+std::vector<std::string> default_config_paths() {
+  return {"turnserver.conf", "etc/turnserver.conf", "/etc/turnpike/turnserver.conf",
+          "/usr/local/etc/turnpike/turnserver.conf"};
+}
+
+std::string embedded_default_text(std::string_view demo_password) {
+  std::string t =
+      "# Turnpike embedded default: loopback only, one demo user.\n"
+      "listening-ip=127.0.0.1\n"
+      "listening-port=3478\n"
+      "realm=turnpike.demo\n"
+      "lt-cred-mech\n"
+      "fingerprint\n"
+      "user=demo:";
+  t += demo_password;
+  t += "\n";
+  return t;
+}
+
+}  // namespace turnpike::server::config

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: Apache-2.0
+// Option table. Names, short letters and arity follow coturn 4.6's turnserver so that
+// existing turnserver.conf files and command lines work unchanged.
+#include "server/config/options.hpp"
+
+#include <array>
+
+namespace turnpike::server::config {
+namespace {
+
+using k = option_kind;
+constexpr auto yes = option_status::supported;
+constexpr auto later = option_status::not_yet;
+
+constexpr std::array table{
+    // Listeners.
+    option_spec{"listening-port", 'p', k::value, yes, "UDP and TCP listening port (3478)"},
+    option_spec{"alt-listening-port", '\0', k::value, yes,
+                "RFC 5780 alternate port (listening-port + 1)"},
+    option_spec{"listening-ip", 'L', k::list, yes, "listening address; repeat for several"},
+    option_spec{"relay-threads", 'm', k::value, yes, "shards (threads); 0 = one per core"},
+    option_spec{"no-udp", '\0', k::flag, yes, "no UDP listeners"},
+    option_spec{"no-tcp", '\0', k::flag, yes, "no TCP listeners"},
+    option_spec{"no-rfc5780", '\0', k::flag, yes, "no NAT behaviour discovery"},
+    option_spec{"no-stun-backward-compatibility", '\0', k::flag, yes,
+                "no MAPPED-ADDRESS, no RFC 3489 clients"},
+    option_spec{"response-origin-only-with-rfc5780", '\0', k::flag, yes,
+                "RESPONSE-ORIGIN only when RFC 5780 is on (always the case in Turnpike)"},
+    option_spec{"fingerprint", 'f', k::flag, yes, "FINGERPRINT in every response"},
+    option_spec{"software-attribute", '\0', k::flag, yes, "send SOFTWARE (off by default)"},
+    option_spec{"no-software-attribute", '\0', k::flag, yes, "do not send SOFTWARE (default)"},
+    option_spec{"prod", '\0', k::flag, yes, "old name of no-software-attribute"},
+    option_spec{"stun-only", 'S', k::flag, yes, "answer STUN Binding only"},
+    option_spec{"no-stun", '\0', k::flag, yes, "do not answer STUN Binding"},
+    option_spec{"log-binding", '\0', k::flag, yes, "log every Binding request (debug level)"},
+    // Credentials (used by TURN; validated now).
+    option_spec{"realm", 'r', k::value, yes, "default realm"},
+    option_spec{"user", 'u', k::list, yes, "name:password or name:0xKEY"},
+    option_spec{"lt-cred-mech", 'a', k::flag, yes, "long-term credential mechanism"},
+    option_spec{"no-auth", 'z', k::flag, yes, "no credential mechanism"},
+    option_spec{"server-name", '\0', k::value, yes, "server name (default: host name)"},
+    // Logging and process.
+    option_spec{"verbose", 'v', k::flag, yes, "log level info -> debug"},
+    option_spec{"Verbose", 'V', k::flag, yes, "log level trace"},
+    option_spec{"log-level", '\0', k::value, yes, "trace|debug|info|warning|error (info)"},
+    option_spec{"log-format", '\0', k::value, yes, "plain|json (plain)"},
+    option_spec{"log-file", 'l', k::value, yes, "log file path; 'stdout' or 'syslog' accepted"},
+    option_spec{"no-stdout-log", '\0', k::flag, yes, "no log lines on stdout"},
+    option_spec{"syslog", '\0', k::flag, yes, "log to syslog"},
+    option_spec{"syslog-facility", '\0', k::value, yes, "syslog facility (user, local0-7, ...)"},
+    option_spec{"simple-log", '\0', k::flag, yes, "no log rollover (always the case)"},
+    option_spec{"new-log-timestamp", '\0', k::flag, yes, "ISO-8601 timestamps (always the case)"},
+    option_spec{"pidfile", '\0', k::value, yes, "write the process id to this file"},
+    option_spec{"no-cli", '\0', k::flag, yes, "no telnet CLI (Turnpike has none)"},
+    // coturn options not implemented yet: accepted with a warning.
+    option_spec{"listening-device", 'd', k::value, later, ""},
+    option_spec{"tls-listening-port", '\0', k::value, later, ""},
+    option_spec{"alt-tls-listening-port", '\0', k::value, later, ""},
+    option_spec{"tcp-proxy-port", '\0', k::value, later, ""},
+    option_spec{"aux-server", '\0', k::list, later, ""},
+    option_spec{"udp-self-balance", '\0', k::flag, later, ""},
+    option_spec{"relay-device", 'i', k::value, later, ""},
+    option_spec{"relay-ip", 'E', k::list, later, ""},
+    option_spec{"external-ip", 'X', k::list, later, ""},
+    option_spec{"allow-loopback-peers", '\0', k::flag, later, ""},
+    option_spec{"no-multicast-peers", '\0', k::flag, later, ""},
+    option_spec{"min-port", '\0', k::value, later, ""},
+    option_spec{"max-port", '\0', k::value, later, ""},
+    option_spec{"daemon", 'o', k::flag, later, ""},
+    option_spec{"check-origin-consistency", '\0', k::flag, later, ""},
+    option_spec{"user-quota", 'q', k::value, later, ""},
+    option_spec{"total-quota", 'Q', k::value, later, ""},
+    option_spec{"max-bps", 's', k::value, later, ""},
+    option_spec{"bps-capacity", 'B', k::value, later, ""},
+    option_spec{"userdb", 'b', k::value, later, ""},
+    option_spec{"db", '\0', k::value, later, ""},
+    option_spec{"psql-userdb", 'e', k::value, later, ""},
+    option_spec{"sql-userdb", '\0', k::value, later, ""},
+    option_spec{"mysql-userdb", 'M', k::value, later, ""},
+    option_spec{"mongo-userdb", 'J', k::value, later, ""},
+    option_spec{"secret-key-file", '\0', k::value, later, ""},
+    option_spec{"redis-userdb", 'N', k::value, later, ""},
+    option_spec{"redis-statsdb", 'O', k::value, later, ""},
+    option_spec{"use-auth-secret", '\0', k::flag, later, ""},
+    option_spec{"static-auth-secret", '\0', k::list, later, ""},
+    option_spec{"no-auth-pings", '\0', k::flag, later, ""},
+    option_spec{"no-dynamic-ip-list", '\0', k::flag, later, ""},
+    option_spec{"no-dynamic-realms", '\0', k::flag, later, ""},
+    option_spec{"oauth", '\0', k::flag, later, ""},
+    option_spec{"cert", '\0', k::value, later, ""},
+    option_spec{"pkey", '\0', k::value, later, ""},
+    option_spec{"pkey-pwd", '\0', k::value, later, ""},
+    option_spec{"cipher-list", '\0', k::value, later, ""},
+    option_spec{"CA-file", '\0', k::value, later, ""},
+    option_spec{"ec-curve-name", '\0', k::value, later, ""},
+    option_spec{"dh566", '\0', k::flag, later, ""},
+    option_spec{"dh1066", '\0', k::flag, later, ""},
+    option_spec{"dh-file", '\0', k::value, later, ""},
+    option_spec{"no-tlsv1", '\0', k::flag, later, ""},
+    option_spec{"no-tlsv1_1", '\0', k::flag, later, ""},
+    option_spec{"no-tlsv1_2", '\0', k::flag, later, ""},
+    option_spec{"no-sslv2", '\0', k::flag, later, ""},
+    option_spec{"no-sslv3", '\0', k::flag, later, ""},
+    option_spec{"no-tls", '\0', k::flag, later, ""},
+    option_spec{"no-dtls", '\0', k::flag, later, ""},
+    option_spec{"no-udp-relay", '\0', k::flag, later, ""},
+    option_spec{"no-tcp-relay", '\0', k::flag, later, ""},
+    option_spec{"new-log-timestamp-format", '\0', k::value, later, ""},
+    option_spec{"stale-nonce", '\0', k::optional_value, later, ""},
+    option_spec{"max-allocate-lifetime", '\0', k::value, later, ""},
+    option_spec{"channel-lifetime", '\0', k::value, later, ""},
+    option_spec{"permission-lifetime", '\0', k::value, later, ""},
+    option_spec{"alternate-server", '\0', k::list, later, ""},
+    option_spec{"tls-alternate-server", '\0', k::list, later, ""},
+    option_spec{"rest-api-separator", 'C', k::value, later, ""},
+    option_spec{"max-allocate-timeout", '\0', k::value, later, ""},
+    option_spec{"allowed-peer-ip", '\0', k::list, later, ""},
+    option_spec{"denied-peer-ip", '\0', k::list, later, ""},
+    option_spec{"acme-redirect", '\0', k::value, later, ""},
+    option_spec{"secure-stun", '\0', k::flag, later, ""},
+    option_spec{"proc-user", '\0', k::value, later, ""},
+    option_spec{"proc-group", '\0', k::value, later, ""},
+    option_spec{"mobility", '\0', k::flag, later, ""},
+    option_spec{"keep-address-family", 'K', k::flag, later, ""},
+    option_spec{"allocation-default-address-family", 'A', k::value, later, ""},
+    option_spec{"cli-ip", '\0', k::value, later, ""},
+    option_spec{"cli-port", '\0', k::value, later, ""},
+    option_spec{"cli-password", '\0', k::value, later, ""},
+    option_spec{"cli-max-output-sessions", '\0', k::value, later, ""},
+    option_spec{"web-admin", '\0', k::flag, later, ""},
+    option_spec{"web-admin-ip", '\0', k::value, later, ""},
+    option_spec{"web-admin-port", '\0', k::value, later, ""},
+    option_spec{"web-admin-listen-on-workers", '\0', k::flag, later, ""},
+    option_spec{"server-relay", '\0', k::flag, later, ""},
+    option_spec{"ne", '\0', k::value, later, ""},
+    option_spec{"prometheus", '\0', k::flag, later, ""},
+    option_spec{"prometheus-port", '\0', k::value, later, ""},
+};
+
+}  // namespace
+
+std::span<const option_spec> option_table() noexcept { return table; }
+
+const option_spec* find_option(std::string_view name) noexcept {
+  for (const option_spec& o : table) {
+    if (o.name == name) return &o;
+  }
+  return nullptr;
+}
+
+}  // namespace turnpike::server::config

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+// Vocabulary shared by the sans-IO engine and the network layer: transports, five-tuples,
+// the sink the engine writes its output through, and per-shard counters.
+#pragma once
+
+#include <cstdint>
+
+#include "protocol/bytes.hpp"
+#include "protocol/types.hpp"
+
+namespace turnpike::server::engine {
+
+enum class transport : std::uint8_t { udp, tcp, tls, dtls };
+
+const char* transport_name(transport t) noexcept;
+
+// A client's path to the server: for UDP the pair of addresses, for streams one connection.
+struct five_tuple {
+  transport proto = transport::udp;
+  protocol::transport_address local;
+  protocol::transport_address remote;
+  friend bool operator==(const five_tuple&, const five_tuple&) = default;
+};
+
+// Where the engine's output goes. For UDP, `path.local` names the server socket to send from
+// (an RFC 5780 CHANGE-REQUEST may pick another one) and `path.remote` the destination; for a
+// stream, `path` is the connection the request came in on.
+class client_sink {
+ public:
+  virtual void send_to_client(const five_tuple& path, protocol::byte_span bytes) = 0;
+
+ protected:
+  ~client_sink() = default;
+};
+
+// Plain counters owned by one shard (no atomics: only the shard's thread writes them).
+struct engine_counters {
+  std::uint64_t packets_in = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t binding_requests = 0;
+  std::uint64_t binding_classic = 0;  // RFC 3489 requests without the magic cookie
+  std::uint64_t success_responses = 0;
+  std::uint64_t error_responses = 0;
+  std::uint64_t dropped_malformed = 0;
+  std::uint64_t dropped_bad_fingerprint = 0;
+  std::uint64_t dropped_not_request = 0;  // responses and indications the server has no use for
+  std::uint64_t dropped_channel_data = 0;
+  std::uint64_t dropped_unanswered = 0;  // no-stun / unsupported methods with no-answer policy
+
+  engine_counters& operator+=(const engine_counters& o) noexcept;
+};
+
+}  // namespace turnpike::server::engine

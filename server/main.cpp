@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+// turnpike: read the configuration, set up logging, bind, serve until SIGTERM or SIGINT.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/system/system_error.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <unistd.h>
+
+#include "server/config/command_line.hpp"
+#include "server/log/log.hpp"
+#include "server/net/server.hpp"
+
+namespace cfgns = turnpike::server::config;
+namespace net = turnpike::server::net;
+
+namespace {
+
+void print_banner(const cfgns::loaded_config& lc, const net::server& srv) {
+  spdlog::info("Turnpike {} started: {} shard(s), configuration from {}", TURNPIKE_VERSION,
+               srv.shard_count(), lc.source);
+  for (const auto& l : srv.listeners()) {
+    spdlog::info("listening {} {}{}", turnpike::server::engine::transport_name(l.proto),
+                 l.address.to_string(), l.alternate ? " (RFC 5780 alternate port)" : "");
+  }
+  if (srv.plan().rfc5780) spdlog::info("RFC 5780 NAT behaviour discovery is on");
+  std::string user, credential;
+  if (lc.embedded_default) {
+    user = "demo";
+    credential = lc.demo_password;
+    spdlog::info("demo realm '{}', user '{}', password '{}'", lc.cfg.realm, user, credential);
+    spdlog::info("this build answers STUN only; TURN relaying is not implemented yet");
+  }
+  spdlog::info("iceServers: {}", net::ice_servers_json(srv.listeners(), user, credential));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const cfgns::command_line cl = cfgns::parse_command_line(argc, argv);
+  if (cl.exit_code) return *cl.exit_code;
+  if (cl.version) {
+    std::cout << "turnpike " << TURNPIKE_VERSION << "\n";
+    return 0;
+  }
+  cfgns::loaded_config lc;
+  try {
+    lc = cfgns::load_config(cl);
+  } catch (const cfgns::config_error& e) {
+    std::cerr << "turnpike: configuration error: " << e.what() << "\n";
+    return 1;
+  }
+  if (cl.check_config) {
+    for (const auto& w : lc.warnings) std::cerr << "turnpike: warning: " << w << "\n";
+    std::cout << "# source: " << lc.source << "\n" << cfgns::describe(lc.cfg);
+    return 0;
+  }
+  try {
+    turnpike::server::log::init(lc.cfg);
+  } catch (const cfgns::config_error& e) {
+    std::cerr << "turnpike: " << e.what() << "\n";
+    return 1;
+  }
+  for (const auto& w : lc.warnings) spdlog::warn("{}", w);
+
+  int rc = 0;
+  try {
+    net::server srv(lc.cfg);
+    srv.open();
+    if (!lc.cfg.pidfile.empty()) {
+      std::ofstream(lc.cfg.pidfile) << getpid() << "\n";
+    }
+    boost::asio::io_context main_io;
+    boost::asio::signal_set signals(main_io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (!ec) spdlog::info("signal {} received, stopping", sig);
+    });
+    srv.start();
+    print_banner(lc, srv);
+    main_io.run();  // returns once the signal handler ran
+    srv.stop();
+    srv.join();
+    const auto t = srv.totals();
+    spdlog::info(
+        "stopped: packets={} binding={} classic={} success={} errors={} malformed={} "
+        "bad_fingerprint={} not_request={} channel_data={} unanswered={} send_failures={}",
+        t.packets_in, t.binding_requests, t.binding_classic, t.success_responses,
+        t.error_responses, t.dropped_malformed, t.dropped_bad_fingerprint, t.dropped_not_request,
+        t.dropped_channel_data, t.dropped_unanswered, srv.send_failures());
+  } catch (const boost::system::system_error& e) {
+    spdlog::error("cannot listen: {}", e.what());
+    rc = 1;
+  }
+  if (!lc.cfg.pidfile.empty()) std::remove(lc.cfg.pidfile.c_str());
+  turnpike::server::log::shutdown();
+  return rc;
+}

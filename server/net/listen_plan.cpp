@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+// Listening addresses and RFC 5780 pairing.
+#include "server/net/listen_plan.hpp"
+
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace turnpike::server::net {
+
+std::vector<protocol::transport_address> interface_addresses() {
+  std::vector<protocol::transport_address> out;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return out;
+  for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || (i->ifa_flags & IFF_UP) == 0) continue;
+    protocol::transport_address a;
+    if (i->ifa_addr->sa_family == AF_INET) {
+      const auto* sin = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+      a.family = protocol::address_family::ipv4;
+      std::memcpy(a.ip.data(), &sin->sin_addr, 4);
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+      if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr)) continue;  // would need a scope id
+      a.family = protocol::address_family::ipv6;
+      std::memcpy(a.ip.data(), &sin6->sin6_addr, 16);
+    } else {
+      continue;
+    }
+    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  }
+  freeifaddrs(list);
+  return out;
+}
+
+listen_plan make_listen_plan(const config::server_config& cfg,
+                             std::vector<protocol::transport_address> ips) {
+  listen_plan plan;
+  for (auto& ip : ips) ip.port = 0;
+  plan.ips = std::move(ips);
+  plan.port = cfg.listening_port;
+  // An OS-chosen port (0) has no defined alternate: no RFC 5780 then.
+  if (!cfg.rfc5780 || cfg.listening_port == 0) return plan;
+  engine::engine_settings::rfc5780_addresses r;
+  for (auto family : {protocol::address_family::ipv4, protocol::address_family::ipv6}) {
+    std::vector<protocol::transport_address> same;
+    for (const auto& ip : plan.ips) {
+      if (ip.family == family) same.push_back(ip);
+    }
+    if (same.size() < 2) continue;
+    for (std::size_t i = 0; i < same.size(); ++i) {
+      r.other_ip.emplace_back(same[i], same[(i + 1) % same.size()]);
+    }
+  }
+  if (r.other_ip.empty()) return plan;
+  plan.alt_port = cfg.effective_alt_port();
+  r.port = plan.port;
+  r.alt_port = plan.alt_port;
+  plan.rfc5780 = std::move(r);
+  return plan;
+}
+
+}  // namespace turnpike::server::net
