@@ -199,8 +199,8 @@ std::string describe(const server_config& c) {
   for (const auto& ip : c.listening_ips) o << "listening-ip=" << ip.ip_string() << "\n";
   o << "listening-port=" << c.listening_port << "\n";
   o << "alt-listening-port=" << c.effective_alt_port() << "\n";
-  o << "relay-threads=" << c.relay_threads << (c.relay_threads == 0 ? "  # one per core" : "")
-    << "\n";
+  if (c.relay_threads == 0) o << "# relay-threads=0: one shard per core\n";
+  o << "relay-threads=" << c.relay_threads << "\n";
   flag("no-udp", !c.udp);
   flag("no-tcp", !c.tcp);
   flag("no-rfc5780", !c.rfc5780);
