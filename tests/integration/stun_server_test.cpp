@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: Apache-2.0
+// The real turnpike binary on loopback: Binding over UDP and TCP with the project's client and
+// with coturn's turnutils_stunclient, RFC 5780 on two loopback addresses, bad input survived,
+// bad configuration refused, graceful stop on SIGTERM and SIGINT.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "support/process.hpp"
+#include "support/stun_client.hpp"
+
+namespace turnpike::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::regex udp_line(R"(listening udp 127\.0\.0\.1:(\d+))");
+const std::regex tcp_line(R"(listening tcp 127\.0\.0\.1:(\d+))");
+
+protocol::transport_address loopback(std::uint16_t port, const char* ip = "127.0.0.1") {
+  return *protocol::transport_address::parse_ip(ip, port);
+}
+
+// The server on an OS-chosen port (listening-port=0), two shards.
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<process>(std::vector<std::string>{
+        TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", "0", "--relay-threads", "2"});
+    auto u = server_->wait_for(udp_line);
+    ASSERT_TRUE(u) << server_->output();
+    port_ = static_cast<std::uint16_t>(std::stoi((*u)[1]));
+    ASSERT_TRUE(server_->wait_for(std::regex("iceServers"))) << server_->output();
+  }
+  void TearDown() override {
+    if (!server_) return;
+    server_->signal(SIGTERM);
+    const auto rc = server_->wait_exit();
+    EXPECT_EQ(rc, 0) << server_->output();
+  }
+  std::unique_ptr<process> server_;
+  std::uint16_t port_ = 0;
+};
+
+TEST_F(ServerTest, BindingOverUdp) {
+  stun_client c(SOCK_DGRAM, loopback(port_));
+  auto mapped = c.binding();
+  ASSERT_TRUE(mapped);
+  EXPECT_EQ(*mapped, c.local());
+}
+
+TEST_F(ServerTest, BindingOverTcpPipelinedAndByteByByte) {
+  stun_client c(SOCK_STREAM, loopback(port_));
+  auto mapped = c.binding();
+  ASSERT_TRUE(mapped);
+  EXPECT_EQ(*mapped, c.local());
+  // Three requests in one write.
+  bytes three;
+  for (int i = 0; i < 3; ++i) {
+    const bytes r = stun_client::binding_request();
+    three.insert(three.end(), r.begin(), r.end());
+  }
+  c.send_raw(three);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(c.receive()) << i;
+  // One request a byte at a time.
+  const bytes one = stun_client::binding_request();
+  for (std::uint8_t b : one) {
+    c.send_raw({b});
+    std::this_thread::sleep_for(1ms);
+  }
+  auto r = c.receive();
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(std::equal(one.begin() + 8, one.begin() + 20, r->begin() + 8));
+}
+
+TEST_F(ServerTest, ManyClientsSpreadOverShards) {
+  for (int i = 0; i < 50; ++i) {
+    stun_client u(SOCK_DGRAM, loopback(port_));
+    ASSERT_TRUE(u.binding()) << i;
+    stun_client t(SOCK_STREAM, loopback(port_));
+    ASSERT_TRUE(t.binding()) << i;
+  }
+}
+
+TEST_F(ServerTest, GarbageIsDroppedAndServerKeepsAnswering) {
+  stun_client u(SOCK_DGRAM, loopback(port_));
+  std::mt19937 rng(7);
+  for (int i = 0; i < 500; ++i) {
+    bytes junk(rng() % 600);
+    for (auto& b : junk) b = static_cast<std::uint8_t>(rng());
+    if (i % 3 == 0 && junk.size() >= 20) {  // STUN-shaped with a broken body
+      junk[0] = 0x00;
+      junk[1] = 0x01;
+      junk[4] = 0x21, junk[5] = 0x12, junk[6] = 0xa4, junk[7] = 0x42;
+    }
+    u.send_raw(junk);
+  }
+  while (u.receive(200)) {
+  }
+  EXPECT_TRUE(u.binding());
+  // Garbage on a stream closes that stream only.
+  stun_client t(SOCK_STREAM, loopback(port_));
+  t.send_raw(from_hex("ffffffff00000000"));
+  EXPECT_TRUE(t.closed_by_peer());
+  stun_client t2(SOCK_STREAM, loopback(port_));
+  EXPECT_TRUE(t2.binding());
+}
+
+TEST_F(ServerTest, CoturnStunClientGetsReflexiveAddress) {
+  process client({"turnutils_stunclient", "-p", std::to_string(port_), "127.0.0.1"});
+  ASSERT_TRUE(client.wait_for(std::regex(R"(UDP reflexive addr: 127\.0\.0\.1:\d+)")))
+      << "turnutils_stunclient (Debian package coturn) output:\n" << client.output();
+  EXPECT_EQ(client.wait_exit(), 0);
+}
+
+TEST(ServerStop, SigintStopsGracefullyWithSummary) {
+  process s({TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", "0", "--relay-threads", "1"});
+  auto u = s.wait_for(udp_line);
+  ASSERT_TRUE(u) << s.output();
+  {
+    stun_client c(SOCK_DGRAM, loopback(static_cast<std::uint16_t>(std::stoi((*u)[1]))));
+    ASSERT_TRUE(c.binding());
+  }
+  s.signal(SIGINT);
+  EXPECT_EQ(s.wait_exit(), 0);
+  EXPECT_NE(s.output().find("stopped: packets=1 binding=1"), std::string::npos) << s.output();
+}
+
+TEST(ServerConfig, BadConfigStopsStartupNamingFileAndLine) {
+  const std::string path = testing::TempDir() + "/turnpike-bad.conf";
+  std::ofstream(path) << "# test\nlistening-port=3478\nlistening-ip=not-an-ip\n";
+  process s({TURNPIKE_BINARY, "-c", path});
+  EXPECT_EQ(s.wait_exit(), 1);
+  EXPECT_NE(s.output().find(path + ":3: listening-ip: 'not-an-ip' is not an IPv4 or IPv6 address"),
+            std::string::npos)
+      << s.output();
+}
+
+TEST(ServerConfig, CheckConfigPrintsEffectiveConfigAndWarnings) {
+  process s({TURNPIKE_BINARY, "-n", "--check-config", "-L", "127.0.0.1", "--min-port", "50000",
+             "--no-cli", "--log-format", "json"});
+  EXPECT_EQ(s.wait_exit(), 0);
+  const std::string out = s.output();
+  EXPECT_NE(out.find("listening-ip=127.0.0.1"), std::string::npos) << out;
+  EXPECT_NE(out.find("log-format=json"), std::string::npos) << out;
+  EXPECT_NE(out.find("min-port: coturn option not supported by Turnpike yet"), std::string::npos)
+      << out;
+}
+
+TEST(ServerConfig, JsonLogLines) {
+  process s({TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", "0", "--log-format", "json",
+             "--relay-threads", "1"});
+  auto m = s.wait_for(std::regex(R"(^\{"ts":"[0-9T:.-]+Z","level":"info","msg":"listening udp)"));
+  EXPECT_TRUE(m) << s.output();
+  s.signal(SIGTERM);
+  EXPECT_EQ(s.wait_exit(), 0);
+}
+
+TEST(ServerConfig, PortInUseIsAClearError) {
+  stun_client blocker(SOCK_DGRAM, loopback(9));  // any local UDP socket; we need its port
+  const auto taken = blocker.local();
+  process s({TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", std::to_string(taken.port),
+             "--no-tcp"});
+  EXPECT_EQ(s.wait_exit(), 1);
+  EXPECT_NE(s.output().find("cannot listen"), std::string::npos) << s.output();
+}
+
+// Finds a port P with P and P+1 free for UDP and TCP on both loopback addresses.
+std::uint16_t free_port_pair() {
+  std::mt19937 rng{std::random_device{}()};
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const auto p = static_cast<std::uint16_t>(20000 + rng() % 30000);
+    bool ok = true;
+    std::vector<int> fds;
+    for (const char* ip : {"127.0.0.1", "127.0.0.2"}) {
+      for (std::uint16_t port : {p, static_cast<std::uint16_t>(p + 1)}) {
+        for (int type : {SOCK_DGRAM, SOCK_STREAM}) {
+          const int fd = socket(AF_INET, type, 0);
+          fds.push_back(fd);
+          socklen_t len = 0;
+          const auto ss = to_sockaddr(loopback(port, ip), len);
+          ok = ok && bind(fd, reinterpret_cast<const sockaddr*>(&ss), len) == 0;
+        }
+      }
+    }
+    for (int fd : fds) close(fd);
+    if (ok) return p;
+  }
+  throw std::runtime_error("no free port pair");
+}
+
+TEST(ServerRfc5780, BehaviourDiscoveryOnTwoLoopbackAddresses) {
+  const std::uint16_t port = free_port_pair();
+  process s({TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-L", "127.0.0.2", "-p",
+             std::to_string(port), "--relay-threads", "2"});
+  ASSERT_TRUE(s.wait_for(std::regex("RFC 5780 NAT behaviour discovery is on"))) << s.output();
+  process client({"turnutils_stunclient", "-f", "-p", std::to_string(port), "127.0.0.1"});
+  EXPECT_EQ(client.wait_exit(), 0);
+  const std::string out = client.output();
+  EXPECT_NE(out.find("Other addr: : 127.0.0.2:" + std::to_string(port + 1)), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("Response origin: : 127.0.0.2:" + std::to_string(port + 1)),
+            std::string::npos)
+      << out;
+  s.signal(SIGTERM);
+  EXPECT_EQ(s.wait_exit(), 0);
+}
+
+}  // namespace
+}  // namespace turnpike::test
