@@ -24,13 +24,16 @@ result<transport_address> decode_plain(byte_span v) noexcept {
       a.family = address_family::ipv6;
       std::copy_n(v.begin() + 4, 16, a.ip.begin());
       break;
-    default: return make_error_code(errc::bad_address_family);
+    default:
+      return make_error_code(errc::bad_address_family);
   }
   a.port = load_u16(v.data() + 2);
   return a;
 }
 
-std::size_t ip_length(address_family f) noexcept { return f == address_family::ipv4 ? 4 : 16; }
+std::size_t ip_length(address_family f) noexcept {
+  return f == address_family::ipv4 ? 4 : 16;
+}
 
 // RFC 8489 section 14.2: port XOR the cookie's top 16 bits, address XOR cookie || tid.
 void apply_xor(transport_address& a, byte_span tid) noexcept {
@@ -43,7 +46,9 @@ void apply_xor(transport_address& a, byte_span tid) noexcept {
 
 }  // namespace
 
-result<transport_address> decode_address(byte_span value) noexcept { return decode_plain(value); }
+result<transport_address> decode_address(byte_span value) noexcept {
+  return decode_plain(value);
+}
 
 result<transport_address> decode_xor_address(byte_span value, byte_span tid) noexcept {
   if (tid.size() != 12) return make_error_code(errc::bad_attribute_value);

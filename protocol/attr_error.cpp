@@ -11,24 +11,42 @@ namespace turnpike::protocol {
 
 std::string_view default_reason(int code) noexcept {
   switch (code) {
-    case error::try_alternate: return "Try Alternate";
-    case error::bad_request: return "Bad Request";
-    case error::unauthenticated: return "Unauthenticated";
-    case error::forbidden: return "Forbidden";
-    case error::mobility_forbidden: return "Mobility Forbidden";
-    case error::unknown_attribute: return "Unknown Attribute";
-    case error::allocation_mismatch: return "Allocation Mismatch";
-    case error::stale_nonce: return "Stale Nonce";
-    case error::address_family_not_supported: return "Address Family not Supported";
-    case error::wrong_credentials: return "Wrong Credentials";
-    case error::unsupported_transport_protocol: return "Unsupported Transport Protocol";
-    case error::peer_address_family_mismatch: return "Peer Address Family Mismatch";
-    case error::connection_already_exists: return "Connection Already Exists";
-    case error::connection_timeout_or_failure: return "Connection Timeout or Failure";
-    case error::allocation_quota_reached: return "Allocation Quota Reached";
-    case error::server_error: return "Server Error";
-    case error::insufficient_capacity: return "Insufficient Capacity";
-    default: return {};
+    case error::try_alternate:
+      return "Try Alternate";
+    case error::bad_request:
+      return "Bad Request";
+    case error::unauthenticated:
+      return "Unauthenticated";
+    case error::forbidden:
+      return "Forbidden";
+    case error::mobility_forbidden:
+      return "Mobility Forbidden";
+    case error::unknown_attribute:
+      return "Unknown Attribute";
+    case error::allocation_mismatch:
+      return "Allocation Mismatch";
+    case error::stale_nonce:
+      return "Stale Nonce";
+    case error::address_family_not_supported:
+      return "Address Family not Supported";
+    case error::wrong_credentials:
+      return "Wrong Credentials";
+    case error::unsupported_transport_protocol:
+      return "Unsupported Transport Protocol";
+    case error::peer_address_family_mismatch:
+      return "Peer Address Family Mismatch";
+    case error::connection_already_exists:
+      return "Connection Already Exists";
+    case error::connection_timeout_or_failure:
+      return "Connection Timeout or Failure";
+    case error::allocation_quota_reached:
+      return "Allocation Quota Reached";
+    case error::server_error:
+      return "Server Error";
+    case error::insufficient_capacity:
+      return "Insufficient Capacity";
+    default:
+      return {};
   }
 }
 

@@ -14,11 +14,16 @@ long utf8_length(std::string_view s) noexcept {
   for (std::size_t i = 0; i < s.size(); ++count) {
     const auto c = static_cast<unsigned char>(s[i]);
     std::size_t n = 0;
-    if (c < 0x80) n = 1;
-    else if ((c & 0xE0) == 0xC0 && c >= 0xC2) n = 2;
-    else if ((c & 0xF0) == 0xE0) n = 3;
-    else if ((c & 0xF8) == 0xF0 && c <= 0xF4) n = 4;
-    else return -1;
+    if (c < 0x80)
+      n = 1;
+    else if ((c & 0xE0) == 0xC0 && c >= 0xC2)
+      n = 2;
+    else if ((c & 0xF0) == 0xE0)
+      n = 3;
+    else if ((c & 0xF8) == 0xF0 && c <= 0xF4)
+      n = 4;
+    else
+      return -1;
     if (s.size() - i < n) return -1;
     for (std::size_t k = 1; k < n; ++k) {
       if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return -1;
@@ -35,9 +40,12 @@ struct limits {
 
 limits limits_for(std::uint16_t type) noexcept {
   switch (type) {
-    case attr::username: return {512, -1};
-    case attr::alternate_domain: return {255, -1};
-    default: return {763, 127};  // REALM, NONCE, SOFTWARE, reason phrases
+    case attr::username:
+      return {512, -1};
+    case attr::alternate_domain:
+      return {255, -1};
+    default:
+      return {763, 127};  // REALM, NONCE, SOFTWARE, reason phrases
   }
 }
 

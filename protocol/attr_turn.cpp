@@ -9,7 +9,9 @@
 namespace turnpike::protocol {
 namespace {
 
-std::error_code bad_length() noexcept { return make_error_code(errc::bad_attribute_length); }
+std::error_code bad_length() noexcept {
+  return make_error_code(errc::bad_attribute_length);
+}
 
 message_builder& add_first_byte(message_builder& b, std::uint16_t type, std::uint8_t v) noexcept {
   return b.add_u32(type, std::uint32_t{v} << 24);

@@ -73,7 +73,7 @@ message_builder& message_builder::add_message_integrity(byte_span key) noexcept 
 }
 
 message_builder& message_builder::add_message_integrity_sha256(byte_span key,
-                                                                std::size_t length) noexcept {
+                                                               std::size_t length) noexcept {
   if (length < 16 || length > 32 || length % 4 != 0) {
     if (!error_) error_ = make_error_code(errc::bad_attribute_length);
     return *this;

@@ -17,8 +17,7 @@ namespace turnpike::protocol {
 
 class message_builder {
  public:
-  message_builder(mutable_byte_span buffer, std::uint16_t message_type,
-                  byte_span tid) noexcept;
+  message_builder(mutable_byte_span buffer, std::uint16_t message_type, byte_span tid) noexcept;
   message_builder(mutable_byte_span buffer, method m, msg_class c, byte_span tid) noexcept
       : message_builder(buffer, make_message_type(m, c), tid) {}
   // For a method code taken off the wire (possibly one this codec has no name for).

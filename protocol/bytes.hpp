@@ -28,6 +28,8 @@ inline void store_u32(std::uint8_t* p, std::uint32_t v) noexcept {
   p[2] = static_cast<std::uint8_t>(v >> 8);
   p[3] = static_cast<std::uint8_t>(v);
 }
-constexpr std::size_t pad4(std::size_t n) noexcept { return (n + 3) & ~std::size_t{3}; }
+constexpr std::size_t pad4(std::size_t n) noexcept {
+  return (n + 3) & ~std::size_t{3};
+}
 
 }  // namespace turnpike::protocol

@@ -18,8 +18,8 @@ result<channel_data_view> parse_channel_data(byte_span datagram) noexcept {
                            datagram.subspan(channel_data_header_size, len)};
 }
 
-result<std::size_t> write_channel_data(mutable_byte_span out, std::uint16_t channel,
-                                       byte_span data, bool pad) noexcept {
+result<std::size_t> write_channel_data(mutable_byte_span out, std::uint16_t channel, byte_span data,
+                                       bool pad) noexcept {
   if ((channel & 0xC000) != 0x4000) return make_error_code(errc::bad_channel_number);
   if (data.size() > 0xFFFF) return make_error_code(errc::value_too_long);
   const std::size_t body = channel_data_header_size + data.size();

@@ -31,7 +31,7 @@ result<channel_data_view> parse_channel_data(byte_span datagram) noexcept;
 
 // Writes header and data into `out`; with `pad` the result is padded with zeros to a multiple
 // of 4 as streams need. Returns the number of bytes written.
-result<std::size_t> write_channel_data(mutable_byte_span out, std::uint16_t channel,
-                                       byte_span data, bool pad) noexcept;
+result<std::size_t> write_channel_data(mutable_byte_span out, std::uint16_t channel, byte_span data,
+                                       bool pad) noexcept;
 
 }  // namespace turnpike::protocol

@@ -22,10 +22,10 @@ enum class errc {
   fingerprint_mismatch,
   integrity_mismatch,
   missing_attribute,
-  not_channel_data,             // first two bits are not 0b01
-  bad_channel_number,           // outside 0x4000-0x7FFF (wire) or the configured range
-  bad_frame,                    // stream framer: cannot be STUN or ChannelData
-  crypto_failure,               // OpenSSL reported an error
+  not_channel_data,    // first two bits are not 0b01
+  bad_channel_number,  // outside 0x4000-0x7FFF (wire) or the configured range
+  bad_frame,           // stream framer: cannot be STUN or ChannelData
+  crypto_failure,      // OpenSSL reported an error
 };
 
 const std::error_category& protocol_category() noexcept;

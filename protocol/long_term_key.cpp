@@ -36,8 +36,7 @@ std::array<std::uint8_t, N> digest(const EVP_MD* md,
 std::optional<std::string> opaque_string(std::string_view text) {
   const std::string in(text);
   char* out = nullptr;
-  if (stringprep_profile(in.c_str(), &out, "SASLprep", STRINGPREP_NO_UNASSIGNED) !=
-      STRINGPREP_OK) {
+  if (stringprep_profile(in.c_str(), &out, "SASLprep", STRINGPREP_NO_UNASSIGNED) != STRINGPREP_OK) {
     std::free(out);
     return std::nullopt;
   }

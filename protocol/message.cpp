@@ -44,7 +44,8 @@ result<message_view> message_view::parse(byte_span bytes) noexcept {
   v.counted_end_ = static_cast<std::uint16_t>(bytes.size());
   std::size_t off = header_size;
   while (off < bytes.size()) {
-    if (bytes.size() - off < attribute_header_size) return make_error_code(errc::attribute_overflow);
+    if (bytes.size() - off < attribute_header_size)
+      return make_error_code(errc::attribute_overflow);
     if (v.fp_offset_ != 0) return make_error_code(errc::attribute_after_fingerprint);
     const std::uint16_t type = load_u16(bytes.data() + off);
     const std::size_t len = load_u16(bytes.data() + off + 2);
@@ -76,7 +77,8 @@ result<message_view> message_view::parse(byte_span bytes) noexcept {
         v.fp_offset_ = here;
         v.counted_end_ = std::min(v.counted_end_, here);
         break;
-      default: break;
+      default:
+        break;
     }
     off += attribute_header_size + pad4(len);
   }
@@ -100,10 +102,14 @@ std::optional<attribute> message_view::at(std::uint16_t offset) const noexcept {
 
 std::optional<attribute> message_view::find(std::uint16_t type) const noexcept {
   switch (type) {
-    case attr::message_integrity: return message_integrity();
-    case attr::message_integrity_sha256: return message_integrity_sha256();
-    case attr::fingerprint: return fingerprint();
-    default: break;
+    case attr::message_integrity:
+      return message_integrity();
+    case attr::message_integrity_sha256:
+      return message_integrity_sha256();
+    case attr::fingerprint:
+      return fingerprint();
+    default:
+      break;
   }
   for (attribute_iterator it(bytes_, header_size), end(bytes_, counted_end_); it != end; ++it) {
     const attribute a = *it;

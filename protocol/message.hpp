@@ -17,7 +17,7 @@ namespace turnpike::protocol {
 
 struct attribute {
   std::uint16_t type = 0;
-  byte_span value;          // without padding
+  byte_span value;           // without padding
   std::uint16_t offset = 0;  // offset of the attribute header from the start of the message
 };
 

@@ -10,64 +10,117 @@ namespace turnpike::protocol {
 
 const char* attribute_name(std::uint16_t type) noexcept {
   switch (type) {
-    case attr::mapped_address: return "MAPPED-ADDRESS";
-    case attr::change_request: return "CHANGE-REQUEST";
-    case attr::username: return "USERNAME";
-    case attr::message_integrity: return "MESSAGE-INTEGRITY";
-    case attr::error_code: return "ERROR-CODE";
-    case attr::unknown_attributes: return "UNKNOWN-ATTRIBUTES";
-    case attr::channel_number: return "CHANNEL-NUMBER";
-    case attr::lifetime: return "LIFETIME";
-    case attr::xor_peer_address: return "XOR-PEER-ADDRESS";
-    case attr::data: return "DATA";
-    case attr::realm: return "REALM";
-    case attr::nonce: return "NONCE";
-    case attr::xor_relayed_address: return "XOR-RELAYED-ADDRESS";
-    case attr::requested_address_family: return "REQUESTED-ADDRESS-FAMILY";
-    case attr::even_port: return "EVEN-PORT";
-    case attr::requested_transport: return "REQUESTED-TRANSPORT";
-    case attr::dont_fragment: return "DONT-FRAGMENT";
-    case attr::message_integrity_sha256: return "MESSAGE-INTEGRITY-SHA256";
-    case attr::password_algorithm: return "PASSWORD-ALGORITHM";
-    case attr::userhash: return "USERHASH";
-    case attr::xor_mapped_address: return "XOR-MAPPED-ADDRESS";
-    case attr::reservation_token: return "RESERVATION-TOKEN";
-    case attr::priority: return "PRIORITY";
-    case attr::use_candidate: return "USE-CANDIDATE";
-    case attr::padding: return "PADDING";
-    case attr::response_port: return "RESPONSE-PORT";
-    case attr::connection_id: return "CONNECTION-ID";
-    case attr::additional_address_family: return "ADDITIONAL-ADDRESS-FAMILY";
-    case attr::address_error_code: return "ADDRESS-ERROR-CODE";
-    case attr::password_algorithms: return "PASSWORD-ALGORITHMS";
-    case attr::alternate_domain: return "ALTERNATE-DOMAIN";
-    case attr::icmp: return "ICMP";
-    case attr::software: return "SOFTWARE";
-    case attr::alternate_server: return "ALTERNATE-SERVER";
-    case attr::fingerprint: return "FINGERPRINT";
-    case attr::ice_controlled: return "ICE-CONTROLLED";
-    case attr::ice_controlling: return "ICE-CONTROLLING";
-    case attr::response_origin: return "RESPONSE-ORIGIN";
-    case attr::other_address: return "OTHER-ADDRESS";
-    case attr::mobility_ticket: return "MOBILITY-TICKET";
-    default: return nullptr;
+    case attr::mapped_address:
+      return "MAPPED-ADDRESS";
+    case attr::change_request:
+      return "CHANGE-REQUEST";
+    case attr::username:
+      return "USERNAME";
+    case attr::message_integrity:
+      return "MESSAGE-INTEGRITY";
+    case attr::error_code:
+      return "ERROR-CODE";
+    case attr::unknown_attributes:
+      return "UNKNOWN-ATTRIBUTES";
+    case attr::channel_number:
+      return "CHANNEL-NUMBER";
+    case attr::lifetime:
+      return "LIFETIME";
+    case attr::xor_peer_address:
+      return "XOR-PEER-ADDRESS";
+    case attr::data:
+      return "DATA";
+    case attr::realm:
+      return "REALM";
+    case attr::nonce:
+      return "NONCE";
+    case attr::xor_relayed_address:
+      return "XOR-RELAYED-ADDRESS";
+    case attr::requested_address_family:
+      return "REQUESTED-ADDRESS-FAMILY";
+    case attr::even_port:
+      return "EVEN-PORT";
+    case attr::requested_transport:
+      return "REQUESTED-TRANSPORT";
+    case attr::dont_fragment:
+      return "DONT-FRAGMENT";
+    case attr::message_integrity_sha256:
+      return "MESSAGE-INTEGRITY-SHA256";
+    case attr::password_algorithm:
+      return "PASSWORD-ALGORITHM";
+    case attr::userhash:
+      return "USERHASH";
+    case attr::xor_mapped_address:
+      return "XOR-MAPPED-ADDRESS";
+    case attr::reservation_token:
+      return "RESERVATION-TOKEN";
+    case attr::priority:
+      return "PRIORITY";
+    case attr::use_candidate:
+      return "USE-CANDIDATE";
+    case attr::padding:
+      return "PADDING";
+    case attr::response_port:
+      return "RESPONSE-PORT";
+    case attr::connection_id:
+      return "CONNECTION-ID";
+    case attr::additional_address_family:
+      return "ADDITIONAL-ADDRESS-FAMILY";
+    case attr::address_error_code:
+      return "ADDRESS-ERROR-CODE";
+    case attr::password_algorithms:
+      return "PASSWORD-ALGORITHMS";
+    case attr::alternate_domain:
+      return "ALTERNATE-DOMAIN";
+    case attr::icmp:
+      return "ICMP";
+    case attr::software:
+      return "SOFTWARE";
+    case attr::alternate_server:
+      return "ALTERNATE-SERVER";
+    case attr::fingerprint:
+      return "FINGERPRINT";
+    case attr::ice_controlled:
+      return "ICE-CONTROLLED";
+    case attr::ice_controlling:
+      return "ICE-CONTROLLING";
+    case attr::response_origin:
+      return "RESPONSE-ORIGIN";
+    case attr::other_address:
+      return "OTHER-ADDRESS";
+    case attr::mobility_ticket:
+      return "MOBILITY-TICKET";
+    default:
+      return nullptr;
   }
 }
 
-bool is_known_attribute(std::uint16_t type) noexcept { return attribute_name(type) != nullptr; }
+bool is_known_attribute(std::uint16_t type) noexcept {
+  return attribute_name(type) != nullptr;
+}
 
 const char* method_name(std::uint16_t m) noexcept {
   switch (static_cast<method>(m)) {
-    case method::binding: return "binding";
-    case method::allocate: return "allocate";
-    case method::refresh: return "refresh";
-    case method::send: return "send";
-    case method::data: return "data";
-    case method::create_permission: return "create_permission";
-    case method::channel_bind: return "channel_bind";
-    case method::connect: return "connect";
-    case method::connection_bind: return "connection_bind";
-    case method::connection_attempt: return "connection_attempt";
+    case method::binding:
+      return "binding";
+    case method::allocate:
+      return "allocate";
+    case method::refresh:
+      return "refresh";
+    case method::send:
+      return "send";
+    case method::data:
+      return "data";
+    case method::create_permission:
+      return "create_permission";
+    case method::channel_bind:
+      return "channel_bind";
+    case method::connect:
+      return "connect";
+    case method::connection_bind:
+      return "connection_bind";
+    case method::connection_attempt:
+      return "connection_attempt";
   }
   return nullptr;
 }
@@ -84,7 +137,7 @@ transport_address transport_address::v4(std::uint32_t host_order_ip, std::uint16
 }
 
 std::optional<transport_address> transport_address::parse_ip(std::string_view text,
-                                                              std::uint16_t port) {
+                                                             std::uint16_t port) {
   char buf[INET6_ADDRSTRLEN + 1];
   if (text.empty() || text.size() >= sizeof buf) return std::nullopt;
   std::memcpy(buf, text.data(), text.size());

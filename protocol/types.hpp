@@ -105,7 +105,9 @@ inline constexpr std::uint16_t ice_controlled = 0x8029;
 inline constexpr std::uint16_t ice_controlling = 0x802A;
 }  // namespace attr
 
-constexpr bool is_comprehension_required(std::uint16_t type) noexcept { return type < 0x8000; }
+constexpr bool is_comprehension_required(std::uint16_t type) noexcept {
+  return type < 0x8000;
+}
 
 // True for every attribute type this codec knows how to decode.
 bool is_known_attribute(std::uint16_t type) noexcept;

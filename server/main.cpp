@@ -2,13 +2,13 @@
 // turnpike: read the configuration, set up logging, bind, serve until SIGTERM or SIGINT.
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/system/system_error.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <unistd.h>
 
 #include "server/config/command_line.hpp"
 #include "server/log/log.hpp"
@@ -87,8 +87,8 @@ int main(int argc, char** argv) {
     spdlog::info(
         "stopped: packets={} binding={} classic={} success={} errors={} malformed={} "
         "bad_fingerprint={} not_request={} channel_data={} unanswered={} send_failures={}",
-        t.packets_in, t.binding_requests, t.binding_classic, t.success_responses,
-        t.error_responses, t.dropped_malformed, t.dropped_bad_fingerprint, t.dropped_not_request,
+        t.packets_in, t.binding_requests, t.binding_classic, t.success_responses, t.error_responses,
+        t.dropped_malformed, t.dropped_bad_fingerprint, t.dropped_not_request,
         t.dropped_channel_data, t.dropped_unanswered, srv.send_failures());
   } catch (const boost::system::system_error& e) {
     spdlog::error("cannot listen: {}", e.what());

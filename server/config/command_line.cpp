@@ -28,8 +28,9 @@ std::string random_password() {
 
 command_line parse_command_line(int argc, const char* const* argv) {
   command_line out;
-  CLI::App app{"Turnpike STUN/TURN server. Options are coturn's turnserver options; see "
-               "turnserver.conf.example for each."};
+  CLI::App app{
+      "Turnpike STUN/TURN server. Options are coturn's turnserver options; see "
+      "turnserver.conf.example for each."};
   app.set_help_flag("-h,--help", "print this help and exit");
   std::string config_path;
   app.add_option("-c", config_path, "configuration file (default: search, then built-in demo)");
@@ -49,7 +50,9 @@ command_line parse_command_line(int argc, const char* const* argv) {
                                  : std::string(spec.help);
     CLI::Option* opt = nullptr;
     switch (spec.kind) {
-      case option_kind::flag: opt = app.add_flag(names); break;
+      case option_kind::flag:
+        opt = app.add_flag(names);
+        break;
       case option_kind::value:
         opt = app.add_option(names)->expected(1)->multi_option_policy(
             CLI::MultiOptionPolicy::TakeLast);
@@ -58,7 +61,9 @@ command_line parse_command_line(int argc, const char* const* argv) {
         opt = app.add_option(names)->expected(1)->multi_option_policy(
             CLI::MultiOptionPolicy::TakeAll);
         break;
-      case option_kind::optional_value: opt = app.add_option(names)->expected(0, 1); break;
+      case option_kind::optional_value:
+        opt = app.add_option(names)->expected(0, 1);
+        break;
     }
     opt->description(help);
     registered.emplace_back(&spec, opt);

@@ -11,8 +11,8 @@ namespace turnpike::server::config {
 namespace {
 
 std::string where(const setting& s) {
-  std::string w = s.line == 0 ? std::string("command line: --") : s.file + ":" +
-                                                                    std::to_string(s.line) + ": ";
+  std::string w =
+      s.line == 0 ? std::string("command line: --") : s.file + ":" + std::to_string(s.line) + ": ";
   return w + s.name + ": ";
 }
 
@@ -107,49 +107,82 @@ void check_facility(const setting& s) {
 
 void apply(server_config& c, const setting& s) {
   const std::string& n = s.name;
-  if (n == "listening-port") c.listening_port = parse_port(s, true);
-  else if (n == "alt-listening-port") c.alt_listening_port = parse_port(s, true);
-  else if (n == "listening-ip") c.listening_ips.push_back(parse_ip(s));
-  else if (n == "relay-threads") c.relay_threads = static_cast<unsigned>(parse_uint(s, 0, 256));
-  else if (n == "no-udp") c.udp = !parse_flag(s);
-  else if (n == "no-tcp") c.tcp = !parse_flag(s);
-  else if (n == "no-rfc5780") c.rfc5780 = !parse_flag(s);
-  else if (n == "no-stun-backward-compatibility") c.stun_backward_compatibility = !parse_flag(s);
-  else if (n == "response-origin-only-with-rfc5780") (void)parse_flag(s);
-  else if (n == "fingerprint") c.fingerprint = parse_flag(s);
-  else if (n == "software-attribute") c.software_attribute = parse_flag(s);
-  else if (n == "no-software-attribute" || n == "prod") c.software_attribute = !parse_flag(s);
-  else if (n == "stun-only") c.stun_only = parse_flag(s);
-  else if (n == "no-stun") c.no_stun = parse_flag(s);
-  else if (n == "log-binding") c.log_binding = parse_flag(s);
+  if (n == "listening-port")
+    c.listening_port = parse_port(s, true);
+  else if (n == "alt-listening-port")
+    c.alt_listening_port = parse_port(s, true);
+  else if (n == "listening-ip")
+    c.listening_ips.push_back(parse_ip(s));
+  else if (n == "relay-threads")
+    c.relay_threads = static_cast<unsigned>(parse_uint(s, 0, 256));
+  else if (n == "no-udp")
+    c.udp = !parse_flag(s);
+  else if (n == "no-tcp")
+    c.tcp = !parse_flag(s);
+  else if (n == "no-rfc5780")
+    c.rfc5780 = !parse_flag(s);
+  else if (n == "no-stun-backward-compatibility")
+    c.stun_backward_compatibility = !parse_flag(s);
+  else if (n == "response-origin-only-with-rfc5780")
+    (void)parse_flag(s);
+  else if (n == "fingerprint")
+    c.fingerprint = parse_flag(s);
+  else if (n == "software-attribute")
+    c.software_attribute = parse_flag(s);
+  else if (n == "no-software-attribute" || n == "prod")
+    c.software_attribute = !parse_flag(s);
+  else if (n == "stun-only")
+    c.stun_only = parse_flag(s);
+  else if (n == "no-stun")
+    c.no_stun = parse_flag(s);
+  else if (n == "log-binding")
+    c.log_binding = parse_flag(s);
   else if (n == "realm") {
     c.realm = need_value(s);
     if (c.realm.size() > 763) fail(s, "realm longer than 763 bytes");
-  } else if (n == "user") c.users.push_back(parse_user(s));
-  else if (n == "lt-cred-mech") c.lt_cred_mech = parse_flag(s);
-  else if (n == "no-auth") c.no_auth = parse_flag(s);
-  else if (n == "server-name") c.server_name = need_value(s);
-  else if (n == "verbose") { if (parse_flag(s)) c.level = log_level::debug; }
-  else if (n == "Verbose") { if (parse_flag(s)) c.level = log_level::trace; }
-  else if (n == "log-level") c.level = parse_level(s);
+  } else if (n == "user")
+    c.users.push_back(parse_user(s));
+  else if (n == "lt-cred-mech")
+    c.lt_cred_mech = parse_flag(s);
+  else if (n == "no-auth")
+    c.no_auth = parse_flag(s);
+  else if (n == "server-name")
+    c.server_name = need_value(s);
+  else if (n == "verbose") {
+    if (parse_flag(s)) c.level = log_level::debug;
+  } else if (n == "Verbose") {
+    if (parse_flag(s)) c.level = log_level::trace;
+  } else if (n == "log-level")
+    c.level = parse_level(s);
   else if (n == "log-format") {
     const std::string& v = need_value(s);
-    if (v == "plain") c.format = log_format::plain;
-    else if (v == "json") c.format = log_format::json;
-    else fail(s, "'" + v + "' is not plain or json");
+    if (v == "plain")
+      c.format = log_format::plain;
+    else if (v == "json")
+      c.format = log_format::json;
+    else
+      fail(s, "'" + v + "' is not plain or json");
   } else if (n == "log-file") {
     const std::string& v = need_value(s);
-    if (v == "stdout" || v == "-") c.stdout_log = true;
-    else if (v == "syslog") c.syslog = true;
-    else c.log_file = v;
-  } else if (n == "no-stdout-log") c.stdout_log = !parse_flag(s);
-  else if (n == "syslog") c.syslog = parse_flag(s);
+    if (v == "stdout" || v == "-")
+      c.stdout_log = true;
+    else if (v == "syslog")
+      c.syslog = true;
+    else
+      c.log_file = v;
+  } else if (n == "no-stdout-log")
+    c.stdout_log = !parse_flag(s);
+  else if (n == "syslog")
+    c.syslog = parse_flag(s);
   else if (n == "syslog-facility") {
     check_facility(s);
     c.syslog_facility = *s.value;
-  } else if (n == "simple-log" || n == "new-log-timestamp" || n == "no-cli") (void)parse_flag(s);
-  else if (n == "pidfile") c.pidfile = need_value(s);
-  else fail(s, "option has no handler (internal error)");
+  } else if (n == "simple-log" || n == "new-log-timestamp" || n == "no-cli")
+    (void)parse_flag(s);
+  else if (n == "pidfile")
+    c.pidfile = need_value(s);
+  else
+    fail(s, "option has no handler (internal error)");
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ enum class log_format { plain, json };
 
 struct user_entry {
   std::string name;
-  std::optional<std::string> password;  // "name:password"
+  std::optional<std::string> password;   // "name:password"
   std::optional<protocol::md5_key> key;  // "name:0x<32 hex digits>" (coturn's turnadmin -k form)
 };
 

@@ -139,7 +139,9 @@ constexpr std::array table{
 
 }  // namespace
 
-std::span<const option_spec> option_table() noexcept { return table; }
+std::span<const option_spec> option_table() noexcept {
+  return table;
+}
 
 const option_spec* find_option(std::string_view name) noexcept {
   for (const option_spec& o : table) {

@@ -21,10 +21,14 @@ namespace p = turnpike::protocol;
 
 const char* transport_name(transport t) noexcept {
   switch (t) {
-    case transport::udp: return "udp";
-    case transport::tcp: return "tcp";
-    case transport::tls: return "tls";
-    case transport::dtls: return "dtls";
+    case transport::udp:
+      return "udp";
+    case transport::tcp:
+      return "tcp";
+    case transport::tls:
+      return "tls";
+    case transport::dtls:
+      return "dtls";
   }
   return "?";
 }

@@ -16,10 +16,10 @@
 namespace turnpike::server::engine {
 
 struct engine_settings {
-  bool answer_binding = true;              // false with no-stun
-  bool fingerprint_always = false;         // coturn's `fingerprint`
-  bool backward_compatibility = true;      // MAPPED-ADDRESS and RFC 3489 clients
-  std::string software;                    // SOFTWARE value; empty: not sent
+  bool answer_binding = true;          // false with no-stun
+  bool fingerprint_always = false;     // coturn's `fingerprint`
+  bool backward_compatibility = true;  // MAPPED-ADDRESS and RFC 3489 clients
+  std::string software;                // SOFTWARE value; empty: not sent
   bool log_binding = false;
   // RFC 5780: present when the server has a second IP of the same family for each listening
   // IP (other_ips[i] pairs with primary ips) and a second port.

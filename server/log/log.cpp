@@ -47,11 +47,21 @@ class json_formatter final : public spdlog::formatter {
   static void escape(std::string_view s, spdlog::memory_buf_t& dest) {
     for (char c : s) {
       switch (c) {
-        case '"': append("\\\"", dest); break;
-        case '\\': append("\\\\", dest); break;
-        case '\n': append("\\n", dest); break;
-        case '\r': append("\\r", dest); break;
-        case '\t': append("\\t", dest); break;
+        case '"':
+          append("\\\"", dest);
+          break;
+        case '\\':
+          append("\\\\", dest);
+          break;
+        case '\n':
+          append("\\n", dest);
+          break;
+        case '\r':
+          append("\\r", dest);
+          break;
+        case '\t':
+          append("\\t", dest);
+          break;
         default:
           if (static_cast<unsigned char>(c) < 0x20) {
             char buf[8];
@@ -82,11 +92,16 @@ int facility_code(std::string name) {
 
 spdlog::level::level_enum to_spdlog(config::log_level l) {
   switch (l) {
-    case config::log_level::trace: return spdlog::level::trace;
-    case config::log_level::debug: return spdlog::level::debug;
-    case config::log_level::info: return spdlog::level::info;
-    case config::log_level::warning: return spdlog::level::warn;
-    case config::log_level::error: return spdlog::level::err;
+    case config::log_level::trace:
+      return spdlog::level::trace;
+    case config::log_level::debug:
+      return spdlog::level::debug;
+    case config::log_level::info:
+      return spdlog::level::info;
+    case config::log_level::warning:
+      return spdlog::level::warn;
+    case config::log_level::error:
+      return spdlog::level::err;
   }
   return spdlog::level::info;
 }
@@ -118,8 +133,7 @@ void init(const config::server_config& cfg) {
     if (cfg.format == config::log_format::json) {
       s->set_formatter(std::make_unique<json_formatter>());
     } else {
-      s->set_formatter(
-          std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%e%z %l %v"));
+      s->set_formatter(std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%e%z %l %v"));
     }
   }
   logger->set_level(to_spdlog(cfg.level));

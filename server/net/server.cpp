@@ -26,8 +26,8 @@ engine::engine_settings engine_settings_for(const config::server_config& cfg,
 }  // namespace
 
 server::server(const config::server_config& cfg) : cfg_(cfg) {
-  plan_ = make_listen_plan(cfg_, cfg_.listening_ips.empty() ? interface_addresses()
-                                                            : cfg_.listening_ips);
+  plan_ = make_listen_plan(cfg_,
+                           cfg_.listening_ips.empty() ? interface_addresses() : cfg_.listening_ips);
   unsigned n = cfg_.relay_threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {

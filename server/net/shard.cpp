@@ -119,8 +119,12 @@ void shard::send_to_client(const engine::five_tuple& path, protocol::byte_span b
   it->second->send(bytes);
 }
 
-void shard::add_connection(const engine::five_tuple& t, tcp_connection* c) { connections_[t] = c; }
+void shard::add_connection(const engine::five_tuple& t, tcp_connection* c) {
+  connections_[t] = c;
+}
 
-void shard::remove_connection(const engine::five_tuple& t) noexcept { connections_.erase(t); }
+void shard::remove_connection(const engine::five_tuple& t) noexcept {
+  connections_.erase(t);
+}
 
 }  // namespace turnpike::server::net

@@ -34,11 +34,9 @@ void tcp_connection::close() noexcept {
 
 void tcp_connection::read() {
   if (in_len_ == in_.size()) in_.resize(std::min(in_.size() * 2, protocol::max_frame_size));
-  socket_.async_read_some(
-      boost::asio::buffer(in_.data() + in_len_, in_.size() - in_len_),
-      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-        self->on_read(ec, n);
-      });
+  socket_.async_read_some(boost::asio::buffer(in_.data() + in_len_, in_.size() - in_len_),
+                          [self = shared_from_this()](const boost::system::error_code& ec,
+                                                      std::size_t n) { self->on_read(ec, n); });
 }
 
 void tcp_connection::on_read(const boost::system::error_code& ec, std::size_t n) {
@@ -49,7 +47,8 @@ void tcp_connection::on_read(const boost::system::error_code& ec, std::size_t n)
   in_len_ += n;
   std::size_t off = 0;
   for (;;) {
-    const protocol::frame f = protocol::next_frame(protocol::byte_span(in_.data() + off, in_len_ - off));
+    const protocol::frame f =
+        protocol::next_frame(protocol::byte_span(in_.data() + off, in_len_ - off));
     if (f.status == protocol::frame_status::invalid) {
       // Not STUN or ChannelData: nothing more on this stream can be trusted.
       shard_.engine().on_packet(tuple_, protocol::byte_span(in_.data() + off, in_len_ - off));
@@ -101,7 +100,9 @@ tcp_listener::tcp_listener(shard& owner, boost::asio::ip::tcp::acceptor acceptor
                            protocol::transport_address local)
     : shard_(owner), acceptor_(std::move(acceptor)), backoff_(owner.io()), local_(local) {}
 
-void tcp_listener::start() { accept(); }
+void tcp_listener::start() {
+  accept();
+}
 
 void tcp_listener::close() noexcept {
   boost::system::error_code ignored;
@@ -110,26 +111,26 @@ void tcp_listener::close() noexcept {
 }
 
 void tcp_listener::accept() {
-  acceptor_.async_accept([this](const boost::system::error_code& ec,
-                                boost::asio::ip::tcp::socket socket) {
-    if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) return;
-    if (ec) {
-      // Out of descriptors or similar: wait a little instead of spinning on the error.
-      spdlog::warn("tcp accept on {}: {}", local_.to_string(), ec.message());
-      backoff_.expires_after(std::chrono::milliseconds(100));
-      backoff_.async_wait([this](const boost::system::error_code& wait_ec) {
-        if (!wait_ec && acceptor_.is_open()) accept();
+  acceptor_.async_accept(
+      [this](const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket) {
+        if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) return;
+        if (ec) {
+          // Out of descriptors or similar: wait a little instead of spinning on the error.
+          spdlog::warn("tcp accept on {}: {}", local_.to_string(), ec.message());
+          backoff_.expires_after(std::chrono::milliseconds(100));
+          backoff_.async_wait([this](const boost::system::error_code& wait_ec) {
+            if (!wait_ec && acceptor_.is_open()) accept();
+          });
+          return;
+        }
+        boost::system::error_code peer_ec;
+        const auto peer = socket.remote_endpoint(peer_ec);
+        if (!peer_ec) {
+          const engine::five_tuple t{engine::transport::tcp, local_, from_endpoint(peer)};
+          std::make_shared<tcp_connection>(shard_, std::move(socket), t)->start();
+        }
+        accept();
       });
-      return;
-    }
-    boost::system::error_code peer_ec;
-    const auto peer = socket.remote_endpoint(peer_ec);
-    if (!peer_ec) {
-      const engine::five_tuple t{engine::transport::tcp, local_, from_endpoint(peer)};
-      std::make_shared<tcp_connection>(shard_, std::move(socket), t)->start();
-    }
-    accept();
-  });
 }
 
 }  // namespace turnpike::server::net

@@ -16,7 +16,9 @@ udp_socket::udp_socket(shard& owner, boost::asio::ip::udp::socket socket,
   socket_.non_blocking(true);
 }
 
-void udp_socket::start() { receive(); }
+void udp_socket::start() {
+  receive();
+}
 
 void udp_socket::close() noexcept {
   boost::system::error_code ignored;
@@ -37,7 +39,8 @@ void udp_socket::receive() {
       });
 }
 
-bool udp_socket::send_to(const protocol::transport_address& to, protocol::byte_span bytes) noexcept {
+bool udp_socket::send_to(const protocol::transport_address& to,
+                         protocol::byte_span bytes) noexcept {
   boost::system::error_code ec;
   socket_.send_to(boost::asio::buffer(bytes.data(), bytes.size()),
                   to_endpoint<boost::asio::ip::udp>(to), 0, ec);

@@ -28,7 +28,9 @@ void decode_everything(const p::message_view& m) {
       case p::attr::mapped_address:
       case p::attr::alternate_server:
       case p::attr::response_origin:
-      case p::attr::other_address: (void)p::decode_address(a.value); break;
+      case p::attr::other_address:
+        (void)p::decode_address(a.value);
+        break;
       case p::attr::xor_mapped_address:
       case p::attr::xor_peer_address:
       case p::attr::xor_relayed_address: {
@@ -36,7 +38,9 @@ void decode_everything(const p::message_view& m) {
         if (x) (void)x->to_string();
         break;
       }
-      case p::attr::error_code: (void)p::decode_error_code(a.value); break;
+      case p::attr::error_code:
+        (void)p::decode_error_code(a.value);
+        break;
       case p::attr::unknown_attributes: {
         auto u = p::decode_unknown_attributes(a.value);
         if (u) {
@@ -44,7 +48,9 @@ void decode_everything(const p::message_view& m) {
         }
         break;
       }
-      case p::attr::address_error_code: (void)p::decode_address_error_code(a.value); break;
+      case p::attr::address_error_code:
+        (void)p::decode_address_error_code(a.value);
+        break;
       case p::attr::username:
       case p::attr::realm:
       case p::attr::nonce:
@@ -54,27 +60,54 @@ void decode_everything(const p::message_view& m) {
         if (t && a.type == p::attr::nonce) (void)p::parse_nonce_cookie(*t);
         break;
       }
-      case p::attr::channel_number: (void)p::decode_channel_number(a.value); break;
+      case p::attr::channel_number:
+        (void)p::decode_channel_number(a.value);
+        break;
       case p::attr::lifetime:
-      case p::attr::connection_id: (void)p::decode_u32(a.value); break;
-      case p::attr::requested_transport: (void)p::decode_requested_transport(a.value); break;
+      case p::attr::connection_id:
+        (void)p::decode_u32(a.value);
+        break;
+      case p::attr::requested_transport:
+        (void)p::decode_requested_transport(a.value);
+        break;
       case p::attr::requested_address_family:
-      case p::attr::additional_address_family: (void)p::decode_address_family(a.value); break;
-      case p::attr::even_port: (void)p::decode_even_port(a.value); break;
-      case p::attr::dont_fragment: (void)p::decode_dont_fragment(a.value); break;
-      case p::attr::reservation_token: (void)p::decode_reservation_token(a.value); break;
-      case p::attr::icmp: (void)p::decode_icmp(a.value); break;
-      case p::attr::password_algorithm: (void)p::decode_password_algorithm(a.value); break;
+      case p::attr::additional_address_family:
+        (void)p::decode_address_family(a.value);
+        break;
+      case p::attr::even_port:
+        (void)p::decode_even_port(a.value);
+        break;
+      case p::attr::dont_fragment:
+        (void)p::decode_dont_fragment(a.value);
+        break;
+      case p::attr::reservation_token:
+        (void)p::decode_reservation_token(a.value);
+        break;
+      case p::attr::icmp:
+        (void)p::decode_icmp(a.value);
+        break;
+      case p::attr::password_algorithm:
+        (void)p::decode_password_algorithm(a.value);
+        break;
       case p::attr::password_algorithms: {
         auto v = p::decode_password_algorithms(a.value);
         if (v) (void)v->contains(2);
         break;
       }
-      case p::attr::userhash: (void)p::decode_userhash(a.value); break;
-      case p::attr::change_request: (void)p::decode_change_request(a.value); break;
-      case p::attr::response_port: (void)p::decode_response_port(a.value); break;
-      case p::attr::mobility_ticket: (void)p::decode_mobility_ticket(a.value); break;
-      default: break;
+      case p::attr::userhash:
+        (void)p::decode_userhash(a.value);
+        break;
+      case p::attr::change_request:
+        (void)p::decode_change_request(a.value);
+        break;
+      case p::attr::response_port:
+        (void)p::decode_response_port(a.value);
+        break;
+      case p::attr::mobility_ticket:
+        (void)p::decode_mobility_ticket(a.value);
+        break;
+      default:
+        break;
     }
   }
   if (count > m.size() / 4) std::abort();

@@ -111,7 +111,8 @@ TEST_F(ServerTest, GarbageIsDroppedAndServerKeepsAnswering) {
 TEST_F(ServerTest, CoturnStunClientGetsReflexiveAddress) {
   process client({"turnutils_stunclient", "-p", std::to_string(port_), "127.0.0.1"});
   ASSERT_TRUE(client.wait_for(std::regex(R"(UDP reflexive addr: 127\.0\.0\.1:\d+)")))
-      << "turnutils_stunclient (Debian package coturn) output:\n" << client.output();
+      << "turnutils_stunclient (Debian package coturn) output:\n"
+      << client.output();
   EXPECT_EQ(client.wait_exit(), 0);
 }
 
@@ -161,8 +162,8 @@ TEST(ServerConfig, JsonLogLines) {
 TEST(ServerConfig, PortInUseIsAClearError) {
   stun_client blocker(SOCK_DGRAM, loopback(9));  // any local UDP socket; we need its port
   const auto taken = blocker.local();
-  process s({TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", std::to_string(taken.port),
-             "--no-tcp"});
+  process s(
+      {TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", std::to_string(taken.port), "--no-tcp"});
   EXPECT_EQ(s.wait_exit(), 1);
   EXPECT_NE(s.output().find("cannot listen"), std::string::npos) << s.output();
 }
@@ -201,8 +202,7 @@ TEST(ServerRfc5780, BehaviourDiscoveryOnTwoLoopbackAddresses) {
   const std::string out = client.output();
   EXPECT_NE(out.find("Other addr: : 127.0.0.2:" + std::to_string(port + 1)), std::string::npos)
       << out;
-  EXPECT_NE(out.find("Response origin: : 127.0.0.2:" + std::to_string(port + 1)),
-            std::string::npos)
+  EXPECT_NE(out.find("Response origin: : 127.0.0.2:" + std::to_string(port + 1)), std::string::npos)
       << out;
   s.signal(SIGTERM);
   EXPECT_EQ(s.wait_exit(), 0);

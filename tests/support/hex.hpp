@@ -19,10 +19,14 @@ inline bytes from_hex(std::string_view hex) {
   int hi = -1;
   for (char c : hex) {
     int v;
-    if (c >= '0' && c <= '9') v = c - '0';
-    else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-    else continue;  // spaces, newlines and separators are ignored
+    if (c >= '0' && c <= '9')
+      v = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      v = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      v = c - 'A' + 10;
+    else
+      continue;  // spaces, newlines and separators are ignored
     if (hi < 0) {
       hi = v;
     } else {
@@ -48,7 +52,9 @@ std::string to_hex(const Span& s) {
   return to_hex(s.data(), s.size());
 }
 
-inline bytes as_bytes(std::string_view s) { return bytes(s.begin(), s.end()); }
+inline bytes as_bytes(std::string_view s) {
+  return bytes(s.begin(), s.end());
+}
 
 // One recorded packet (UDP) or segment (TCP): "c2s" client to server, "s2c" the other way.
 struct recorded {

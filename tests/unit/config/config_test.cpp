@@ -64,7 +64,8 @@ TEST(ConfigFile, ErrorsNameFileLineAndReason) {
             "t.conf:1: listening-port: '12ab' is not a whole number from 0 to 65535");
   EXPECT_EQ(error_of("listening-ip=localhost\n"),
             "t.conf:1: listening-ip: 'localhost' is not an IPv4 or IPv6 address");
-  EXPECT_EQ(error_of("fingerprint=maybe\n"), "t.conf:1: fingerprint: 'maybe' is not a yes/no value");
+  EXPECT_EQ(error_of("fingerprint=maybe\n"),
+            "t.conf:1: fingerprint: 'maybe' is not a yes/no value");
   EXPECT_EQ(error_of("user=nopassword\n"), "t.conf:1: user: expected name:password or name:0xKEY");
   EXPECT_EQ(error_of("user=bob:0x12zz5678901234567890123456789012\n"),
             "t.conf:1: user: key after 0x must be 32 hex digits");
@@ -95,12 +96,13 @@ TEST(ConfigFile, FlagValuesAndUsers) {
 }
 
 TEST(ConfigFile, UnsupportedCoturnOptionsWarnNeverSilently) {
-  auto r = build_config(parse_config_text("min-port=49152\nno-tls\nlistening-port=3478\n",
-                                          "t.conf"),
-                        {});
+  auto r = build_config(
+      parse_config_text("min-port=49152\nno-tls\nlistening-port=3478\n", "t.conf"), {});
   ASSERT_EQ(r.warnings.size(), 2u);
-  EXPECT_EQ(r.warnings[0], "t.conf:1: min-port: coturn option not supported by Turnpike yet; ignored");
-  EXPECT_EQ(r.warnings[1], "t.conf:2: no-tls: coturn option not supported by Turnpike yet; ignored");
+  EXPECT_EQ(r.warnings[0],
+            "t.conf:1: min-port: coturn option not supported by Turnpike yet; ignored");
+  EXPECT_EQ(r.warnings[1],
+            "t.conf:2: no-tls: coturn option not supported by Turnpike yet; ignored");
 }
 
 TEST(CommandLine, OverridesFileAndListsReplace) {
@@ -125,8 +127,8 @@ TEST(CommandLine, SpecialOptions) {
   EXPECT_TRUE(cl.no_config_file);
   EXPECT_EQ(build_config({}, cl.settings).cfg.level, log_level::trace);
   // A coturn command line with options we do not implement yet still parses.
-  cl = cli({"-n", "--min-port", "49152", "--max-port=65535", "--no-tls", "--stale-nonce",
-            "--user", "u:p", "--user", "v:q", "-a"});
+  cl = cli({"-n", "--min-port", "49152", "--max-port=65535", "--no-tls", "--stale-nonce", "--user",
+            "u:p", "--user", "v:q", "-a"});
   ASSERT_FALSE(cl.exit_code);
   auto r = build_config({}, cl.settings);
   EXPECT_EQ(r.warnings.size(), 4u);
@@ -171,11 +173,11 @@ TEST(Config, LoadOrderAndEmbeddedDefault) {
 }
 
 TEST(Config, DescribeParsesBackToTheSameConfig) {
-  const auto original = build_config(
-      parse_config_text("listening-ip=127.0.0.1\nlistening-port=4000\nfingerprint\n"
-                        "software-attribute\nrealm=r\nlog-format=json\nno-tcp\n",
-                        "t.conf"),
-      {});
+  const auto original =
+      build_config(parse_config_text("listening-ip=127.0.0.1\nlistening-port=4000\nfingerprint\n"
+                                     "software-attribute\nrealm=r\nlog-format=json\nno-tcp\n",
+                                     "t.conf"),
+                   {});
   const auto again = build_config(parse_config_text(describe(original.cfg), "dump"), {}).cfg;
   EXPECT_EQ(describe(again), describe(original.cfg));
   EXPECT_EQ(again.format, log_format::json);

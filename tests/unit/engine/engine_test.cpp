@@ -107,8 +107,7 @@ TEST_F(EngineTest, SoftwareAndNoBackwardCompatibility) {
   e.on_packet(udp_path, binding());
   auto m = only_reply();
   EXPECT_FALSE(m.find(p::attr::mapped_address));
-  EXPECT_EQ(*p::decode_text(p::attr::software, m.find(p::attr::software)->value),
-            "Turnpike test");
+  EXPECT_EQ(*p::decode_text(p::attr::software, m.find(p::attr::software)->value), "Turnpike test");
 }
 
 TEST_F(EngineTest, ClassicRfc3489Request) {
@@ -148,7 +147,7 @@ TEST_F(EngineTest, UnknownComprehensionRequiredGets420) {
 TEST_F(EngineTest, BrokenAttributesGet400GarbageIsDropped) {
   auto e = make();
   // Sound header, attribute claiming more bytes than the message has.
-  bytes req = test::from_hex("000100082112a442") ;
+  bytes req = test::from_hex("000100082112a442");
   req.insert(req.end(), tid.begin(), tid.end());
   const bytes attr = test::from_hex("8022000861626364");
   req.insert(req.end(), attr.begin(), attr.end());
@@ -157,8 +156,8 @@ TEST_F(EngineTest, BrokenAttributesGet400GarbageIsDropped) {
   EXPECT_EQ(e.counters().dropped_malformed, 1u);
 
   sink.out.clear();
-  for (const char* junk : {"", "00", "ffffffffffffffffffffffffffffffffffffffff",
-                           "000100042112a442", "0001000401020304050607080910111213141516"}) {
+  for (const char* junk : {"", "00", "ffffffffffffffffffffffffffffffffffffffff", "000100042112a442",
+                           "0001000401020304050607080910111213141516"}) {
     e.on_packet(udp_path, test::from_hex(junk));
   }
   EXPECT_TRUE(sink.out.empty());
@@ -170,8 +169,10 @@ TEST_F(EngineTest, BadFingerprintIndicationResponseChannelDataDropped) {
   bytes bad = binding(true);
   bad.back() ^= 0xff;
   e.on_packet(udp_path, bad);
-  e.on_packet(udp_path, request(p::method::binding, [](auto&) {}, p::msg_class::indication));
-  e.on_packet(udp_path, request(p::method::binding, [](auto&) {}, p::msg_class::success_response));
+  e.on_packet(udp_path, request(
+                            p::method::binding, [](auto&) {}, p::msg_class::indication));
+  e.on_packet(udp_path, request(
+                            p::method::binding, [](auto&) {}, p::msg_class::success_response));
   e.on_packet(udp_path, test::from_hex("4000000401020304"));
   EXPECT_TRUE(sink.out.empty());
   EXPECT_EQ(e.counters().dropped_bad_fingerprint, 1u);
@@ -182,9 +183,8 @@ TEST_F(EngineTest, BadFingerprintIndicationResponseChannelDataDropped) {
 
 TEST_F(EngineTest, TurnMethodsRefusedUntilImplemented) {
   auto e = make();
-  e.on_packet(udp_path, request(p::method::allocate, [](auto& b) {
-                p::add_requested_transport(b, p::transport_udp);
-              }));
+  e.on_packet(udp_path, request(p::method::allocate,
+                                [](auto& b) { p::add_requested_transport(b, p::transport_udp); }));
   auto m = only_reply();
   EXPECT_EQ(m.method_code(), static_cast<std::uint16_t>(p::method::allocate));
   EXPECT_EQ(error_code_of(m), 400);

@@ -62,8 +62,8 @@ TEST(ErrorCode, RoundTripAndReasons) {
   ASSERT_TRUE(e);
   EXPECT_EQ(e->code, 438);
   EXPECT_EQ(e->reason, "Stale Nonce");
-  for (int code : {300, 400, 401, 403, 405, 420, 437, 438, 440, 441, 442, 443, 446, 447, 486, 500,
-                   508}) {
+  for (int code :
+       {300, 400, 401, 403, 405, 420, 437, 438, 440, 441, 442, 443, 446, 447, 486, 500, 508}) {
     EXPECT_FALSE(default_reason(code).empty()) << code;
   }
   EXPECT_TRUE(default_reason(499).empty());
@@ -93,9 +93,8 @@ TEST(ErrorCode, UnknownAttributesAndAddressError) {
   EXPECT_EQ((*u)[2], 0x0001);
   EXPECT_EQ(decode_unknown_attributes(from_hex("000100")).error(), errc::bad_attribute_length);
 
-  auto ae = encode([](auto& b) {
-    add_address_error_code(b, address_family::ipv6, 440, default_reason(440));
-  });
+  auto ae = encode(
+      [](auto& b) { add_address_error_code(b, address_family::ipv6, 440, default_reason(440)); });
   auto d = decode_address_error_code(ae);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->family, address_family::ipv6);
@@ -138,8 +137,8 @@ TEST(Turn, FixedSizeAttributes) {
             17);
   EXPECT_EQ(decode_requested_transport(from_hex("11")).error(), errc::bad_attribute_length);
   EXPECT_EQ(*decode_address_family(encode([](auto& b) {
-              add_address_family(b, attr::requested_address_family, address_family::ipv6);
-            })),
+    add_address_family(b, attr::requested_address_family, address_family::ipv6);
+  })),
             address_family::ipv6);
   EXPECT_EQ(decode_address_family(from_hex("03000000")).error(), errc::bad_address_family);
   EXPECT_EQ(decode_address_family(from_hex("01")).error(), errc::bad_attribute_length);
@@ -158,8 +157,7 @@ TEST(Turn, FixedSizeAttributes) {
 }
 
 TEST(Auth, PasswordAlgorithms) {
-  const std::array<password_algorithm, 2> algs{password_algorithm::md5,
-                                               password_algorithm::sha256};
+  const std::array<password_algorithm, 2> algs{password_algorithm::md5, password_algorithm::sha256};
   auto v = encode([&](auto& b) { add_password_algorithms(b, algs); });
   EXPECT_EQ(test::to_hex(v), "0001000000020000");
   auto view = decode_password_algorithms(v);
@@ -171,7 +169,9 @@ TEST(Auth, PasswordAlgorithms) {
   view->for_each([&](const password_algorithm_value&) { ++n; });
   EXPECT_EQ(n, 2);
   // An unknown algorithm with 3 bytes of parameters, padded.
-  const bytes params = from_hex("0009000361626300" "00010000");
+  const bytes params = from_hex(
+      "0009000361626300"
+      "00010000");
   auto with_params = decode_password_algorithms(params);
   ASSERT_TRUE(with_params);
   EXPECT_TRUE(with_params->contains(1));

@@ -55,21 +55,34 @@ TEST(MessageParse, ErrorPaths) {
   b = msg(0, "");
   b[0] = 0x40;
   EXPECT_EQ(parse_error(b), errc::not_stun);
-  EXPECT_EQ(parse_error(msg(2, "0000")), errc::bad_length);        // not a multiple of four
-  EXPECT_EQ(parse_error(msg(8, "80220000")), errc::truncated);     // length past the datagram
-  EXPECT_EQ(parse_error(msg(0, "80220000")), errc::bad_length);    // bytes past the length
+  EXPECT_EQ(parse_error(msg(2, "0000")), errc::bad_length);      // not a multiple of four
+  EXPECT_EQ(parse_error(msg(8, "80220000")), errc::truncated);   // length past the datagram
+  EXPECT_EQ(parse_error(msg(0, "80220000")), errc::bad_length);  // bytes past the length
   b = msg(0, "");
   b[4] = 0;
   EXPECT_EQ(parse_error(b), errc::bad_magic_cookie);
   EXPECT_EQ(parse_error(msg(4, "80220004")), errc::attribute_overflow);
   EXPECT_EQ(parse_error(msg(8, "8022000561626364")), errc::attribute_overflow);  // padding
-  EXPECT_EQ(parse_error(msg(16, "8028000400000000" "8022000461626364")),
+  EXPECT_EQ(parse_error(msg(16,
+                            "8028000400000000"
+                            "8022000461626364")),
             errc::attribute_after_fingerprint);
-  EXPECT_EQ(parse_error(msg(12, "80280008" "0000000000000000")), errc::bad_attribute_length);
-  EXPECT_EQ(parse_error(msg(8, "00080004" "00000000")), errc::bad_attribute_length);
-  EXPECT_EQ(parse_error(msg(16, "001c000c" "000000000000000000000000")),
+  EXPECT_EQ(parse_error(msg(12,
+                            "80280008"
+                            "0000000000000000")),
             errc::bad_attribute_length);
-  EXPECT_EQ(parse_error(msg(24, "001c0012" "00000000000000000000000000000000" "00000000")),
+  EXPECT_EQ(parse_error(msg(8,
+                            "00080004"
+                            "00000000")),
+            errc::bad_attribute_length);
+  EXPECT_EQ(parse_error(msg(16,
+                            "001c000c"
+                            "000000000000000000000000")),
+            errc::bad_attribute_length);
+  EXPECT_EQ(parse_error(msg(24,
+                            "001c0012"
+                            "00000000000000000000000000000000"
+                            "00000000")),
             errc::bad_attribute_length);
   EXPECT_EQ(parse_error(msg(40, "001c0024" + std::string(72, '0'))), errc::bad_attribute_length);
 }
@@ -114,7 +127,9 @@ TEST(MessageParse, AttributesAfterIntegrityAreIgnored) {
 }
 
 TEST(MessageParse, DuplicateAttributesFirstWins) {
-  const bytes b = msg(16, "8022000161000000" "8022000162000000");
+  const bytes b = msg(16,
+                      "8022000161000000"
+                      "8022000162000000");
   auto m = message_view::parse(b);
   ASSERT_TRUE(m);
   EXPECT_EQ(m->find(attr::software)->value[0], 'a');
@@ -122,7 +137,10 @@ TEST(MessageParse, DuplicateAttributesFirstWins) {
 
 TEST(MessageParse, UnknownComprehensionRequired) {
   // 0x7777 twice (reported once), 0x0024 PRIORITY (known), 0x9999 optional (not reported).
-  const bytes b = msg(28, "7777000000240004000000009999000077770000" "00aa0004" "00000000");
+  const bytes b = msg(28,
+                      "7777000000240004000000009999000077770000"
+                      "00aa0004"
+                      "00000000");
   auto m = message_view::parse(b);
   ASSERT_TRUE(m);
   std::array<std::uint16_t, 4> out{};

@@ -98,8 +98,7 @@ TEST(Rfc5769, LongTermAuthentication) {
   ASSERT_TRUE(m);
   const std::string username = "\u30DE\u30C8\u30EA\u30C3\u30AF\u30B9";
   EXPECT_EQ(*decode_text(attr::username, m->find(attr::username)->value), username);
-  EXPECT_EQ(*decode_text(attr::nonce, m->find(attr::nonce)->value),
-            "f//499k954d6OL34oL9FSTvy64sA");
+  EXPECT_EQ(*decode_text(attr::nonce, m->find(attr::nonce)->value), "f//499k954d6OL34oL9FSTvy64sA");
   EXPECT_EQ(*decode_text(attr::realm, m->find(attr::realm)->value), "example.org");
   const auto password = opaque_string("The\u00ADM\u00AAtr\u2168");
   ASSERT_TRUE(password);
@@ -125,8 +124,10 @@ TEST(Rfc5769, BuilderReproducesIpv4Response) {
   ASSERT_TRUE(out);
   ASSERT_EQ(out->size(), ipv4_response.size());
   // Up to SOFTWARE's padding the bytes are the vector's.
-  EXPECT_EQ(test::to_hex(out->first(20 + 4 + 11)), test::to_hex(std::span(ipv4_response).first(35)));
-  EXPECT_EQ(test::to_hex(out->subspan(36, 12)), test::to_hex(std::span(ipv4_response).subspan(36, 12)));
+  EXPECT_EQ(test::to_hex(out->first(20 + 4 + 11)),
+            test::to_hex(std::span(ipv4_response).first(35)));
+  EXPECT_EQ(test::to_hex(out->subspan(36, 12)),
+            test::to_hex(std::span(ipv4_response).subspan(36, 12)));
   auto again = message_view::parse(*out);
   ASSERT_TRUE(again);
   EXPECT_TRUE(check_message_integrity(*again, as_bytes(short_term_password)));

@@ -68,9 +68,9 @@ TEST(Rfc8489AppendixB, NonceCookie) {
   EXPECT_EQ(std::string(out.data(), out.size()), "obMatJos2wAAA");
   EXPECT_EQ(*parse_nonce_cookie("obMatJos2wAAArest"),
             security_feature::password_algorithms | security_feature::username_anonymity);
-  EXPECT_FALSE(parse_nonce_cookie("obMatJos2wA"));     // too short
+  EXPECT_FALSE(parse_nonce_cookie("obMatJos2wA"));      // too short
   EXPECT_FALSE(parse_nonce_cookie("obMatJos2wA*Aab"));  // not base64
-  EXPECT_FALSE(parse_nonce_cookie("xbMatJos2wAAA"));   // wrong cookie
+  EXPECT_FALSE(parse_nonce_cookie("xbMatJos2wAAA"));    // wrong cookie
 }
 
 TEST(Rfc8489AppendixB, BuilderReproducesRequestExactly) {

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Turnpike's two set-up commands (see README.md):
+#   deploy/bootstrap.sh run [turnpike options...]
+#       install missing Debian packages, build a Release binary, start build/turnpike
+#       (with no options and no turnserver.conf: the embedded loopback demo configuration)
+#   deploy/bootstrap.sh test
+#       install what the tests need, build (GCC Release, then Clang with ASan+UBSan and
+#       libFuzzer), and run every test. TURNPIKE_FUZZ_SECONDS=N fuzzes each target N seconds
+#       (default 20).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "bootstrap: run as root or install sudo" >&2; exit 1; }
+  sudo=sudo
+fi
+
+build_packages=(cmake ninja-build g++ pkg-config libboost1.81-dev libssl-dev zlib1g-dev
+                libspdlog-dev libfmt-dev libcli11-dev libidn-dev)
+test_packages=(libgtest-dev libgmock-dev clang libclang-rt-14-dev coturn)
+
+install_missing() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "bootstrap: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >/dev/null
+  fi
+}
+
+jobs=$(nproc)
+
+case "${1:-}" in
+  run)
+    shift
+    install_missing "${build_packages[@]}"
+    cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DTURNPIKE_TESTS=OFF >/dev/null
+    cmake --build build -j "$jobs" --target turnpike
+    exec build/turnpike "$@"
+    ;;
+  test)
+    install_missing "${build_packages[@]}" "${test_packages[@]}"
+    # 1. GCC, Release, warnings as errors: unit, integration, corpus replay.
+    cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DTURNPIKE_TESTS=ON \
+      -DTURNPIKE_WERROR=ON >/dev/null
+    cmake --build build -j "$jobs"
+    (cd build && ctest --output-on-failure -j "$jobs")
+    # 2. Clang with AddressSanitizer + UndefinedBehaviorSanitizer: the same tests again, and
+    #    the libFuzzer targets over their corpus plus a short fuzzing run.
+    CC=clang CXX=clang++ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DTURNPIKE_SANITIZE=ON -DTURNPIKE_FUZZ=ON -DTURNPIKE_WERROR=ON \
+      -DTURNPIKE_FUZZ_SECONDS="${TURNPIKE_FUZZ_SECONDS:-20}" >/dev/null
+    cmake --build build-asan -j "$jobs"
+    (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      ctest --output-on-failure -j "$jobs")
+    ;;
+  *)
+    echo "usage: $0 run [turnpike options...] | test" >&2
+    exit 2
+    ;;
+esac
