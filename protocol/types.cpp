@@ -163,8 +163,14 @@ std::string transport_address::ip_string() const {
 }
 
 std::string transport_address::to_string() const {
-  if (family == address_family::ipv6) return "[" + ip_string() + "]:" + std::to_string(port);
-  return ip_string() + ":" + std::to_string(port);
+  // Appended piece by piece: GCC 12 at -O3 warns falsely (-Wrestrict) on "[" + string.
+  std::string s;
+  if (family == address_family::ipv6) s += '[';
+  s += ip_string();
+  if (family == address_family::ipv6) s += ']';
+  s += ':';
+  s += std::to_string(port);
+  return s;
 }
 
 }  // namespace turnpike::protocol

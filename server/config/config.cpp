@@ -2,7 +2,10 @@
 // Validation of settings into server_config, and the effective-configuration dump.
 #include "server/config/config.hpp"
 
+#include <syslog.h>
+
 #include <charconv>
+#include <map>
 #include <sstream>
 
 #include "server/config/options.hpp"
@@ -92,17 +95,7 @@ log_level parse_level(const setting& s) {
 }
 
 void check_facility(const setting& s) {
-  static const char* const names[] = {"auth",   "authpriv", "cron",   "daemon", "ftp",
-                                      "kern",   "lpr",      "mail",   "news",   "syslog",
-                                      "user",   "uucp",     "local0", "local1", "local2",
-                                      "local3", "local4",   "local5", "local6", "local7"};
-  std::string v = need_value(s);
-  if (v.starts_with("LOG_") || v.starts_with("log_")) v = v.substr(4);
-  for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (const char* n : names) {
-    if (v == n) return;
-  }
-  fail(s, "'" + *s.value + "' is not a syslog facility");
+  if (!syslog_facility_code(need_value(s))) fail(s, "'" + *s.value + "' is not a syslog facility");
 }
 
 void apply(server_config& c, const setting& s) {
@@ -186,6 +179,23 @@ void apply(server_config& c, const setting& s) {
 }
 
 }  // namespace
+
+std::optional<int> syslog_facility_code(std::string_view name) {
+  std::string n(name);
+  if (n.starts_with("LOG_") || n.starts_with("log_")) n = n.substr(4);
+  for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const std::map<std::string, int> codes{
+      {"auth", LOG_AUTH},     {"authpriv", LOG_AUTHPRIV}, {"cron", LOG_CRON},
+      {"daemon", LOG_DAEMON}, {"ftp", LOG_FTP},           {"kern", LOG_KERN},
+      {"lpr", LOG_LPR},       {"mail", LOG_MAIL},         {"news", LOG_NEWS},
+      {"syslog", LOG_SYSLOG}, {"user", LOG_USER},         {"uucp", LOG_UUCP},
+      {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},     {"local2", LOG_LOCAL2},
+      {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},     {"local5", LOG_LOCAL5},
+      {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}};
+  const auto it = codes.find(n);
+  if (it == codes.end()) return std::nullopt;
+  return it->second;
+}
 
 loaded_config build_config(const std::vector<setting>& from_file,
                            const std::vector<setting>& from_command_line) {

@@ -103,6 +103,9 @@ std::string embedded_default_text(std::string_view demo_password);
 // where coturn's own package keeps its file).
 std::vector<std::string> default_config_paths();
 
+// syslog(3) facility code for a name such as "local0" or "LOG_DAEMON"; nullopt if unknown.
+std::optional<int> syslog_facility_code(std::string_view name);
+
 // The effective configuration in turnserver.conf syntax (--check-config).
 std::string describe(const server_config& cfg);
 

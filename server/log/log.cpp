@@ -10,7 +10,6 @@
 #include <syslog.h>
 
 #include <ctime>
-#include <map>
 
 namespace turnpike::server::log {
 namespace {
@@ -75,21 +74,6 @@ class json_formatter final : public spdlog::formatter {
   }
 };
 
-int facility_code(std::string name) {
-  if (name.starts_with("LOG_") || name.starts_with("log_")) name = name.substr(4);
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  static const std::map<std::string, int> codes{
-      {"auth", LOG_AUTH},     {"authpriv", LOG_AUTHPRIV}, {"cron", LOG_CRON},
-      {"daemon", LOG_DAEMON}, {"ftp", LOG_FTP},           {"kern", LOG_KERN},
-      {"lpr", LOG_LPR},       {"mail", LOG_MAIL},         {"news", LOG_NEWS},
-      {"syslog", LOG_SYSLOG}, {"user", LOG_USER},         {"uucp", LOG_UUCP},
-      {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},     {"local2", LOG_LOCAL2},
-      {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},     {"local5", LOG_LOCAL5},
-      {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}};
-  const auto it = codes.find(name);
-  return it == codes.end() ? LOG_USER : it->second;
-}
-
 spdlog::level::level_enum to_spdlog(config::log_level l) {
   switch (l) {
     case config::log_level::trace:
@@ -121,7 +105,8 @@ void init(const config::server_config& cfg) {
   if (cfg.syslog) {
     // Syslog adds its own timestamp and level: send the bare message (or the JSON object).
     auto s = std::make_shared<spdlog::sinks::syslog_sink_mt>(
-        "turnpike", LOG_PID, facility_code(cfg.syslog_facility), true);
+        "turnpike", LOG_PID, config::syslog_facility_code(cfg.syslog_facility).value_or(LOG_USER),
+        true);
     if (cfg.format == config::log_format::plain) {
       s->set_formatter(std::make_unique<spdlog::pattern_formatter>("%v"));
     }

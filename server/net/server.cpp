@@ -92,20 +92,23 @@ std::uint64_t server::send_failures() const noexcept {
 
 std::string ice_servers_json(const std::vector<bound_listener>& listeners,
                              const std::string& username, const std::string& credential) {
+  // Built with append: GCC 12 at -O3 warns falsely (-Wrestrict) on "literal" + string.
   std::vector<std::string> urls;
   for (const auto& l : listeners) {
     if (l.proto != engine::transport::udp || l.alternate) continue;
-    const std::string host = l.address.family == protocol::address_family::ipv6
-                                 ? "[" + l.address.ip_string() + "]"
-                                 : l.address.ip_string();
-    const std::string url = "stun:" + host + ":" + std::to_string(l.address.port);
-    if (std::find(urls.begin(), urls.end(), url) == urls.end()) urls.push_back(url);
+    std::string url = "stun:";
+    url += l.address.to_string();
+    if (std::find(urls.begin(), urls.end(), url) == urls.end()) urls.push_back(std::move(url));
   }
   std::string json = "{\"iceServers\":[{\"urls\":[";
-  for (std::size_t i = 0; i < urls.size(); ++i) json += (i ? ",\"" : "\"") + urls[i] + "\"";
-  json += "]";
+  for (std::size_t i = 0; i < urls.size(); ++i) {
+    if (i > 0) json += ',';
+    json.append("\"").append(urls[i]).append("\"");
+  }
+  json += ']';
   if (!username.empty()) {
-    json += ",\"username\":\"" + username + "\",\"credential\":\"" + credential + "\"";
+    json.append(",\"username\":\"").append(username);
+    json.append("\",\"credential\":\"").append(credential).append("\"");
   }
   json += "}]}";
   return json;
