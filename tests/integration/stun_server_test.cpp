@@ -159,6 +159,26 @@ TEST(ServerConfig, JsonLogLines) {
   EXPECT_EQ(s.wait_exit(), 0);
 }
 
+TEST(ServerConfig, LogFileWithoutStdout) {
+  const std::string path = testing::TempDir() + "/turnpike-test.log";
+  std::remove(path.c_str());
+  process s({TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", "0", "--relay-threads", "1",
+             "--log-file", path, "--no-stdout-log"});
+  auto read_log = [&] {
+    std::ifstream in(path);
+    return std::string{std::istreambuf_iterator<char>(in), {}};
+  };
+  for (int i = 0; i < 200 && read_log().find("iceServers") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  s.signal(SIGTERM);
+  EXPECT_EQ(s.wait_exit(), 0);
+  EXPECT_EQ(s.output().find("listening udp"), std::string::npos) << s.output();
+  const std::string text = read_log();
+  EXPECT_NE(text.find("info listening udp 127.0.0.1:"), std::string::npos) << text;
+  EXPECT_NE(text.find("stopped: packets=0"), std::string::npos) << text;
+}
+
 TEST(ServerConfig, PortInUseIsAClearError) {
   stun_client blocker(SOCK_DGRAM, loopback(9));  // any local UDP socket; we need its port
   const auto taken = blocker.local();
