@@ -5,9 +5,11 @@
 // Redis arrive with their milestones.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "protocol/long_term_key.hpp"
 
@@ -20,9 +22,10 @@ struct credential {
 
 enum class lookup_status { found, not_found, unavailable };
 
+// Several keys when several may be right: TURN REST secrets during a rotation.
 struct lookup_result {
   lookup_status status = lookup_status::not_found;
-  credential key;
+  std::vector<credential> keys;
 };
 
 class key_source {
@@ -30,7 +33,9 @@ class key_source {
   using callback = std::function<void(const lookup_result&)>;
   virtual ~key_source() = default;
   // Calls `done` exactly once, either before returning or later on the caller's executor.
-  virtual void find_key(std::string_view username, std::string_view realm, callback done) = 0;
+  // `unix_now` (seconds since the epoch) is for time-limited credentials.
+  virtual void find_key(std::string_view username, std::string_view realm, std::int64_t unix_now,
+                        callback done) = 0;
 };
 
 }  // namespace turnpike::auth

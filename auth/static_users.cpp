@@ -26,12 +26,13 @@ static_users::static_users(const std::vector<static_user>& users, std::string re
   }
 }
 
-void static_users::find_key(std::string_view username, std::string_view realm, callback done) {
+void static_users::find_key(std::string_view username, std::string_view realm, std::int64_t,
+                            callback done) {
   lookup_result r;
   if (realm == realm_) {
     if (const auto it = keys_.find(std::string(username)); it != keys_.end()) {
       r.status = lookup_status::found;
-      r.key = it->second;
+      r.keys.push_back(it->second);
     }
   }
   done(r);

@@ -23,7 +23,8 @@ class static_users final : public key_source {
   // Throws std::invalid_argument when a name or password has characters SASLprep forbids.
   static_users(const std::vector<static_user>& users, std::string realm);
 
-  void find_key(std::string_view username, std::string_view realm, callback done) override;
+  void find_key(std::string_view username, std::string_view realm, std::int64_t unix_now,
+                callback done) override;
   std::size_t size() const noexcept { return keys_.size(); }
 
  private:

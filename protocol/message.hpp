@@ -78,6 +78,11 @@ class message_view {
 
   // Every attribute, in order, including those that integrity rules make us ignore.
   attribute_range attributes() const noexcept;
+  // The attributes that count: those before MESSAGE-INTEGRITY(-SHA256) and FINGERPRINT, for
+  // attributes that may repeat (XOR-PEER-ADDRESS in CreatePermission).
+  attribute_range counted_attributes() const noexcept {
+    return {attribute_iterator(bytes_, header_size), attribute_iterator(bytes_, counted_end_)};
+  }
 
   // The first attribute of `type` that counts: attributes after MESSAGE-INTEGRITY(-SHA256)
   // are ignored (RFC 8489 sections 14.5, 14.6), duplicates after the first are ignored.

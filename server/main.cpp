@@ -31,10 +31,14 @@ void print_banner(const cfgns::loaded_config& lc, const net::server& srv) {
   if (lc.embedded_default) {
     user = "demo";
     credential = lc.demo_password;
-    spdlog::info("demo realm '{}', user '{}', password '{}'", lc.cfg.realm, user, credential);
-    spdlog::info("this build answers STUN only; TURN relaying is not implemented yet");
+    spdlog::info("demo realm '{}', user '{}', password '{}'", srv.realm(), user, credential);
   }
-  spdlog::info("iceServers: {}", net::ice_servers_json(srv.listeners(), user, credential));
+  if (srv.relaying()) {
+    spdlog::info("TURN relaying on, realm '{}', relay ports {}-{}", srv.realm(), lc.cfg.min_port,
+                 lc.cfg.max_port);
+  }
+  spdlog::info("iceServers: {}",
+               net::ice_servers_json(srv.listeners(), srv.relaying(), user, credential));
 }
 
 }  // namespace
@@ -86,12 +90,20 @@ int main(int argc, char** argv) {
     const auto t = srv.totals();
     spdlog::info(
         "stopped: packets={} binding={} classic={} success={} errors={} malformed={} "
-        "bad_fingerprint={} not_request={} channel_data={} unanswered={} send_failures={}",
+        "bad_fingerprint={} not_request={} channel_data={} unanswered={} send_failures={} "
+        "allocations={} expired={} to_peer={}/{}B to_client={}/{}B no_allocation={} "
+        "no_permission={} over_bandwidth={} limited_401={}",
         t.packets_in, t.binding_requests, t.binding_classic, t.success_responses, t.error_responses,
         t.dropped_malformed, t.dropped_bad_fingerprint, t.dropped_not_request,
-        t.dropped_channel_data, t.dropped_unanswered, srv.send_failures());
+        t.dropped_channel_data, t.dropped_unanswered, srv.send_failures(), t.allocations_created,
+        t.allocations_expired, t.relayed_to_peer_packets, t.relayed_to_peer_bytes,
+        t.relayed_to_client_packets, t.relayed_to_client_bytes, t.dropped_no_allocation,
+        t.dropped_no_permission, t.dropped_bandwidth, t.unauthenticated_limited);
   } catch (const boost::system::system_error& e) {
     spdlog::error("cannot listen: {}", e.what());
+    rc = 1;
+  } catch (const cfgns::config_error& e) {
+    spdlog::error("configuration error: {}", e.what());
     rc = 1;
   }
   if (!lc.cfg.pidfile.empty()) std::remove(lc.cfg.pidfile.c_str());

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <map>
 #include <sstream>
+#include <unordered_map>
 
 #include "server/config/options.hpp"
 
@@ -58,6 +59,27 @@ protocol::transport_address parse_ip(const setting& s) {
   return *a;
 }
 
+protocol::ip_range parse_range(const setting& s) {
+  auto r = protocol::parse_ip_range(need_value(s));
+  if (!r) fail(s, "'" + *s.value + "' is not an address, a range a-b, or a CIDR prefix");
+  return *r;
+}
+
+// coturn: "public" or "public/private".
+std::pair<protocol::transport_address, std::optional<protocol::transport_address>>
+parse_external_ip(const setting& s) {
+  const std::string& v = need_value(s);
+  const auto slash = v.find('/');
+  auto pub = protocol::transport_address::parse_ip(v.substr(0, slash));
+  if (!pub) fail(s, "'" + v + "' is not public-ip or public-ip/private-ip");
+  if (slash == std::string::npos) return {*pub, std::nullopt};
+  auto priv = protocol::transport_address::parse_ip(v.substr(slash + 1));
+  if (!priv || priv->family != pub->family) {
+    fail(s, "'" + v + "' is not public-ip or public-ip/private-ip of one family");
+  }
+  return {*pub, *priv};
+}
+
 user_entry parse_user(const setting& s) {
   const std::string& v = need_value(s);
   const auto colon = v.find(':');
@@ -98,84 +120,152 @@ void check_facility(const setting& s) {
   if (!syslog_facility_code(need_value(s))) fail(s, "'" + *s.value + "' is not a syslog facility");
 }
 
+using handler = void (*)(server_config&, const setting&);
+
+// One handler per supported option name; options.cpp lists the same names.
+const std::unordered_map<std::string_view, handler>& handlers() {
+  static const std::unordered_map<std::string_view, handler> table{
+      // Listeners.
+      {"listening-port",
+       [](server_config& c, const setting& s) { c.listening_port = parse_port(s, true); }},
+      {"alt-listening-port",
+       [](server_config& c, const setting& s) { c.alt_listening_port = parse_port(s, true); }},
+      {"listening-ip",
+       [](server_config& c, const setting& s) { c.listening_ips.push_back(parse_ip(s)); }},
+      {"relay-threads",
+       [](server_config& c, const setting& s) {
+         c.relay_threads = static_cast<unsigned>(parse_uint(s, 0, 256));
+       }},
+      {"no-udp", [](server_config& c, const setting& s) { c.udp = !parse_flag(s); }},
+      {"no-tcp", [](server_config& c, const setting& s) { c.tcp = !parse_flag(s); }},
+      // STUN behaviour.
+      {"no-rfc5780", [](server_config& c, const setting& s) { c.rfc5780 = !parse_flag(s); }},
+      {"no-stun-backward-compatibility",
+       [](server_config& c, const setting& s) { c.stun_backward_compatibility = !parse_flag(s); }},
+      {"response-origin-only-with-rfc5780",
+       [](server_config&, const setting& s) { (void)parse_flag(s); }},
+      {"fingerprint", [](server_config& c, const setting& s) { c.fingerprint = parse_flag(s); }},
+      {"software-attribute",
+       [](server_config& c, const setting& s) { c.software_attribute = parse_flag(s); }},
+      {"no-software-attribute",
+       [](server_config& c, const setting& s) { c.software_attribute = !parse_flag(s); }},
+      {"prod", [](server_config& c, const setting& s) { c.software_attribute = !parse_flag(s); }},
+      {"stun-only", [](server_config& c, const setting& s) { c.stun_only = parse_flag(s); }},
+      {"no-stun", [](server_config& c, const setting& s) { c.no_stun = parse_flag(s); }},
+      {"log-binding", [](server_config& c, const setting& s) { c.log_binding = parse_flag(s); }},
+      {"include-reason-string",
+       [](server_config& c, const setting& s) { c.include_reason_string = parse_flag(s); }},
+      // Credentials.
+      {"realm",
+       [](server_config& c, const setting& s) {
+         c.realm = need_value(s);
+         if (c.realm.size() > 763) fail(s, "realm longer than 763 bytes");
+       }},
+      {"user", [](server_config& c, const setting& s) { c.users.push_back(parse_user(s)); }},
+      {"lt-cred-mech", [](server_config& c, const setting& s) { c.lt_cred_mech = parse_flag(s); }},
+      {"no-auth", [](server_config& c, const setting& s) { c.no_auth = parse_flag(s); }},
+      {"server-name", [](server_config& c, const setting& s) { c.server_name = need_value(s); }},
+      {"use-auth-secret",
+       [](server_config& c, const setting& s) { c.use_auth_secret = parse_flag(s); }},
+      {"static-auth-secret",
+       [](server_config& c, const setting& s) { c.static_auth_secrets.push_back(need_value(s)); }},
+      {"rest-api-separator",
+       [](server_config& c, const setting& s) {
+         if (need_value(s).size() != 1) fail(s, "must be a single character");
+         c.rest_api_separator = s.value->front();
+       }},
+      {"nonce-secret", [](server_config& c, const setting& s) { c.nonce_secret = need_value(s); }},
+      {"stale-nonce",
+       [](server_config& c, const setting& s) {
+         c.stale_nonce = s.value ? static_cast<unsigned>(parse_uint(s, 1, 86400)) : 600;
+       }},
+      // TURN.
+      {"relay-ip", [](server_config& c, const setting& s) { c.relay_ips.push_back(parse_ip(s)); }},
+      {"external-ip",
+       [](server_config& c, const setting& s) { c.external_ips.push_back(parse_external_ip(s)); }},
+      {"min-port", [](server_config& c, const setting& s) { c.min_port = parse_port(s, false); }},
+      {"max-port", [](server_config& c, const setting& s) { c.max_port = parse_port(s, false); }},
+      {"allow-loopback-peers",
+       [](server_config& c, const setting& s) { c.allow_loopback_peers = parse_flag(s); }},
+      {"no-multicast-peers",
+       [](server_config& c, const setting& s) { c.no_multicast_peers = parse_flag(s); }},
+      {"allowed-peer-ip",
+       [](server_config& c, const setting& s) { c.allowed_peer_ips.push_back(parse_range(s)); }},
+      {"denied-peer-ip",
+       [](server_config& c, const setting& s) { c.denied_peer_ips.push_back(parse_range(s)); }},
+      {"user-quota",
+       [](server_config& c, const setting& s) {
+         c.user_quota = static_cast<unsigned>(parse_uint(s, 0, 1u << 30));
+       }},
+      {"total-quota",
+       [](server_config& c, const setting& s) {
+         c.total_quota = static_cast<unsigned>(parse_uint(s, 0, 1u << 30));
+       }},
+      {"max-bps",
+       [](server_config& c, const setting& s) { c.max_bps = parse_uint(s, 0, 1ul << 40); }},
+      {"max-allocate-lifetime",
+       [](server_config& c, const setting& s) {
+         c.max_allocate_lifetime = static_cast<unsigned>(parse_uint(s, 1, 86400));
+       }},
+      {"channel-lifetime",
+       [](server_config& c, const setting& s) {
+         c.channel_lifetime = static_cast<unsigned>(parse_uint(s, 1, 86400));
+       }},
+      {"permission-lifetime",
+       [](server_config& c, const setting& s) {
+         c.permission_lifetime = static_cast<unsigned>(parse_uint(s, 1, 86400));
+       }},
+      {"rfc5766-channel-numbers",
+       [](server_config& c, const setting& s) { c.rfc5766_channel_numbers = parse_flag(s); }},
+      // Logging and process.
+      {"verbose",
+       [](server_config& c, const setting& s) {
+         if (parse_flag(s)) c.level = log_level::debug;
+       }},
+      {"Verbose",
+       [](server_config& c, const setting& s) {
+         if (parse_flag(s)) c.level = log_level::trace;
+       }},
+      {"log-level", [](server_config& c, const setting& s) { c.level = parse_level(s); }},
+      {"log-format",
+       [](server_config& c, const setting& s) {
+         const std::string& v = need_value(s);
+         if (v == "plain")
+           c.format = log_format::plain;
+         else if (v == "json")
+           c.format = log_format::json;
+         else
+           fail(s, "'" + v + "' is not plain or json");
+       }},
+      {"log-file",
+       [](server_config& c, const setting& s) {
+         const std::string& v = need_value(s);
+         if (v == "stdout" || v == "-")
+           c.stdout_log = true;
+         else if (v == "syslog")
+           c.syslog = true;
+         else
+           c.log_file = v;
+       }},
+      {"no-stdout-log", [](server_config& c, const setting& s) { c.stdout_log = !parse_flag(s); }},
+      {"syslog", [](server_config& c, const setting& s) { c.syslog = parse_flag(s); }},
+      {"syslog-facility",
+       [](server_config& c, const setting& s) {
+         check_facility(s);
+         c.syslog_facility = *s.value;
+       }},
+      {"simple-log", [](server_config&, const setting& s) { (void)parse_flag(s); }},
+      {"new-log-timestamp", [](server_config&, const setting& s) { (void)parse_flag(s); }},
+      {"no-cli", [](server_config&, const setting& s) { (void)parse_flag(s); }},
+      {"pidfile", [](server_config& c, const setting& s) { c.pidfile = need_value(s); }},
+  };
+  return table;
+}
+
 void apply(server_config& c, const setting& s) {
-  const std::string& n = s.name;
-  if (n == "listening-port")
-    c.listening_port = parse_port(s, true);
-  else if (n == "alt-listening-port")
-    c.alt_listening_port = parse_port(s, true);
-  else if (n == "listening-ip")
-    c.listening_ips.push_back(parse_ip(s));
-  else if (n == "relay-threads")
-    c.relay_threads = static_cast<unsigned>(parse_uint(s, 0, 256));
-  else if (n == "no-udp")
-    c.udp = !parse_flag(s);
-  else if (n == "no-tcp")
-    c.tcp = !parse_flag(s);
-  else if (n == "no-rfc5780")
-    c.rfc5780 = !parse_flag(s);
-  else if (n == "no-stun-backward-compatibility")
-    c.stun_backward_compatibility = !parse_flag(s);
-  else if (n == "response-origin-only-with-rfc5780")
-    (void)parse_flag(s);
-  else if (n == "fingerprint")
-    c.fingerprint = parse_flag(s);
-  else if (n == "software-attribute")
-    c.software_attribute = parse_flag(s);
-  else if (n == "no-software-attribute" || n == "prod")
-    c.software_attribute = !parse_flag(s);
-  else if (n == "stun-only")
-    c.stun_only = parse_flag(s);
-  else if (n == "no-stun")
-    c.no_stun = parse_flag(s);
-  else if (n == "log-binding")
-    c.log_binding = parse_flag(s);
-  else if (n == "realm") {
-    c.realm = need_value(s);
-    if (c.realm.size() > 763) fail(s, "realm longer than 763 bytes");
-  } else if (n == "user")
-    c.users.push_back(parse_user(s));
-  else if (n == "lt-cred-mech")
-    c.lt_cred_mech = parse_flag(s);
-  else if (n == "no-auth")
-    c.no_auth = parse_flag(s);
-  else if (n == "server-name")
-    c.server_name = need_value(s);
-  else if (n == "verbose") {
-    if (parse_flag(s)) c.level = log_level::debug;
-  } else if (n == "Verbose") {
-    if (parse_flag(s)) c.level = log_level::trace;
-  } else if (n == "log-level")
-    c.level = parse_level(s);
-  else if (n == "log-format") {
-    const std::string& v = need_value(s);
-    if (v == "plain")
-      c.format = log_format::plain;
-    else if (v == "json")
-      c.format = log_format::json;
-    else
-      fail(s, "'" + v + "' is not plain or json");
-  } else if (n == "log-file") {
-    const std::string& v = need_value(s);
-    if (v == "stdout" || v == "-")
-      c.stdout_log = true;
-    else if (v == "syslog")
-      c.syslog = true;
-    else
-      c.log_file = v;
-  } else if (n == "no-stdout-log")
-    c.stdout_log = !parse_flag(s);
-  else if (n == "syslog")
-    c.syslog = parse_flag(s);
-  else if (n == "syslog-facility") {
-    check_facility(s);
-    c.syslog_facility = *s.value;
-  } else if (n == "simple-log" || n == "new-log-timestamp" || n == "no-cli")
-    (void)parse_flag(s);
-  else if (n == "pidfile")
-    c.pidfile = need_value(s);
-  else
-    fail(s, "option has no handler (internal error)");
+  const auto it = handlers().find(s.name);
+  if (it == handlers().end()) fail(s, "option has no handler (internal error)");
+  it->second(c, s);
 }
 
 }  // namespace
@@ -226,6 +316,10 @@ loaded_config build_config(const std::vector<setting>& from_file,
   }
   if (c.stun_only && c.no_stun) throw config_error("stun-only and no-stun together answer nothing");
   if (c.lt_cred_mech && c.no_auth) throw config_error("lt-cred-mech and no-auth contradict");
+  if (c.min_port > c.max_port) throw config_error("min-port is above max-port");
+  if (c.use_auth_secret && c.static_auth_secrets.empty()) {
+    throw config_error("use-auth-secret needs at least one static-auth-secret");
+  }
   if (c.listening_port != 0 && c.alt_listening_port == c.listening_port) {
     throw config_error("alt-listening-port equals listening-port");
   }
@@ -257,7 +351,35 @@ std::string describe(const server_config& c) {
   for (const auto& u : c.users) o << "user=" << u.name << ":<hidden>\n";
   flag("lt-cred-mech", c.lt_cred_mech);
   flag("no-auth", c.no_auth);
+  flag("use-auth-secret", c.use_auth_secret);
+  for (std::size_t i = 0; i < c.static_auth_secrets.size(); ++i) {
+    o << "static-auth-secret=<hidden>\n";
+  }
+  if (c.rest_api_separator != ':') o << "rest-api-separator=" << c.rest_api_separator << "\n";
+  if (!c.nonce_secret.empty()) o << "nonce-secret=<hidden>\n";
+  o << "stale-nonce=" << c.stale_nonce << "\n";
   if (!c.server_name.empty()) o << "server-name=" << c.server_name << "\n";
+  for (const auto& ip : c.relay_ips) o << "relay-ip=" << ip.ip_string() << "\n";
+  for (const auto& [pub, priv] : c.external_ips) {
+    o << "external-ip=" << pub.ip_string() << (priv ? "/" + priv->ip_string() : "") << "\n";
+  }
+  o << "min-port=" << c.min_port << "\nmax-port=" << c.max_port << "\n";
+  flag("allow-loopback-peers", c.allow_loopback_peers);
+  flag("no-multicast-peers", c.no_multicast_peers);
+  auto range = [&](const char* name, const protocol::ip_range& r) {
+    o << name << "=" << r.first.ip_string();
+    if (!(r.first == r.last)) o << "-" << r.last.ip_string();
+    o << "\n";
+  };
+  for (const auto& r : c.allowed_peer_ips) range("allowed-peer-ip", r);
+  for (const auto& r : c.denied_peer_ips) range("denied-peer-ip", r);
+  o << "user-quota=" << c.user_quota << "\ntotal-quota=" << c.total_quota << "\n";
+  o << "max-bps=" << c.max_bps << "\n";
+  o << "max-allocate-lifetime=" << c.max_allocate_lifetime << "\n";
+  o << "channel-lifetime=" << c.channel_lifetime << "\n";
+  o << "permission-lifetime=" << c.permission_lifetime << "\n";
+  flag("rfc5766-channel-numbers", c.rfc5766_channel_numbers);
+  flag("include-reason-string", c.include_reason_string);
   static const char* const levels[] = {"trace", "debug", "info", "warning", "error"};
   o << "log-level=" << levels[static_cast<int>(c.level)] << "\n";
   o << "log-format=" << (c.format == log_format::json ? "json" : "plain") << "\n";

@@ -9,8 +9,10 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "protocol/ip_range.hpp"
 #include "protocol/long_term_key.hpp"
 #include "protocol/types.hpp"
 
@@ -51,7 +53,31 @@ struct server_config {
   std::vector<user_entry> users;
   bool lt_cred_mech = false;
   bool no_auth = false;
+  bool use_auth_secret = false;                  // TURN REST API
+  std::vector<std::string> static_auth_secrets;  // several for rotation
+  char rest_api_separator = ':';
+  std::string nonce_secret;    // empty: random per process
+  unsigned stale_nonce = 600;  // nonce lifetime, seconds
   std::string server_name;
+  // TURN.
+  std::vector<protocol::transport_address> relay_ips;  // empty: the listening IPs
+  // external-ip: public, or public/private (private = a relay IP); private empty = any.
+  std::vector<std::pair<protocol::transport_address, std::optional<protocol::transport_address>>>
+      external_ips;
+  std::uint16_t min_port = 49152;
+  std::uint16_t max_port = 65535;
+  bool allow_loopback_peers = false;
+  bool no_multicast_peers = false;                   // multicast peers are denied by default anyway
+  std::vector<protocol::ip_range> allowed_peer_ips;  // coturn ranges "a-b", or CIDR
+  std::vector<protocol::ip_range> denied_peer_ips;
+  unsigned user_quota = 0;  // 0: unlimited
+  unsigned total_quota = 0;
+  std::uint64_t max_bps = 0;
+  unsigned max_allocate_lifetime = 3600;
+  unsigned channel_lifetime = 600;
+  unsigned permission_lifetime = 300;
+  bool rfc5766_channel_numbers = false;  // accept channels up to 0x7FFF
+  bool include_reason_string = false;
   // Logging and process.
   log_level level = log_level::info;
   log_format format = log_format::plain;

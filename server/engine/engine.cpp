@@ -14,6 +14,7 @@
 #include "protocol/channel_data.hpp"
 #include "protocol/error.hpp"
 #include "protocol/integrity.hpp"
+#include "server/engine/request_auth.hpp"
 
 namespace turnpike::server::engine {
 
@@ -45,6 +46,16 @@ engine_counters& engine_counters::operator+=(const engine_counters& o) noexcept 
   dropped_not_request += o.dropped_not_request;
   dropped_channel_data += o.dropped_channel_data;
   dropped_unanswered += o.dropped_unanswered;
+  unauthenticated_limited += o.unauthenticated_limited;
+  allocations_created += o.allocations_created;
+  allocations_expired += o.allocations_expired;
+  relayed_to_peer_packets += o.relayed_to_peer_packets;
+  relayed_to_peer_bytes += o.relayed_to_peer_bytes;
+  relayed_to_client_packets += o.relayed_to_client_packets;
+  relayed_to_client_bytes += o.relayed_to_client_bytes;
+  dropped_no_allocation += o.dropped_no_allocation;
+  dropped_no_permission += o.dropped_no_permission;
+  dropped_bandwidth += o.dropped_bandwidth;
   return *this;
 }
 
@@ -64,8 +75,35 @@ bool header_is_sound(p::byte_span b) noexcept {
 
 }  // namespace
 
-engine::engine(engine_settings settings, client_sink& sink)
-    : settings_(std::move(settings)), sink_(sink) {}
+std::size_t five_tuple_hash::operator()(const five_tuple& t) const noexcept {
+  // FNV-1a over the fields that vary; cheap and good enough for a per-shard table.
+  std::size_t h = 1469598103934665603ull;
+  auto mix = [&h](const std::uint8_t* b, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
+  };
+  const auto proto = static_cast<std::uint8_t>(t.proto);
+  mix(&proto, 1);
+  for (const auto* a : {&t.local, &t.remote}) {
+    mix(a->ip.data(), a->ip.size());
+    const std::uint8_t port[2] = {static_cast<std::uint8_t>(a->port >> 8),
+                                  static_cast<std::uint8_t>(a->port)};
+    mix(port, 2);
+  }
+  return h;
+}
+
+engine::engine(engine_settings settings, client_sink& sink, relay_io* relays)
+    : settings_(std::move(settings)),
+      sink_(sink),
+      relays_(relays),
+      out_(std::make_unique<std::array<std::uint8_t, 65536 + 128>>()) {
+  if (settings_.turn) policy_.emplace(settings_.turn->peers);
+}
+
+engine::~engine() {
+  *alive_ = false;
+  close_all();
+}
 
 std::optional<p::transport_address> engine::other_ip(
     const p::transport_address& local) const noexcept {
@@ -85,11 +123,11 @@ std::optional<p::transport_address> engine::other_address(
   return ip;
 }
 
-void engine::on_packet(const five_tuple& path, p::byte_span bytes) noexcept {
+void engine::on_packet(const five_tuple& path, p::byte_span bytes, const instant& now) noexcept {
   ++counters_.packets_in;
   counters_.bytes_in += bytes.size();
   if (p::looks_like_channel_data(bytes)) {
-    ++counters_.dropped_channel_data;  // no channels exist before TURN allocations do
+    on_channel_data(path, bytes, now);
     return;
   }
   auto parsed = p::message_view::parse(bytes);
@@ -104,9 +142,10 @@ void engine::on_packet(const five_tuple& path, p::byte_span bytes) noexcept {
     ++counters_.dropped_malformed;
     // A request with a sound header but broken attributes gets 400 (RFC 8489 section 6.3.1).
     if (header_is_sound(bytes) && p::class_of(p::load_u16(bytes.data())) == p::msg_class::request) {
-      p::message_builder b(out_, p::method_of(p::load_u16(bytes.data())),
+      p::message_builder b(*out_, p::method_of(p::load_u16(bytes.data())),
                            p::msg_class::error_response, bytes.subspan(8, 12));
-      p::add_error_code(b, p::error::bad_request, p::default_reason(p::error::bad_request));
+      p::add_error_code(b, p::error::bad_request,
+                        settings_.include_reason ? p::default_reason(p::error::bad_request) : "");
       if (settings_.fingerprint_always) b.add_fingerprint();
       if (auto out = b.finish()) {
         ++counters_.error_responses;
@@ -119,6 +158,10 @@ void engine::on_packet(const five_tuple& path, p::byte_span bytes) noexcept {
   // RFC 8489 section 7.3: a FINGERPRINT that does not match means this is not STUN.
   if (m.fingerprint() && !p::check_fingerprint(m)) {
     ++counters_.dropped_bad_fingerprint;
+    return;
+  }
+  if (m.is(p::method::send, p::msg_class::indication) && settings_.turn) {
+    on_send_indication(path, m, now);
     return;
   }
   if (m.cls() != p::msg_class::request) {
@@ -140,8 +183,11 @@ void engine::on_packet(const five_tuple& path, p::byte_span bytes) noexcept {
     on_binding(path, m);
     return;
   }
-  // TURN methods are not served yet: a clear 400 rather than silence.
-  send_error(path, m, p::error::bad_request);
+  if (!settings_.turn) {
+    send_error(path, m, p::error::bad_request);  // stun-only: a clear answer, not silence
+    return;
+  }
+  on_turn_request(path, m, now);
 }
 
 void engine::on_binding(const five_tuple& path, const p::message_view& req) noexcept {
@@ -198,27 +244,21 @@ void engine::on_binding(const five_tuple& path, const p::message_view& req) noex
     }
   }
 
-  p::message_builder b(out_, p::method::binding, p::msg_class::success_response, req.tid_bytes());
+  p::message_builder b(*out_, p::method::binding, p::msg_class::success_response, req.tid_bytes());
   p::add_xor_address(b, p::attr::xor_mapped_address, path.remote);
   if (settings_.backward_compatibility) p::add_address(b, p::attr::mapped_address, path.remote);
   if (settings_.rfc5780) {
     p::add_address(b, p::attr::response_origin, reply_path.local);
     if (auto other = other_address(path.local)) p::add_address(b, p::attr::other_address, *other);
   }
-  if (!settings_.software.empty()) p::add_text(b, p::attr::software, settings_.software);
   // RFC 5780 section 7.6: pad the response like the request, over UDP, while it fits.
   if (const auto pad = req.find(p::attr::padding); pad && path.proto == transport::udp) {
-    const std::size_t room = out_.size() - b.size() - 8 /* FINGERPRINT */ - 4;
+    // Never more than a 1500-byte answer, whatever the request asked for.
+    const std::size_t room = 1500 - std::min<std::size_t>(1500, b.size() + 8 + 4 + 36);
     if (pad->value.size() <= room) p::add_padding(b, pad->value.size());
   }
-  if (settings_.fingerprint_always || req.fingerprint()) b.add_fingerprint();
-  auto out = b.finish();
-  if (!out) {
-    ++counters_.dropped_malformed;
-    return;
-  }
   ++counters_.success_responses;
-  sink_.send_to_client(reply_path, *out);
+  finish_and_send(reply_path, b, req, nullptr);
 }
 
 void engine::on_classic_binding(const five_tuple& path, p::byte_span bytes) noexcept {
@@ -229,26 +269,38 @@ void engine::on_classic_binding(const five_tuple& path, p::byte_span bytes) noex
     ++counters_.dropped_unanswered;
     return;
   }
-  p::message_builder b(out_, p::method::binding, p::msg_class::success_response,
+  p::message_builder b(*out_, p::method::binding, p::msg_class::success_response,
                        bytes.subspan(8, 12));
   p::add_address(b, p::attr::mapped_address, path.remote);
   auto out = b.finish();
   if (!out) return;
-  std::copy_n(bytes.begin() + 4, 4, out_.begin() + 4);
+  std::copy_n(bytes.begin() + 4, 4, out_->begin() + 4);
   ++counters_.success_responses;
   sink_.send_to_client(path, *out);
 }
 
 void engine::send_error(const five_tuple& path, const p::message_view& req, int code,
-                        std::span<const std::uint16_t> unknown) noexcept {
-  p::message_builder b(out_, req.method_code(), p::msg_class::error_response, req.tid_bytes());
-  p::add_error_code(b, code, p::default_reason(code));
+                        std::span<const std::uint16_t> unknown, const request_auth* auth) noexcept {
+  p::message_builder b(*out_, req.method_code(), p::msg_class::error_response, req.tid_bytes());
+  p::add_error_code(b, code, settings_.include_reason ? p::default_reason(code) : "");
   if (!unknown.empty()) p::add_unknown_attributes(b, unknown);
+  ++counters_.error_responses;
+  finish_and_send(path, b, req, auth);
+}
+
+void engine::finish_and_send(const five_tuple& path, p::message_builder& b,
+                             const p::message_view& req, const request_auth* auth) noexcept {
   if (!settings_.software.empty()) p::add_text(b, p::attr::software, settings_.software);
+  if (auth != nullptr && auth->authenticated) {
+    if (auth->mi256) {
+      b.add_message_integrity_sha256(auth->key_bytes());
+    } else {
+      b.add_message_integrity(auth->key_bytes());
+    }
+  }
   if (settings_.fingerprint_always || req.fingerprint()) b.add_fingerprint();
   auto out = b.finish();
   if (!out) return;
-  ++counters_.error_responses;
   sink_.send_to_client(path, *out);
 }
 

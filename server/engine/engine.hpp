@@ -1,61 +1,169 @@
 // SPDX-License-Identifier: Apache-2.0
-// The sans-IO request engine of one shard. Input: a five-tuple and the bytes of one datagram
-// or one stream frame. Output: responses written through the injected client_sink. No
-// sockets, no clock, no allocation per packet. Today it answers STUN Binding (RFC 8489
-// section 10, RFC 5780 section 6) and refuses other methods; TURN methods arrive next.
+// The sans-IO engine of one shard. Inputs: client packets (a five-tuple and the bytes of one
+// datagram or stream frame), peer packets (a relay id, the peer and the bytes), and time.
+// Outputs: through the injected client_sink (to clients) and relay_io (relay sockets, to
+// peers). No sockets, no clock of its own, no allocation on the data path. It answers STUN
+// Binding (RFC 8489 section 10, RFC 5780 section 6) and serves TURN over UDP relays
+// (RFC 8656): Allocate, Refresh, CreatePermission, ChannelBind, Send/Data, ChannelData.
 #pragma once
 
 #include <array>
+#include <memory>
 #include <optional>
+#include <queue>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "auth/key_source.hpp"
+#include "auth/quota.hpp"
 #include "protocol/message.hpp"
+#include "server/engine/allocation.hpp"
+#include "server/engine/nonce.hpp"
+#include "server/engine/peer_policy.hpp"
+#include "server/engine/relay_io.hpp"
 #include "server/engine/types.hpp"
 
 namespace turnpike::server::engine {
+
+struct five_tuple_hash {
+  std::size_t operator()(const five_tuple& t) const noexcept;
+};
+
+struct turn_settings {
+  std::string realm;
+  auth::key_source* keys = nullptr;  // nullptr: no-auth (anonymous relaying)
+  auth::quota* quota = nullptr;      // nullptr: unlimited
+  std::optional<nonce_codec> nonce;  // required with keys
+  peer_policy_options peers;
+  std::chrono::seconds default_lifetime{600};
+  std::chrono::seconds max_lifetime{3600};
+  std::chrono::seconds permission_lifetime{300};
+  std::chrono::seconds channel_lifetime{600};
+  std::uint16_t channel_max = 0x4FFF;  // 0x7FFF with rfc5766-channel-numbers
+  // external-ip: relay IP as bound -> IP advertised in XOR-RELAYED-ADDRESS.
+  std::vector<std::pair<protocol::transport_address, protocol::transport_address>> external_ips;
+  std::uint64_t max_bps = 0;  // per allocation, both directions together; 0 = unlimited
+  std::size_t max_permissions = 64;
+  std::size_t max_channels = 64;
+  unsigned unauthenticated_per_second = 20;  // 401 answers per source IP and second
+};
 
 struct engine_settings {
   bool answer_binding = true;          // false with no-stun
   bool fingerprint_always = false;     // coturn's `fingerprint`
   bool backward_compatibility = true;  // MAPPED-ADDRESS and RFC 3489 clients
+  bool include_reason = false;         // reason phrases in ERROR-CODE
   std::string software;                // SOFTWARE value; empty: not sent
   bool log_binding = false;
   // RFC 5780: present when the server has a second IP of the same family for each listening
-  // IP (other_ips[i] pairs with primary ips) and a second port.
+  // IP (other_ip pairs primary -> other) and a second port.
   struct rfc5780_addresses {
     std::vector<std::pair<protocol::transport_address, protocol::transport_address>> other_ip;
     std::uint16_t port = 0;
     std::uint16_t alt_port = 0;
   };
   std::optional<rfc5780_addresses> rfc5780;
+  std::optional<turn_settings> turn;  // absent: STUN only (TURN requests get 400)
 };
 
 class engine {
  public:
-  engine(engine_settings settings, client_sink& sink);
+  // `relays` may be null when settings.turn is absent.
+  engine(engine_settings settings, client_sink& sink, relay_io* relays = nullptr);
+  ~engine();
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
 
   // One datagram (UDP) or one complete frame from protocol::next_frame (streams).
-  void on_packet(const five_tuple& path, protocol::byte_span bytes) noexcept;
+  void on_packet(const five_tuple& path, protocol::byte_span bytes, const instant& now) noexcept;
+  // A datagram that arrived on relay socket `relay` from `peer`.
+  void on_peer_packet(relay_id relay, const protocol::transport_address& peer,
+                      protocol::byte_span bytes, const instant& now) noexcept;
+  // When on_timer should next be called (clock::time_point::max() when nothing is pending).
+  clock::time_point next_deadline() const noexcept;
+  void on_timer(const instant& now) noexcept;
+  // The client's stream closed: its allocations go (RFC 8656 section 2.2).
+  void on_stream_closed(const five_tuple& path) noexcept;
+  // Ends every allocation (shutdown).
+  void close_all() noexcept;
 
   const engine_counters& counters() const noexcept { return counters_; }
+  std::size_t allocation_count() const noexcept { return allocations_.size(); }
 
  private:
+  struct request_auth;  // the outcome of authenticating one request
+
+  // STUN
   void on_binding(const five_tuple& path, const protocol::message_view& req) noexcept;
   void on_classic_binding(const five_tuple& path, protocol::byte_span bytes) noexcept;
-  void send_error(const five_tuple& path, const protocol::message_view& req, int code,
-                  std::span<const std::uint16_t> unknown = {}) noexcept;
   std::optional<protocol::transport_address> other_address(
       const protocol::transport_address& local) const noexcept;
   std::optional<protocol::transport_address> other_ip(
       const protocol::transport_address& local) const noexcept;
 
+  // TURN (turn.cpp)
+  void on_turn_request(const five_tuple& path, const protocol::message_view& req,
+                       const instant& now) noexcept;
+  void on_allocate(const five_tuple& path, const protocol::message_view& req,
+                   const request_auth& auth, const instant& now) noexcept;
+  void on_refresh(allocation& a, const protocol::message_view& req, const request_auth& auth,
+                  const instant& now) noexcept;
+  void on_create_permission(allocation& a, const protocol::message_view& req,
+                            const request_auth& auth, const instant& now) noexcept;
+  void on_channel_bind(allocation& a, const protocol::message_view& req, const request_auth& auth,
+                       const instant& now) noexcept;
+  void on_send_indication(const five_tuple& path, const protocol::message_view& ind,
+                          const instant& now) noexcept;
+  void on_channel_data(const five_tuple& path, protocol::byte_span bytes,
+                       const instant& now) noexcept;
+  void send_allocate_success(allocation& a, const protocol::message_view& req,
+                             const request_auth& auth) noexcept;
+  void remove_allocation(const five_tuple& key) noexcept;
+  void schedule(allocation& a, clock::time_point when) noexcept;
+  bool spend(allocation& a, std::size_t bytes, const instant& now) noexcept;
+  protocol::transport_address advertised(const protocol::transport_address& relay) const noexcept;
+
+  // Authentication (auth_check.cpp). On success calls dispatch_authenticated, possibly later
+  // (when the key source answers asynchronously).
+  void authenticate(const five_tuple& path, const protocol::message_view& req, const instant& now,
+                    allocation* existing) noexcept;
+  void dispatch_authenticated(const five_tuple& path, const protocol::message_view& req,
+                              const request_auth& auth, const instant& now) noexcept;
+  bool verify_with(const protocol::message_view& req, const auth::credential& key,
+                   bool sha256_key) const noexcept;
+  void send_unauthenticated(const five_tuple& path, const protocol::message_view& req, int code,
+                            const instant& now) noexcept;
+  bool unauthenticated_allowed(const protocol::transport_address& source,
+                               const instant& now) noexcept;
+
+  // Answers
+  void send_error(const five_tuple& path, const protocol::message_view& req, int code,
+                  std::span<const std::uint16_t> unknown = {},
+                  const request_auth* auth = nullptr) noexcept;
+  void finish_and_send(const five_tuple& path, class protocol::message_builder& b,
+                       const protocol::message_view& req, const request_auth* auth) noexcept;
+
   engine_settings settings_;
   client_sink& sink_;
+  relay_io* relays_;
+  std::optional<peer_policy> policy_;
   engine_counters counters_;
-  // Responses are built here; 1500 bytes covers every Binding response we emit (PADDING is
-  // echoed only while it fits).
-  std::array<std::uint8_t, 1500> out_{};
+  std::unordered_map<five_tuple, allocation, five_tuple_hash> allocations_;
+  std::unordered_map<relay_id, five_tuple> by_relay_;
+  using deadline = std::pair<clock::time_point, relay_id>;
+  std::priority_queue<deadline, std::vector<deadline>, std::greater<>> deadlines_;
+  // Per-source 401 budget: a small direct-mapped table, reset every second.
+  struct source_budget {
+    protocol::transport_address ip;
+    std::int64_t second = 0;
+    unsigned used = 0;
+  };
+  std::array<source_budget, 256> unauth_budget_{};
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // Responses and relayed data are built here: large enough for a 64 KiB peer datagram
+  // wrapped in a Data indication.
+  std::unique_ptr<std::array<std::uint8_t, 65536 + 128>> out_;
 };
 
 }  // namespace turnpike::server::engine

@@ -45,7 +45,17 @@ struct engine_counters {
   std::uint64_t dropped_bad_fingerprint = 0;
   std::uint64_t dropped_not_request = 0;  // responses and indications the server has no use for
   std::uint64_t dropped_channel_data = 0;
-  std::uint64_t dropped_unanswered = 0;  // no-stun / unsupported methods with no-answer policy
+  std::uint64_t dropped_unanswered = 0;       // no-stun / unsupported methods with no-answer policy
+  std::uint64_t unauthenticated_limited = 0;  // 401 answers suppressed by the per-source limit
+  std::uint64_t allocations_created = 0;
+  std::uint64_t allocations_expired = 0;
+  std::uint64_t relayed_to_peer_packets = 0;
+  std::uint64_t relayed_to_peer_bytes = 0;
+  std::uint64_t relayed_to_client_packets = 0;
+  std::uint64_t relayed_to_client_bytes = 0;
+  std::uint64_t dropped_no_allocation = 0;  // Send/ChannelData from a five-tuple without one
+  std::uint64_t dropped_no_permission = 0;  // relayed data without a permission or channel
+  std::uint64_t dropped_bandwidth = 0;      // over max-bps
 
   engine_counters& operator+=(const engine_counters& o) noexcept;
 };

@@ -2,42 +2,113 @@
 // Shard creation and listener binding.
 #include "server/net/server.hpp"
 
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+#include "protocol/channel_data.hpp"
 
 #include <algorithm>
 #include <boost/system/system_error.hpp>
 #include <thread>
 
 namespace turnpike::server::net {
-namespace {
-
-engine::engine_settings engine_settings_for(const config::server_config& cfg,
-                                            const listen_plan& plan) {
-  engine::engine_settings s;
-  s.answer_binding = !cfg.no_stun;
-  s.fingerprint_always = cfg.fingerprint;
-  s.backward_compatibility = cfg.stun_backward_compatibility;
-  if (cfg.software_attribute) s.software = "Turnpike " TURNPIKE_VERSION;
-  s.log_binding = cfg.log_binding;
-  s.rfc5780 = plan.rfc5780;
-  return s;
-}
-
-}  // namespace
-
-server::server(const config::server_config& cfg) : cfg_(cfg) {
+server::server(const config::server_config& cfg)
+    : cfg_(cfg), quota_(cfg.user_quota, cfg.total_quota) {
   plan_ = make_listen_plan(cfg_,
                            cfg_.listening_ips.empty() ? interface_addresses() : cfg_.listening_ips);
+  realm_ = cfg_.realm;
+  if (realm_.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    realm_ = cfg_.server_name.empty() ? std::string(host) : cfg_.server_name;
+  }
+  if (!cfg_.stun_only && !cfg_.no_auth) {
+    std::vector<auth::key_source*> sources;
+    if (cfg_.use_auth_secret) {
+      rest_ = std::make_unique<auth::rest_secrets>(cfg_.static_auth_secrets, realm_,
+                                                   cfg_.rest_api_separator);
+      sources.push_back(rest_.get());
+    }
+    if (!cfg_.users.empty()) {
+      std::vector<auth::static_user> users;
+      for (const auto& u : cfg_.users) users.push_back({u.name, u.password, u.key});
+      try {
+        users_ = std::make_unique<auth::static_users>(users, realm_);
+      } catch (const std::invalid_argument& e) {
+        throw config::config_error(std::string("user: ") + e.what());
+      }
+      sources.push_back(users_.get());
+    }
+    if (sources.empty()) {
+      spdlog::warn(
+          "no users and no static-auth-secret: every TURN request will be refused "
+          "(set no-auth for anonymous relaying)");
+    }
+    keys_ = std::make_unique<auth::key_chain>(std::move(sources));
+  }
+  // Stateless nonces: a fleet that shares nonce-secret accepts each other's nonces.
+  if (!cfg_.nonce_secret.empty()) {
+    SHA256(reinterpret_cast<const unsigned char*>(cfg_.nonce_secret.data()),
+           cfg_.nonce_secret.size(), nonce_secret_.data());
+  } else {
+    RAND_bytes(nonce_secret_.data(), static_cast<int>(nonce_secret_.size()));
+  }
   unsigned n = cfg_.relay_threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < n; ++i) {
-    shards_.push_back(std::make_unique<shard>(i, engine_settings_for(cfg_, plan_)));
-  }
+  for (unsigned i = 0; i < n; ++i) shards_.push_back(std::make_unique<shard>(i));
 }
 
 server::~server() {
   stop();
   join();
+}
+
+engine::engine_settings server::engine_settings_for() const {
+  engine::engine_settings s;
+  s.answer_binding = !cfg_.no_stun;
+  s.fingerprint_always = cfg_.fingerprint;
+  s.backward_compatibility = cfg_.stun_backward_compatibility;
+  s.include_reason = cfg_.include_reason_string;
+  if (cfg_.software_attribute) s.software = "Turnpike " TURNPIKE_VERSION;
+  s.log_binding = cfg_.log_binding;
+  s.rfc5780 = plan_.rfc5780;
+  if (cfg_.stun_only) return s;
+
+  engine::turn_settings t;
+  t.realm = realm_;
+  t.keys = keys_.get();
+  t.quota =
+      (cfg_.user_quota != 0 || cfg_.total_quota != 0) ? const_cast<auth::quota*>(&quota_) : nullptr;
+  t.nonce.emplace(nonce_secret_, std::chrono::seconds(cfg_.stale_nonce),
+                  protocol::security_feature::password_algorithms);
+  t.default_lifetime =
+      std::min(std::chrono::seconds(600), std::chrono::seconds(cfg_.max_allocate_lifetime));
+  t.max_lifetime = std::chrono::seconds(cfg_.max_allocate_lifetime);
+  t.permission_lifetime = std::chrono::seconds(cfg_.permission_lifetime);
+  t.channel_lifetime = std::chrono::seconds(cfg_.channel_lifetime);
+  t.channel_max =
+      cfg_.rfc5766_channel_numbers ? protocol::channel_max_rfc5766 : protocol::channel_max_rfc8656;
+  t.max_bps = cfg_.max_bps;
+  const auto relay_ips = cfg_.relay_ips.empty() ? plan_.ips : cfg_.relay_ips;
+  for (const auto& [pub, priv] : cfg_.external_ips) {
+    for (const auto& r : relay_ips) {
+      if (r.family == pub.family && (!priv || priv->ip == r.ip))
+        t.external_ips.emplace_back(r, pub);
+    }
+  }
+  auto& peers = t.peers;
+  peers.allow_loopback = cfg_.allow_loopback_peers;
+  peers.allowed = cfg_.allowed_peer_ips;
+  peers.denied = cfg_.denied_peer_ips;
+  for (const auto& l : listeners_) peers.listening.push_back(l.address);
+  peers.own_ips = plan_.ips;
+  peers.own_ips.insert(peers.own_ips.end(), relay_ips.begin(), relay_ips.end());
+  for (const auto& [pub, priv] : cfg_.external_ips) peers.own_ips.push_back(pub);
+  peers.relay_min_port = cfg_.min_port;
+  peers.relay_max_port = cfg_.max_port;
+  s.turn = std::move(t);
+  return s;
 }
 
 void server::open() {
@@ -67,6 +138,13 @@ void server::open() {
 }
 
 void server::start() {
+  const auto settings = engine_settings_for();
+  relay_setup relays;
+  relays.ips = cfg_.relay_ips.empty() ? plan_.ips : cfg_.relay_ips;
+  relays.min_port = cfg_.min_port;
+  relays.max_port = cfg_.max_port;
+  relays.reservations = &reservations_;
+  for (auto& s : shards_) s->init_engine(settings, relays);
   for (auto& s : shards_) s->start();
 }
 
@@ -90,7 +168,7 @@ std::uint64_t server::send_failures() const noexcept {
   return n;
 }
 
-std::string ice_servers_json(const std::vector<bound_listener>& listeners,
+std::string ice_servers_json(const std::vector<bound_listener>& listeners, bool turn,
                              const std::string& username, const std::string& credential) {
   // Built with append: GCC 12 at -O3 warns falsely (-Wrestrict) on "literal" + string.
   std::vector<std::string> urls;
@@ -98,7 +176,12 @@ std::string ice_servers_json(const std::vector<bound_listener>& listeners,
     if (l.proto != engine::transport::udp || l.alternate) continue;
     std::string url = "stun:";
     url += l.address.to_string();
-    if (std::find(urls.begin(), urls.end(), url) == urls.end()) urls.push_back(std::move(url));
+    if (std::find(urls.begin(), urls.end(), url) != urls.end()) continue;
+    urls.push_back(url);
+    if (!turn) continue;
+    url.replace(0, 4, "turn");
+    urls.push_back(url + "?transport=udp");
+    urls.push_back(url + "?transport=tcp");
   }
   std::string json = "{\"iceServers\":[{\"urls\":[";
   for (std::size_t i = 0; i < urls.size(); ++i) {

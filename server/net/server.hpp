@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 // The whole server: builds the listen plan, creates the shards, binds every listener on every
-// shard (SO_REUSEPORT lets the kernel spread clients over them), runs and stops them.
+// shard (SO_REUSEPORT lets the kernel spread clients over them), sets up the shared pieces
+// (credentials, quotas, relay port reservations) and each shard's engine, runs and stops them.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "auth/quota.hpp"
+#include "auth/rest_secrets.hpp"
+#include "auth/static_users.hpp"
 #include "server/config/config.hpp"
 #include "server/net/listen_plan.hpp"
+#include "server/net/relay_ports.hpp"
 #include "server/net/shard.hpp"
 
 namespace turnpike::server::net {
@@ -21,10 +26,12 @@ struct bound_listener {
 
 class server {
  public:
+  // Throws config::config_error for credentials that cannot be prepared.
   explicit server(const config::server_config& cfg);
   ~server();
 
-  // Binds all listeners. Throws boost::system::system_error naming the address on failure.
+  // Binds all listeners and sets up the engines. Throws boost::system::system_error naming
+  // the address on failure.
   void open();
   void start();
   void stop();  // thread-safe
@@ -33,19 +40,31 @@ class server {
   const std::vector<bound_listener>& listeners() const noexcept { return listeners_; }
   const listen_plan& plan() const noexcept { return plan_; }
   std::size_t shard_count() const noexcept { return shards_.size(); }
+  bool relaying() const noexcept { return !cfg_.stun_only; }
+  const std::string& realm() const noexcept { return realm_; }
   // After join().
   engine::engine_counters totals() const noexcept;
   std::uint64_t send_failures() const noexcept;
 
  private:
+  engine::engine_settings engine_settings_for() const;
+
   config::server_config cfg_;
   listen_plan plan_;
+  std::string realm_;
+  std::unique_ptr<auth::static_users> users_;
+  std::unique_ptr<auth::rest_secrets> rest_;
+  std::unique_ptr<auth::key_chain> keys_;
+  auth::quota quota_;
+  relay_reservations reservations_;
+  std::array<std::uint8_t, 32> nonce_secret_{};
   std::vector<std::unique_ptr<shard>> shards_;
   std::vector<bound_listener> listeners_;
 };
 
-// The JSON a WebRTC application puts in RTCPeerConnection's configuration.
-std::string ice_servers_json(const std::vector<bound_listener>& listeners,
+// The JSON a WebRTC application puts in RTCPeerConnection's configuration: stun: URLs, and
+// turn: URLs (UDP and TCP) when `turn` is set.
+std::string ice_servers_json(const std::vector<bound_listener>& listeners, bool turn,
                              const std::string& username, const std::string& credential);
 
 }  // namespace turnpike::server::net

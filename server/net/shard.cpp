@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
-// Shard lifecycle, socket binding with SO_REUSEPORT, and response routing.
+// Shard lifecycle, socket binding with SO_REUSEPORT, response routing, relay sockets and the
+// engine's single timer.
 #include "server/net/shard.hpp"
 
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/detail/socket_option.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
+#include <ctime>
 
 #include "server/net/asio_address.hpp"
+#include "server/net/relay_socket.hpp"
 #include "server/net/tcp_connection.hpp"
 #include "server/net/udp_socket.hpp"
 
@@ -31,27 +35,20 @@ void prepare(Socket& s, const protocol::transport_address& local) {
 
 }  // namespace
 
-std::size_t five_tuple_hash::operator()(const engine::five_tuple& t) const noexcept {
-  // FNV-1a over the fields that vary; cheap and good enough for a per-shard table.
-  std::size_t h = 1469598103934665603ull;
-  auto mix = [&h](const std::uint8_t* p, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  };
-  const auto proto = static_cast<std::uint8_t>(t.proto);
-  mix(&proto, 1);
-  for (const auto* a : {&t.local, &t.remote}) {
-    mix(a->ip.data(), a->ip.size());
-    mix(reinterpret_cast<const std::uint8_t*>(&a->port), sizeof a->port);
-  }
-  return h;
-}
+shard::shard(unsigned index) : index_(index), timer_(io_), rng_(std::random_device{}()) {}
 
-shard::shard(unsigned index, engine::engine_settings settings)
-    : index_(index), engine_(std::move(settings), *this) {}
+void shard::init_engine(engine::engine_settings settings, relay_setup relays) {
+  relay_setup_ = std::move(relays);
+  engine_.emplace(std::move(settings), *this, this);
+}
 
 shard::~shard() {
   stop();
   join();
+}
+
+engine::instant shard::now() noexcept {
+  return {engine::clock::now(), static_cast<std::int64_t>(std::time(nullptr))};
 }
 
 protocol::transport_address shard::open_udp(const protocol::transport_address& local) {
@@ -86,18 +83,43 @@ void shard::start() {
 
 void shard::stop() {
   boost::asio::post(io_, [this] {
+    if (engine_) engine_->close_all();
     for (auto& u : udp_) u->close();
     for (auto& t : tcp_) t->close();
     std::vector<tcp_connection*> open;
     open.reserve(connections_.size());
     for (auto& [tuple, c] : connections_) open.push_back(c);
     for (tcp_connection* c : open) c->close();
+    timer_.cancel();
     work_.reset();
   });
 }
 
 void shard::join() {
   if (thread_.joinable()) thread_.join();
+}
+
+void shard::on_client_packet(const engine::five_tuple& path, protocol::byte_span bytes) noexcept {
+  engine_->on_packet(path, bytes, now());
+  rearm_timer();
+}
+
+void shard::on_peer_packet(engine::relay_id id, const protocol::transport_address& peer,
+                           protocol::byte_span bytes) noexcept {
+  engine_->on_peer_packet(id, peer, bytes, now());
+}
+
+void shard::rearm_timer() {
+  const auto due = engine_->next_deadline();
+  if (due >= armed_) return;
+  armed_ = due;
+  timer_.expires_at(due);
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // re-armed earlier, or stopping
+    armed_ = engine::clock::time_point::max();
+    engine_->on_timer(now());
+    rearm_timer();
+  });
 }
 
 void shard::send_to_client(const engine::five_tuple& path, protocol::byte_span bytes) {
@@ -125,6 +147,104 @@ void shard::add_connection(const engine::five_tuple& t, tcp_connection* c) {
 
 void shard::remove_connection(const engine::five_tuple& t) noexcept {
   connections_.erase(t);
+  engine_->on_stream_closed(t);
+}
+
+std::optional<boost::asio::ip::udp::socket> shard::bind_relay(const protocol::transport_address& at,
+                                                              bool dont_fragment) {
+  boost::asio::ip::udp::socket s(io_);
+  boost::system::error_code ec;
+  const auto ep = to_endpoint<boost::asio::ip::udp>(at);
+  s.open(ep.protocol(), ec);
+  if (ec) return std::nullopt;
+  if (at.family == protocol::address_family::ipv6) s.set_option(boost::asio::ip::v6_only(true), ec);
+  s.bind(ep, ec);
+  if (ec) return std::nullopt;
+  if (dont_fragment) {
+    // RFC 8656 section 7.2 step 4: DF on every datagram the relay sends.
+    if (at.family == protocol::address_family::ipv4) {
+      const int v = IP_PMTUDISC_DO;
+      ::setsockopt(s.native_handle(), IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof v);
+    } else {
+      const int v = 1;
+      ::setsockopt(s.native_handle(), IPPROTO_IPV6, IPV6_DONTFRAG, &v, sizeof v);
+    }
+  }
+  return s;
+}
+
+std::optional<engine::opened_relay> shard::open_relay(const engine::relay_request& request,
+                                                      engine::relay_error& why) {
+  std::optional<boost::asio::ip::udp::socket> socket;
+  engine::opened_relay out;
+  if (request.token) {
+    auto held = relay_setup_.reservations->take(*request.token);
+    if (!held) {
+      why = engine::relay_error::bad_token;
+      return std::nullopt;
+    }
+    socket.emplace(io_);
+    const auto proto = held->second.family == protocol::address_family::ipv4
+                           ? boost::asio::ip::udp::v4()
+                           : boost::asio::ip::udp::v6();
+    socket->assign(proto, held->first);
+    out.local = held->second;
+  } else {
+    const protocol::transport_address* ip = nullptr;
+    for (const auto& candidate : relay_setup_.ips) {
+      if (candidate.family == request.family) {
+        ip = &candidate;
+        break;
+      }
+    }
+    if (ip == nullptr) {
+      why = engine::relay_error::no_such_family;
+      return std::nullopt;
+    }
+    const unsigned lo = relay_setup_.min_port, hi = relay_setup_.max_port;
+    for (int attempt = 0; attempt < 64 && !socket; ++attempt) {
+      unsigned port = lo + static_cast<unsigned>(rng_() % (hi - lo + 1));
+      if (request.even_port) port &= ~1u;
+      if (port < lo || (request.reserve_next && port + 1 > hi)) continue;
+      protocol::transport_address at = *ip;
+      at.port = static_cast<std::uint16_t>(port);
+      socket = bind_relay(at, request.dont_fragment);
+      if (!socket) continue;
+      if (request.reserve_next) {
+        protocol::transport_address next = at;
+        next.port = static_cast<std::uint16_t>(port + 1);
+        auto kept = bind_relay(next, false);
+        if (!kept) {
+          socket.reset();
+          continue;
+        }
+        out.reserved = relay_setup_.reservations->put(kept->release(), next);
+      }
+      out.local = at;
+    }
+    if (!socket) {
+      why = engine::relay_error::no_port;
+      return std::nullopt;
+    }
+  }
+  out.id = next_relay_++;
+  auto r = std::make_shared<relay_socket>(*this, out.id, std::move(*socket));
+  r->start();
+  relays_.emplace(out.id, std::move(r));
+  return out;
+}
+
+void shard::close_relay(engine::relay_id id) {
+  const auto it = relays_.find(id);
+  if (it == relays_.end()) return;
+  it->second->close();
+  relays_.erase(it);
+}
+
+void shard::send_to_peer(engine::relay_id id, const protocol::transport_address& peer,
+                         protocol::byte_span bytes) {
+  const auto it = relays_.find(id);
+  if (it != relays_.end()) it->second->send_to(peer, bytes);
 }
 
 }  // namespace turnpike::server::net

@@ -1,68 +1,104 @@
 // SPDX-License-Identifier: Apache-2.0
-// A shard: one thread, one io_context, one engine, and its own UDP sockets, TCP acceptors and
-// TCP connections (each bound with SO_REUSEPORT next to the other shards'). Nothing on the
-// packet path is shared with other shards; they meet only for start, stop and statistics.
+// A shard: one thread, one io_context, one engine, and its own UDP sockets, TCP acceptors, TCP
+// connections (all bound with SO_REUSEPORT next to the other shards') and relay sockets.
+// Nothing on the packet path is shared with other shards; they meet only for start, stop,
+// statistics and (on Allocate) quotas and port reservations.
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <optional>
+#include <random>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "server/engine/engine.hpp"
+#include "server/net/relay_ports.hpp"
 
 namespace turnpike::server::net {
 
 class udp_socket;
 class tcp_listener;
 class tcp_connection;
+class relay_socket;
 
-struct five_tuple_hash {
-  std::size_t operator()(const engine::five_tuple& t) const noexcept;
+struct relay_setup {
+  std::vector<protocol::transport_address> ips;  // relay IPs (ports unused)
+  std::uint16_t min_port = 49152;
+  std::uint16_t max_port = 65535;
+  relay_reservations* reservations = nullptr;
 };
 
-class shard final : public engine::client_sink {
+class shard final : public engine::client_sink, public engine::relay_io {
  public:
-  shard(unsigned index, engine::engine_settings settings);
+  explicit shard(unsigned index);
   ~shard();
   shard(const shard&) = delete;
   shard& operator=(const shard&) = delete;
 
   unsigned index() const noexcept { return index_; }
   boost::asio::io_context& io() noexcept { return io_; }
-  engine::engine& engine() noexcept { return engine_; }
 
   // Before start(), from the main thread. Return the bound address (an OS-chosen port filled
   // in). Throw boost::system::system_error when binding fails.
   protocol::transport_address open_udp(const protocol::transport_address& local);
   protocol::transport_address open_tcp(const protocol::transport_address& local);
 
+  // After the listeners are bound (the engine's peer policy needs their addresses), before
+  // start().
+  void init_engine(engine::engine_settings settings, relay_setup relays);
   void start();
-  // Thread-safe: closes every socket on the shard's thread and lets run() return.
+  // Thread-safe: ends allocations, closes every socket on the shard's thread and lets run()
+  // return.
   void stop();
   void join();
 
   // After join().
-  engine::engine_counters counters() const noexcept { return engine_.counters(); }
+  engine::engine_counters counters() const noexcept {
+    return engine_ ? engine_->counters() : engine::engine_counters{};
+  }
   std::uint64_t send_failures() const noexcept { return send_failures_; }
 
-  void send_to_client(const engine::five_tuple& path, protocol::byte_span bytes) override;
-
-  // Stream connections announce themselves so responses can find them.
+  // From the shard's sockets.
+  void on_client_packet(const engine::five_tuple& path, protocol::byte_span bytes) noexcept;
+  void on_peer_packet(engine::relay_id id, const protocol::transport_address& peer,
+                      protocol::byte_span bytes) noexcept;
+  void count_send_failure() noexcept { ++send_failures_; }
   void add_connection(const engine::five_tuple& t, tcp_connection* c);
   void remove_connection(const engine::five_tuple& t) noexcept;
 
+  // engine::client_sink
+  void send_to_client(const engine::five_tuple& path, protocol::byte_span bytes) override;
+  // engine::relay_io
+  std::optional<engine::opened_relay> open_relay(const engine::relay_request& request,
+                                                 engine::relay_error& why) override;
+  void close_relay(engine::relay_id id) override;
+  void send_to_peer(engine::relay_id id, const protocol::transport_address& peer,
+                    protocol::byte_span bytes) override;
+
  private:
+  static engine::instant now() noexcept;
+  void rearm_timer();
+  std::optional<boost::asio::ip::udp::socket> bind_relay(const protocol::transport_address& at,
+                                                         bool dont_fragment);
+
   unsigned index_;
   boost::asio::io_context io_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-  engine::engine engine_;
+  relay_setup relay_setup_;
+  std::optional<engine::engine> engine_;
+  boost::asio::steady_timer timer_;
+  engine::clock::time_point armed_ = engine::clock::time_point::max();
   std::vector<std::unique_ptr<udp_socket>> udp_;
   std::vector<std::unique_ptr<tcp_listener>> tcp_;
-  std::unordered_map<engine::five_tuple, tcp_connection*, five_tuple_hash> connections_;
+  std::unordered_map<engine::five_tuple, tcp_connection*, engine::five_tuple_hash> connections_;
+  std::unordered_map<engine::relay_id, std::shared_ptr<relay_socket>> relays_;
+  engine::relay_id next_relay_ = 1;
+  std::minstd_rand rng_;
   std::uint64_t send_failures_ = 0;
   std::thread thread_;
 };

@@ -51,7 +51,7 @@ void tcp_connection::on_read(const boost::system::error_code& ec, std::size_t n)
         protocol::next_frame(protocol::byte_span(in_.data() + off, in_len_ - off));
     if (f.status == protocol::frame_status::invalid) {
       // Not STUN or ChannelData: nothing more on this stream can be trusted.
-      shard_.engine().on_packet(tuple_, protocol::byte_span(in_.data() + off, in_len_ - off));
+      shard_.on_client_packet(tuple_, protocol::byte_span(in_.data() + off, in_len_ - off));
       close();
       return;
     }
@@ -59,7 +59,7 @@ void tcp_connection::on_read(const boost::system::error_code& ec, std::size_t n)
       if (f.size > in_.size()) in_.resize(f.size);  // bounded by protocol::max_frame_size
       break;
     }
-    shard_.engine().on_packet(tuple_, protocol::byte_span(in_.data() + off, f.message_size));
+    shard_.on_client_packet(tuple_, protocol::byte_span(in_.data() + off, f.message_size));
     if (closed_) return;
     off += f.size;
   }

@@ -32,7 +32,7 @@ void udp_socket::receive() {
         if (ec == boost::asio::error::operation_aborted || !socket_.is_open()) return;
         if (!ec) {
           const engine::five_tuple path{engine::transport::udp, local_, from_endpoint(from_)};
-          shard_.engine().on_packet(path, protocol::byte_span(buffer_->data(), n));
+          shard_.on_client_packet(path, protocol::byte_span(buffer_->data(), n));
         }
         // Other errors (an ICMP port unreachable reported on this socket) are per-datagram.
         receive();

@@ -45,6 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const e::five_tuple path{(data[0] & 1) ? e::transport::tcp : e::transport::udp,
                            *p::transport_address::parse_ip("127.0.0.1", 3478),
                            *p::transport_address::parse_ip("192.0.2.1", 5000)};
-  the_engine().on_packet(path, p::byte_span(data + 1, size - 1));
+  const e::instant now{e::clock::time_point{}, 1'800'000'000};
+  the_engine().on_packet(path, p::byte_span(data + 1, size - 1), now);
   return 0;
 }

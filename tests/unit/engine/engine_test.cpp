@@ -38,6 +38,8 @@ p::transport_address addr(const char* ip, std::uint16_t port) {
   return *p::transport_address::parse_ip(ip, port);
 }
 
+const instant t0{clock::time_point{} + std::chrono::hours(1), 1'800'000'000};
+
 const five_tuple udp_path{transport::udp, addr("127.0.0.1", 3478), addr("192.0.2.7", 40000)};
 
 // A request built by `fill`.
@@ -76,7 +78,7 @@ class EngineTest : public ::testing::Test {
 
 TEST_F(EngineTest, BindingSuccess) {
   auto e = make();
-  e.on_packet(udp_path, binding());
+  e.on_packet(udp_path, binding(), t0);
   auto m = only_reply();
   EXPECT_TRUE(m.is(p::method::binding, p::msg_class::success_response));
   EXPECT_EQ(m.tid(), tid);
@@ -93,18 +95,18 @@ TEST_F(EngineTest, BindingSuccess) {
 
 TEST_F(EngineTest, FingerprintWhenRequestHadOneOrAlways) {
   auto e = make();
-  e.on_packet(udp_path, binding(true));
+  e.on_packet(udp_path, binding(true), t0);
   auto m = only_reply();
   EXPECT_TRUE(p::check_fingerprint(m));
   sink.out.clear();
   auto always = make({.fingerprint_always = true});
-  always.on_packet(udp_path, binding(false));
+  always.on_packet(udp_path, binding(false), t0);
   EXPECT_TRUE(p::check_fingerprint(only_reply()));
 }
 
 TEST_F(EngineTest, SoftwareAndNoBackwardCompatibility) {
   auto e = make({.backward_compatibility = false, .software = "Turnpike test"});
-  e.on_packet(udp_path, binding());
+  e.on_packet(udp_path, binding(), t0);
   auto m = only_reply();
   EXPECT_FALSE(m.find(p::attr::mapped_address));
   EXPECT_EQ(*p::decode_text(p::attr::software, m.find(p::attr::software)->value), "Turnpike test");
@@ -114,7 +116,7 @@ TEST_F(EngineTest, ClassicRfc3489Request) {
   // Binding request whose "cookie" bytes are part of a 16-byte transaction ID.
   const bytes req = test::from_hex("00010000a1a2a3a4b1b2b3b4c1c2c3c4d1d2d3d4");
   auto e = make();
-  e.on_packet(udp_path, req);
+  e.on_packet(udp_path, req, t0);
   ASSERT_EQ(sink.out.size(), 1u);
   const bytes& r = sink.out[0].data;
   EXPECT_EQ(test::to_hex(std::span(r).first(4)), "0101000c");
@@ -124,18 +126,21 @@ TEST_F(EngineTest, ClassicRfc3489Request) {
 
   sink.out.clear();
   auto strict = make({.backward_compatibility = false});
-  strict.on_packet(udp_path, req);
+  strict.on_packet(udp_path, req, t0);
   EXPECT_TRUE(sink.out.empty());
   EXPECT_EQ(strict.counters().dropped_malformed, 1u);
 }
 
 TEST_F(EngineTest, UnknownComprehensionRequiredGets420) {
   auto e = make();
-  e.on_packet(udp_path, request(p::method::binding, [](auto& b) {
-                b.add(0x7777, std::string_view("x"));
-                b.add(0x8888, std::string_view("optional is fine"));
-                b.add_fingerprint();
-              }));
+  e.on_packet(udp_path,
+              request(p::method::binding,
+                      [](auto& b) {
+                        b.add(0x7777, std::string_view("x"));
+                        b.add(0x8888, std::string_view("optional is fine"));
+                        b.add_fingerprint();
+                      }),
+              t0);
   auto m = only_reply();
   EXPECT_EQ(error_code_of(m), 420);
   auto u = p::decode_unknown_attributes(m.find(p::attr::unknown_attributes)->value);
@@ -151,14 +156,14 @@ TEST_F(EngineTest, BrokenAttributesGet400GarbageIsDropped) {
   req.insert(req.end(), tid.begin(), tid.end());
   const bytes attr = test::from_hex("8022000861626364");
   req.insert(req.end(), attr.begin(), attr.end());
-  e.on_packet(udp_path, req);
+  e.on_packet(udp_path, req, t0);
   EXPECT_EQ(error_code_of(only_reply()), 400);
   EXPECT_EQ(e.counters().dropped_malformed, 1u);
 
   sink.out.clear();
   for (const char* junk : {"", "00", "ffffffffffffffffffffffffffffffffffffffff", "000100042112a442",
                            "0001000401020304050607080910111213141516"}) {
-    e.on_packet(udp_path, test::from_hex(junk));
+    e.on_packet(udp_path, test::from_hex(junk), t0);
   }
   EXPECT_TRUE(sink.out.empty());
   EXPECT_EQ(e.counters().dropped_malformed, 1u + 5u);
@@ -168,12 +173,16 @@ TEST_F(EngineTest, BadFingerprintIndicationResponseChannelDataDropped) {
   auto e = make();
   bytes bad = binding(true);
   bad.back() ^= 0xff;
-  e.on_packet(udp_path, bad);
-  e.on_packet(udp_path, request(
-                            p::method::binding, [](auto&) {}, p::msg_class::indication));
-  e.on_packet(udp_path, request(
-                            p::method::binding, [](auto&) {}, p::msg_class::success_response));
-  e.on_packet(udp_path, test::from_hex("4000000401020304"));
+  e.on_packet(udp_path, bad, t0);
+  e.on_packet(udp_path,
+              request(
+                  p::method::binding, [](auto&) {}, p::msg_class::indication),
+              t0);
+  e.on_packet(udp_path,
+              request(
+                  p::method::binding, [](auto&) {}, p::msg_class::success_response),
+              t0);
+  e.on_packet(udp_path, test::from_hex("4000000401020304"), t0);
   EXPECT_TRUE(sink.out.empty());
   EXPECT_EQ(e.counters().dropped_bad_fingerprint, 1u);
   EXPECT_EQ(e.counters().dropped_not_request, 2u);
@@ -183,8 +192,10 @@ TEST_F(EngineTest, BadFingerprintIndicationResponseChannelDataDropped) {
 
 TEST_F(EngineTest, TurnMethodsRefusedUntilImplemented) {
   auto e = make();
-  e.on_packet(udp_path, request(p::method::allocate,
-                                [](auto& b) { p::add_requested_transport(b, p::transport_udp); }));
+  e.on_packet(udp_path,
+              request(p::method::allocate,
+                      [](auto& b) { p::add_requested_transport(b, p::transport_udp); }),
+              t0);
   auto m = only_reply();
   EXPECT_EQ(m.method_code(), static_cast<std::uint16_t>(p::method::allocate));
   EXPECT_EQ(error_code_of(m), 400);
@@ -192,17 +203,20 @@ TEST_F(EngineTest, TurnMethodsRefusedUntilImplemented) {
 
 TEST_F(EngineTest, NoStunLeavesBindingUnanswered) {
   auto e = make({.answer_binding = false});
-  e.on_packet(udp_path, binding());
+  e.on_packet(udp_path, binding(), t0);
   EXPECT_TRUE(sink.out.empty());
   EXPECT_EQ(e.counters().dropped_unanswered, 1u);
 }
 
 TEST_F(EngineTest, ChangeRequestWithoutAlternateGets420) {
   auto e = make();
-  e.on_packet(udp_path, request(p::method::binding, [](auto& b) {
-                p::add_change_request(b, {true, true});
-                p::add_response_port(b, 5000);
-              }));
+  e.on_packet(udp_path,
+              request(p::method::binding,
+                      [](auto& b) {
+                        p::add_change_request(b, {true, true});
+                        p::add_response_port(b, 5000);
+                      }),
+              t0);
   auto m = only_reply();
   EXPECT_EQ(error_code_of(m), 420);
   auto u = p::decode_unknown_attributes(m.find(p::attr::unknown_attributes)->value);
@@ -230,7 +244,7 @@ class Rfc5780Test : public EngineTest {
 
 TEST_F(Rfc5780Test, ResponseOriginAndOtherAddress) {
   auto e = make(settings());
-  e.on_packet(udp_path, binding());
+  e.on_packet(udp_path, binding(), t0);
   auto m = only_reply();
   EXPECT_EQ(*p::decode_address(m.find(p::attr::response_origin)->value), addr("127.0.0.1", 3478));
   EXPECT_EQ(*p::decode_address(m.find(p::attr::other_address)->value), addr("127.0.0.2", 3479));
@@ -248,7 +262,7 @@ TEST_F(Rfc5780Test, ChangeRequestPicksTheSocket) {
   auto e = make(settings());
   for (const auto& c : cases) {
     sink.out.clear();
-    e.on_packet(udp_path, change(c.ip, c.port));
+    e.on_packet(udp_path, change(c.ip, c.port), t0);
     auto m = only_reply();
     EXPECT_EQ(sink.out[0].path.local, addr(c.from_ip, c.from_port));
     EXPECT_EQ(sink.out[0].path.remote, udp_path.remote);
@@ -261,32 +275,36 @@ TEST_F(Rfc5780Test, ChangeRequestPicksTheSocket) {
 
 TEST_F(Rfc5780Test, ResponsePortAndPadding) {
   auto e = make(settings());
-  e.on_packet(udp_path, request(p::method::binding, [](auto& b) {
-                p::add_response_port(b, 41000);
-                p::add_padding(b, 200);
-              }));
+  e.on_packet(udp_path,
+              request(p::method::binding,
+                      [](auto& b) {
+                        p::add_response_port(b, 41000);
+                        p::add_padding(b, 200);
+                      }),
+              t0);
   auto m = only_reply();
   EXPECT_EQ(sink.out[0].path.remote, addr("192.0.2.7", 41000));
   EXPECT_EQ(m.find(p::attr::padding)->value.size(), 200u);
   sink.out.clear();
-  e.on_packet(udp_path, request(p::method::binding, [](auto& b) { p::add_response_port(b, 0); }));
+  e.on_packet(udp_path, request(p::method::binding, [](auto& b) { p::add_response_port(b, 0); }),
+              t0);
   EXPECT_EQ(error_code_of(only_reply()), 400);
 }
 
 TEST_F(Rfc5780Test, StreamsCannotBeRedirected) {
   auto e = make(settings());
   const five_tuple tcp{transport::tcp, udp_path.local, udp_path.remote};
-  e.on_packet(tcp, change(true, false));
+  e.on_packet(tcp, change(true, false), t0);
   EXPECT_EQ(error_code_of(only_reply()), 400);
   sink.out.clear();
-  e.on_packet(tcp, request(p::method::binding, [](auto& b) { p::add_padding(b, 64); }));
+  e.on_packet(tcp, request(p::method::binding, [](auto& b) { p::add_padding(b, 64); }), t0);
   EXPECT_FALSE(only_reply().find(p::attr::padding));  // PADDING is a UDP matter
 }
 
 TEST_F(Rfc5780Test, ChangeIpWithoutPartnerIs400) {
   auto e = make(settings());
   const five_tuple lonely{transport::udp, addr("10.1.1.1", 3478), udp_path.remote};
-  e.on_packet(lonely, change(true, false));
+  e.on_packet(lonely, change(true, false), t0);
   EXPECT_EQ(error_code_of(only_reply()), 400);
 }
 
@@ -298,7 +316,7 @@ TEST_F(EngineTest, RecordedChromiumBindingRequestsAnswered) {
       continue;
     }
     ++requests;
-    e.on_packet(udp_path, r.payload);
+    e.on_packet(udp_path, r.payload, t0);
   }
   ASSERT_GT(requests, 0u);
   EXPECT_EQ(sink.out.size(), requests);

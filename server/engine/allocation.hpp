@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+// One TURN allocation and what hangs off it (RFC 8656 sections 2.2, 9, 11): permissions
+// (by peer IP, 300 s), channel bindings (number <-> peer transport address, 600 s), the
+// credentials it was created with, and a token bucket for max-bps. Small vectors: real
+// allocations have a handful of permissions and channels, and both are capped.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "auth/key_source.hpp"
+#include "protocol/types.hpp"
+#include "server/engine/relay_io.hpp"
+#include "server/engine/types.hpp"
+
+namespace turnpike::server::engine {
+
+using clock = std::chrono::steady_clock;
+
+// The caller's time: monotonic for lifetimes, Unix seconds for nonces and REST credentials.
+struct instant {
+  clock::time_point mono;
+  std::int64_t unix_seconds = 0;
+};
+
+struct permission {
+  protocol::transport_address ip;  // port ignored
+  clock::time_point expiry;
+};
+
+struct channel_binding {
+  std::uint16_t number = 0;
+  protocol::transport_address peer;
+  clock::time_point expiry;
+};
+
+struct allocation {
+  five_tuple client;
+  relay_id relay = 0;
+  protocol::transport_address relayed;  // as advertised (external-ip applied)
+  std::string username;
+  auth::credential key;
+  bool key_is_sha256 = false;  // PASSWORD-ALGORITHM chose SHA-256
+  protocol::transaction_id allocate_tid{};
+  std::optional<reservation_token> reserved;
+  clock::time_point expiry;
+  clock::time_point scheduled = clock::time_point::max();  // earliest queued deadline
+  bool holds_quota = false;
+  std::vector<permission> permissions;
+  std::vector<channel_binding> channels;
+  // max-bps token bucket, in bytes.
+  double tokens = 0;
+  clock::time_point refilled;
+
+  permission* find_permission(const protocol::transport_address& peer) noexcept {
+    for (auto& p : permissions) {
+      if (p.ip.family == peer.family && p.ip.ip == peer.ip) return &p;
+    }
+    return nullptr;
+  }
+  channel_binding* channel_by_number(std::uint16_t n) noexcept {
+    for (auto& c : channels) {
+      if (c.number == n) return &c;
+    }
+    return nullptr;
+  }
+  channel_binding* channel_by_peer(const protocol::transport_address& peer) noexcept {
+    for (auto& c : channels) {
+      if (c.peer == peer) return &c;
+    }
+    return nullptr;
+  }
+  // Drops what expired; returns the next expiry of anything left (or the allocation's).
+  clock::time_point expire(clock::time_point now) {
+    std::erase_if(permissions, [&](const permission& p) { return p.expiry <= now; });
+    std::erase_if(channels, [&](const channel_binding& c) { return c.expiry <= now; });
+    clock::time_point next = expiry;
+    for (const auto& p : permissions) next = std::min(next, p.expiry);
+    for (const auto& c : channels) next = std::min(next, c.expiry);
+    return next;
+  }
+};
+
+}  // namespace turnpike::server::engine

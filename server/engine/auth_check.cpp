@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: Apache-2.0
+// Long-term credential checks for TURN requests (RFC 8489 sections 9.2.4, 9.2.5; RFC 8656
+// section 5): 401 with REALM and a fresh NONCE when there is no MESSAGE-INTEGRITY, 400 when
+// attributes are missing or the algorithm negotiation was tampered with, 438 for a stale
+// nonce, 441 when a request on an allocation uses another user, then the HMAC check with the
+// allocation's key or the key source's answer.
+#include <spdlog/spdlog.h>
+
+#include "protocol/attr_auth.hpp"
+#include "protocol/attr_error.hpp"
+#include "protocol/attr_text.hpp"
+#include "protocol/builder.hpp"
+#include "protocol/integrity.hpp"
+#include "server/engine/engine.hpp"
+#include "server/engine/request_auth.hpp"
+
+namespace turnpike::server::engine {
+
+namespace p = turnpike::protocol;
+
+namespace {
+
+constexpr std::array<p::password_algorithm, 2> offered_algorithms{p::password_algorithm::md5,
+                                                                  p::password_algorithm::sha256};
+// PASSWORD-ALGORITHMS as we send it: the request must echo it byte for byte.
+constexpr std::array<std::uint8_t, 8> offered_algorithms_bytes{0, 1, 0, 0, 0, 2, 0, 0};
+
+std::optional<std::string_view> text_of(const p::message_view& m, std::uint16_t type) noexcept {
+  const auto a = m.find(type);
+  if (!a) return std::nullopt;
+  auto t = p::decode_text(type, a->value);
+  if (!t) return std::nullopt;
+  return *t;
+}
+
+}  // namespace
+
+bool engine::unauthenticated_allowed(const p::transport_address& source,
+                                     const instant& now) noexcept {
+  const unsigned limit = settings_.turn->unauthenticated_per_second;
+  if (limit == 0) return true;
+  std::size_t h = 0;
+  for (std::uint8_t b : source.ip) h = h * 31 + b;
+  source_budget& slot = unauth_budget_[h % unauth_budget_.size()];
+  if (slot.ip != source || slot.second != now.unix_seconds) {
+    slot = {source, now.unix_seconds, 0};
+    slot.ip.port = 0;
+  }
+  if (slot.used >= limit) return false;
+  ++slot.used;
+  return true;
+}
+
+void engine::send_unauthenticated(const five_tuple& path, const p::message_view& req, int code,
+                                  const instant& now) noexcept {
+  p::transport_address source = path.remote;
+  source.port = 0;
+  if (!unauthenticated_allowed(source, now)) {
+    ++counters_.unauthenticated_limited;
+    return;
+  }
+  const turn_settings& t = *settings_.turn;
+  p::message_builder b(*out_, req.method_code(), p::msg_class::error_response, req.tid_bytes());
+  p::add_error_code(b, code, settings_.include_reason ? p::default_reason(code) : "");
+  p::add_text(b, p::attr::realm, t.realm);
+  const auto nonce = t.nonce->make(now.unix_seconds, path.remote);
+  b.add(p::attr::nonce, std::string_view(nonce.data(), nonce.size()));
+  if (t.nonce->features() & p::security_feature::password_algorithms) {
+    p::add_password_algorithms(b, offered_algorithms);
+  }
+  ++counters_.error_responses;
+  finish_and_send(path, b, req, nullptr);
+}
+
+bool engine::verify_with(const p::message_view& req, const auth::credential& key,
+                         bool sha256_key) const noexcept {
+  p::byte_span k = key.md5;
+  if (sha256_key) {
+    if (!key.sha256) return false;
+    k = *key.sha256;
+  }
+  if (req.message_integrity_sha256()) return p::check_message_integrity_sha256(req, k);
+  return p::check_message_integrity(req, k);
+}
+
+void engine::authenticate(const five_tuple& path, const p::message_view& req, const instant& now,
+                          allocation* existing) noexcept {
+  const turn_settings& t = *settings_.turn;
+  // RFC 8489 section 9.2.4, step 1: no integrity at all -> 401 with realm and nonce.
+  if (!req.message_integrity() && !req.message_integrity_sha256()) {
+    send_unauthenticated(path, req, p::error::unauthenticated, now);
+    return;
+  }
+  // Step 2: the attributes that go with integrity. USERHASH alone is not served (Turnpike
+  // does not offer username anonymity), so it counts as an unknown user.
+  const auto username = text_of(req, p::attr::username);
+  const auto realm = text_of(req, p::attr::realm);
+  const auto nonce = text_of(req, p::attr::nonce);
+  if ((!username && !req.find(p::attr::userhash)) || !realm || !nonce) {
+    send_error(path, req, p::error::bad_request);
+    return;
+  }
+  // Step 3: the nonce must be ours, recent, and issued to this client.
+  if (t.nonce->check(*nonce, now.unix_seconds, path.remote) != nonce_codec::verdict::valid) {
+    send_unauthenticated(path, req, p::error::stale_nonce, now);
+    return;
+  }
+  // Section 9.2.5: with the password-algorithms bit in the nonce, PASSWORD-ALGORITHMS must be
+  // echoed unchanged and PASSWORD-ALGORITHM must be one of them; both or neither.
+  bool sha256 = false;
+  const auto algs = req.find(p::attr::password_algorithms);
+  const auto alg = req.find(p::attr::password_algorithm);
+  if (algs || alg) {
+    if (!algs || !alg ||
+        !std::equal(algs->value.begin(), algs->value.end(), offered_algorithms_bytes.begin(),
+                    offered_algorithms_bytes.end())) {
+      send_error(path, req, p::error::bad_request);
+      return;
+    }
+    const auto chosen = p::decode_password_algorithm(alg->value);
+    if (!chosen || (chosen->algorithm != 1 && chosen->algorithm != 2)) {
+      send_error(path, req, p::error::bad_request);
+      return;
+    }
+    sha256 = chosen->algorithm == static_cast<std::uint16_t>(p::password_algorithm::sha256);
+  }
+  if (!username || *realm != t.realm) {
+    send_unauthenticated(path, req, p::error::unauthenticated, now);
+    return;
+  }
+  request_auth a;
+  a.authenticated = true;
+  a.key_is_sha256 = sha256;
+  a.mi256 = req.message_integrity_sha256().has_value();
+  a.username = *username;
+
+  if (existing != nullptr) {
+    // RFC 8656 section 5: requests on an allocation use the credentials that created it.
+    if (*username != existing->username) {
+      send_error(path, req, p::error::wrong_credentials);
+      return;
+    }
+    if (!verify_with(req, existing->key, sha256)) {
+      send_unauthenticated(path, req, p::error::unauthenticated, now);
+      return;
+    }
+    a.key = existing->key;
+    dispatch_authenticated(path, req, a, now);
+    return;
+  }
+
+  // Ask the key source. The request is copied so an asynchronous answer can still use it.
+  auto copy = std::make_shared<std::vector<std::uint8_t>>(req.bytes().begin(), req.bytes().end());
+  t.keys->find_key(
+      *username, *realm, now.unix_seconds,
+      [this, alive = alive_, path, copy, now, a](const auth::lookup_result& r) mutable {
+        if (!*alive) return;
+        auto m = p::message_view::parse(*copy);
+        if (!m) return;
+        a.username = *text_of(*m, p::attr::username);
+        if (r.status == auth::lookup_status::unavailable) {
+          send_error(path, *m, p::error::server_error);
+          return;
+        }
+        for (const auth::credential& key : r.keys) {
+          if (verify_with(*m, key, a.key_is_sha256)) {
+            a.key = key;
+            dispatch_authenticated(path, *m, a, now);
+            return;
+          }
+        }
+        send_unauthenticated(path, *m, p::error::unauthenticated, now);
+      });
+}
+
+}  // namespace turnpike::server::engine

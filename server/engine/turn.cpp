@@ -1,0 +1,510 @@
+// SPDX-License-Identifier: Apache-2.0
+// TURN over UDP relays (RFC 8656): Allocate (section 7.2), Refresh (7.3), CreatePermission
+// (9.2), Send and Data indications (10), ChannelBind (11.2), ChannelData (12), lifetimes and
+// the engine's single timer. Handlers follow the RFC's numbered steps.
+#include <spdlog/spdlog.h>
+
+#include "protocol/attr_address.hpp"
+#include "protocol/attr_error.hpp"
+#include "protocol/attr_turn.hpp"
+#include "protocol/builder.hpp"
+#include "protocol/channel_data.hpp"
+#include "server/engine/engine.hpp"
+#include "server/engine/request_auth.hpp"
+
+namespace turnpike::server::engine {
+
+namespace p = turnpike::protocol;
+
+namespace {
+
+std::chrono::seconds clamp_lifetime(const turn_settings& t, std::optional<std::uint32_t> asked) {
+  // RFC 8656 section 7.2 step 6 and 7.3: the default when absent or shorter, at most the max.
+  std::chrono::seconds life = t.default_lifetime;
+  if (asked && std::chrono::seconds(*asked) > life) life = std::chrono::seconds(*asked);
+  return std::min(life, t.max_lifetime);
+}
+
+std::optional<std::uint32_t> lifetime_of(const p::message_view& m) {
+  const auto a = m.find(p::attr::lifetime);
+  if (!a) return std::nullopt;
+  auto v = p::decode_u32(a->value);
+  if (!v) return std::nullopt;
+  return *v;
+}
+
+}  // namespace
+
+p::transport_address engine::advertised(const p::transport_address& relay) const noexcept {
+  for (const auto& [bound, shown] : settings_.turn->external_ips) {
+    if (bound.family == relay.family && bound.ip == relay.ip) {
+      p::transport_address a = shown;
+      a.port = relay.port;
+      return a;
+    }
+  }
+  return relay;
+}
+
+void engine::schedule(allocation& a, clock::time_point when) noexcept {
+  if (when >= a.scheduled) return;
+  a.scheduled = when;
+  deadlines_.emplace(when, a.relay);
+}
+
+clock::time_point engine::next_deadline() const noexcept {
+  return deadlines_.empty() ? clock::time_point::max() : deadlines_.top().first;
+}
+
+void engine::on_timer(const instant& now) noexcept {
+  while (!deadlines_.empty() && deadlines_.top().first <= now.mono) {
+    const relay_id id = deadlines_.top().second;
+    deadlines_.pop();
+    const auto key = by_relay_.find(id);
+    if (key == by_relay_.end()) continue;  // already gone
+    allocation& a = allocations_.at(key->second);
+    if (a.scheduled > now.mono) continue;  // a stale entry; a later one is queued
+    a.scheduled = clock::time_point::max();
+    if (a.expiry <= now.mono) {
+      ++counters_.allocations_expired;
+      remove_allocation(key->second);
+      continue;
+    }
+    schedule(a, a.expire(now.mono));
+  }
+}
+
+void engine::remove_allocation(const five_tuple& key) noexcept {
+  const auto it = allocations_.find(key);
+  if (it == allocations_.end()) return;
+  allocation& a = it->second;
+  if (relays_ != nullptr) relays_->close_relay(a.relay);
+  if (a.holds_quota && settings_.turn->quota != nullptr) settings_.turn->quota->release(a.username);
+  by_relay_.erase(a.relay);
+  allocations_.erase(it);
+}
+
+void engine::on_stream_closed(const five_tuple& path) noexcept {
+  remove_allocation(path);
+}
+
+void engine::close_all() noexcept {
+  while (!allocations_.empty()) remove_allocation(allocations_.begin()->first);
+}
+
+bool engine::spend(allocation& a, std::size_t bytes, const instant& now) noexcept {
+  const std::uint64_t bps = settings_.turn->max_bps;
+  if (bps == 0) return true;
+  // Token bucket holding at most one second of traffic.
+  const double elapsed = std::chrono::duration<double>(now.mono - a.refilled).count();
+  a.refilled = now.mono;
+  a.tokens = std::min(static_cast<double>(bps), a.tokens + elapsed * static_cast<double>(bps));
+  if (a.tokens < static_cast<double>(bytes)) {
+    ++counters_.dropped_bandwidth;
+    return false;
+  }
+  a.tokens -= static_cast<double>(bytes);
+  return true;
+}
+
+void engine::on_turn_request(const five_tuple& path, const p::message_view& req,
+                             const instant& now) noexcept {
+  const auto it = allocations_.find(path);
+  allocation* existing = it == allocations_.end() ? nullptr : &it->second;
+  if (settings_.turn->keys == nullptr) {
+    dispatch_authenticated(path, req, request_auth{}, now);  // no-auth
+    return;
+  }
+  authenticate(path, req, now, existing);
+}
+
+void engine::dispatch_authenticated(const five_tuple& path, const p::message_view& req,
+                                    const request_auth& auth, const instant& now) noexcept {
+  const auto m = static_cast<p::method>(req.method_code());
+  if (m == p::method::allocate) {
+    on_allocate(path, req, auth, now);
+    return;
+  }
+  if (m != p::method::refresh && m != p::method::create_permission &&
+      m != p::method::channel_bind) {
+    send_error(path, req, p::error::bad_request, {}, &auth);  // TCP relays arrive later
+    return;
+  }
+  const auto it = allocations_.find(path);
+  if (it == allocations_.end()) {
+    send_error(path, req, p::error::allocation_mismatch, {}, &auth);  // 437
+    return;
+  }
+  switch (m) {
+    case p::method::refresh:
+      on_refresh(it->second, req, auth, now);
+      break;
+    case p::method::create_permission:
+      on_create_permission(it->second, req, auth, now);
+      break;
+    default:
+      on_channel_bind(it->second, req, auth, now);
+      break;
+  }
+}
+
+void engine::send_allocate_success(allocation& a, const p::message_view& req,
+                                   const request_auth& auth) noexcept {
+  p::message_builder b(*out_, p::method::allocate, p::msg_class::success_response, req.tid_bytes());
+  p::add_xor_address(b, p::attr::xor_relayed_address, a.relayed);
+  b.add_u32(p::attr::lifetime,
+            static_cast<std::uint32_t>(clamp_lifetime(*settings_.turn, lifetime_of(req)).count()));
+  if (a.reserved) b.add(p::attr::reservation_token, *a.reserved);
+  p::add_xor_address(b, p::attr::xor_mapped_address, a.client.remote);
+  ++counters_.success_responses;
+  finish_and_send(a.client, b, req, &auth);
+}
+
+void engine::on_allocate(const five_tuple& path, const p::message_view& req,
+                         const request_auth& auth, const instant& now) noexcept {
+  const turn_settings& t = *settings_.turn;
+  // Step 2: the five-tuple already has an allocation. A retransmission of the Allocate that
+  // made it gets the same answer; anything else is 437.
+  if (const auto it = allocations_.find(path); it != allocations_.end()) {
+    if (it->second.allocate_tid == req.tid()) {
+      send_allocate_success(it->second, req, auth);
+    } else {
+      send_error(path, req, p::error::allocation_mismatch, {}, &auth);
+    }
+    return;
+  }
+  // Step 3: REQUESTED-TRANSPORT, UDP only for now.
+  const auto transport_attr = req.find(p::attr::requested_transport);
+  if (!transport_attr) {
+    send_error(path, req, p::error::bad_request, {}, &auth);
+    return;
+  }
+  const auto transport = p::decode_requested_transport(transport_attr->value);
+  if (!transport) {
+    send_error(path, req, p::error::bad_request, {}, &auth);
+    return;
+  }
+  if (*transport != p::transport_udp) {
+    send_error(path, req, p::error::unsupported_transport_protocol, {}, &auth);
+    return;
+  }
+  relay_request rr;
+  // Step 4: DONT-FRAGMENT is honoured by setting DF on the relay socket.
+  rr.dont_fragment = req.find(p::attr::dont_fragment).has_value();
+  // Steps 5 and 6: RESERVATION-TOKEN excludes EVEN-PORT and REQUESTED-ADDRESS-FAMILY.
+  const auto token_attr = req.find(p::attr::reservation_token);
+  const auto even_attr = req.find(p::attr::even_port);
+  const auto family_attr = req.find(p::attr::requested_address_family);
+  const auto additional_attr = req.find(p::attr::additional_address_family);
+  if (token_attr && (even_attr || family_attr)) {
+    send_error(path, req, p::error::bad_request, {}, &auth);
+    return;
+  }
+  if (family_attr && additional_attr) {
+    send_error(path, req, p::error::bad_request, {}, &auth);
+    return;
+  }
+  if (token_attr) {
+    auto token = p::decode_reservation_token(token_attr->value);
+    if (!token) {
+      send_error(path, req, p::error::bad_request, {}, &auth);
+      return;
+    }
+    rr.token = *token;
+  }
+  if (even_attr) {
+    auto r = p::decode_even_port(even_attr->value);
+    if (!r) {
+      send_error(path, req, p::error::bad_request, {}, &auth);
+      return;
+    }
+    rr.even_port = true;
+    rr.reserve_next = *r;
+  }
+  if (family_attr) {
+    auto f = p::decode_address_family(family_attr->value);
+    if (!f) {
+      send_error(path, req, p::error::address_family_not_supported, {}, &auth);
+      return;
+    }
+    rr.family = *f;
+  }
+  // Quotas (486).
+  const std::string username(auth.username);
+  if (t.quota != nullptr && !t.quota->acquire(username)) {
+    send_error(path, req, p::error::allocation_quota_reached, {}, &auth);
+    return;
+  }
+  relay_error why{};
+  const auto opened = relays_->open_relay(rr, why);
+  if (!opened) {
+    if (t.quota != nullptr) t.quota->release(username);
+    const int code = why == relay_error::no_such_family ? p::error::address_family_not_supported
+                                                        : p::error::insufficient_capacity;
+    send_error(path, req, code, {}, &auth);
+    return;
+  }
+  allocation& a = allocations_[path];
+  a.client = path;
+  a.relay = opened->id;
+  a.relayed = advertised(opened->local);
+  a.username = username;
+  a.key = auth.key;
+  a.key_is_sha256 = auth.key_is_sha256;
+  a.allocate_tid = req.tid();
+  a.reserved = opened->reserved;
+  a.holds_quota = t.quota != nullptr;
+  a.expiry = now.mono + clamp_lifetime(t, lifetime_of(req));
+  a.tokens = static_cast<double>(t.max_bps);
+  a.refilled = now.mono;
+  by_relay_[a.relay] = path;
+  schedule(a, a.expiry);
+  ++counters_.allocations_created;
+  spdlog::debug("allocation {} for {} user '{}' relayed at {}", a.relay, path.remote.to_string(),
+                a.username, a.relayed.to_string());
+  send_allocate_success(a, req, auth);
+}
+
+void engine::on_refresh(allocation& a, const p::message_view& req, const request_auth& auth,
+                        const instant& now) noexcept {
+  const turn_settings& t = *settings_.turn;
+  // RFC 8656 section 7.3: REQUESTED-ADDRESS-FAMILY must match the allocation's family.
+  if (const auto f = req.find(p::attr::requested_address_family)) {
+    auto fam = p::decode_address_family(f->value);
+    if (!fam || *fam != a.relayed.family) {
+      send_error(a.client, req, p::error::peer_address_family_mismatch, {}, &auth);
+      return;
+    }
+  }
+  const auto asked = lifetime_of(req);
+  p::message_builder b(*out_, p::method::refresh, p::msg_class::success_response, req.tid_bytes());
+  if (asked && *asked == 0) {
+    b.add_u32(p::attr::lifetime, 0);
+    ++counters_.success_responses;
+    const five_tuple client = a.client;
+    finish_and_send(client, b, req, &auth);
+    remove_allocation(client);  // `a` is gone after this
+    return;
+  }
+  const auto life = clamp_lifetime(t, asked);
+  a.expiry = now.mono + life;
+  b.add_u32(p::attr::lifetime, static_cast<std::uint32_t>(life.count()));
+  ++counters_.success_responses;
+  finish_and_send(a.client, b, req, &auth);
+}
+
+void engine::on_create_permission(allocation& a, const p::message_view& req,
+                                  const request_auth& auth, const instant& now) noexcept {
+  const turn_settings& t = *settings_.turn;
+  // RFC 8656 section 9.2: at least one XOR-PEER-ADDRESS, all of the relay's family, all
+  // permitted; otherwise nothing is installed.
+  std::size_t peers = 0;
+  for (const p::attribute& attr : req.counted_attributes()) {
+    if (attr.type != p::attr::xor_peer_address) continue;
+    auto peer = p::decode_xor_address(attr.value, req.tid_bytes());
+    if (!peer) {
+      send_error(a.client, req, p::error::bad_request, {}, &auth);
+      return;
+    }
+    const auto canon = peer_policy::canonical(*peer);
+    if (canon.family != a.relayed.family) {
+      send_error(a.client, req, p::error::peer_address_family_mismatch, {}, &auth);
+      return;
+    }
+    if (!policy_->permits_ip(canon)) {
+      send_error(a.client, req, p::error::forbidden, {}, &auth);
+      return;
+    }
+    ++peers;
+  }
+  if (peers == 0) {
+    send_error(a.client, req, p::error::bad_request, {}, &auth);
+    return;
+  }
+  const auto expiry = now.mono + t.permission_lifetime;
+  for (const p::attribute& attr : req.counted_attributes()) {
+    if (attr.type != p::attr::xor_peer_address) continue;
+    const auto peer = peer_policy::canonical(*p::decode_xor_address(attr.value, req.tid_bytes()));
+    if (permission* existing = a.find_permission(peer)) {
+      existing->expiry = expiry;
+    } else if (a.permissions.size() < t.max_permissions) {
+      a.permissions.push_back({peer, expiry});
+    } else {
+      send_error(a.client, req, p::error::insufficient_capacity, {}, &auth);
+      return;
+    }
+  }
+  schedule(a, expiry);
+  p::message_builder b(*out_, p::method::create_permission, p::msg_class::success_response,
+                       req.tid_bytes());
+  ++counters_.success_responses;
+  finish_and_send(a.client, b, req, &auth);
+}
+
+void engine::on_channel_bind(allocation& a, const p::message_view& req, const request_auth& auth,
+                             const instant& now) noexcept {
+  const turn_settings& t = *settings_.turn;
+  // RFC 8656 section 11.2.
+  const auto number_attr = req.find(p::attr::channel_number);
+  const auto peer_attr = req.find(p::attr::xor_peer_address);
+  if (!number_attr || !peer_attr) {
+    send_error(a.client, req, p::error::bad_request, {}, &auth);
+    return;
+  }
+  const auto number = p::decode_channel_number(number_attr->value);
+  auto peer = p::decode_xor_address(peer_attr->value, req.tid_bytes());
+  if (!number || !peer || *number < p::channel_min || *number > t.channel_max) {
+    send_error(a.client, req, p::error::bad_request, {}, &auth);
+    return;
+  }
+  const auto canon = peer_policy::canonical(*peer);
+  if (canon.family != a.relayed.family) {
+    send_error(a.client, req, p::error::peer_address_family_mismatch, {}, &auth);
+    return;
+  }
+  if (!policy_->permits(canon)) {
+    send_error(a.client, req, p::error::forbidden, {}, &auth);
+    return;
+  }
+  channel_binding* by_number = a.channel_by_number(*number);
+  channel_binding* by_peer = a.channel_by_peer(canon);
+  // The number is bound to another peer, or the peer to another number: 400.
+  if ((by_number != nullptr && by_number->peer != canon) ||
+      (by_peer != nullptr && by_peer->number != *number)) {
+    send_error(a.client, req, p::error::bad_request, {}, &auth);
+    return;
+  }
+  const auto channel_expiry = now.mono + t.channel_lifetime;
+  const auto permission_expiry = now.mono + t.permission_lifetime;
+  if (by_number != nullptr) {
+    by_number->expiry = channel_expiry;
+  } else if (a.channels.size() < t.max_channels) {
+    a.channels.push_back({*number, canon, channel_expiry});
+  } else {
+    send_error(a.client, req, p::error::insufficient_capacity, {}, &auth);
+    return;
+  }
+  if (permission* perm = a.find_permission(canon)) {
+    perm->expiry = std::max(perm->expiry, permission_expiry);
+  } else {
+    a.permissions.push_back({canon, permission_expiry});
+  }
+  schedule(a, permission_expiry);
+  p::message_builder b(*out_, p::method::channel_bind, p::msg_class::success_response,
+                       req.tid_bytes());
+  ++counters_.success_responses;
+  finish_and_send(a.client, b, req, &auth);
+}
+
+void engine::on_send_indication(const five_tuple& path, const p::message_view& ind,
+                                const instant& now) noexcept {
+  // RFC 8656 section 10.2: drop silently unless everything is in order.
+  const auto it = allocations_.find(path);
+  if (it == allocations_.end()) {
+    ++counters_.dropped_no_allocation;
+    return;
+  }
+  allocation& a = it->second;
+  const auto peer_attr = ind.find(p::attr::xor_peer_address);
+  const auto data_attr = ind.find(p::attr::data);
+  if (!peer_attr || !data_attr) {
+    ++counters_.dropped_malformed;
+    return;
+  }
+  auto peer = p::decode_xor_address(peer_attr->value, ind.tid_bytes());
+  if (!peer) {
+    ++counters_.dropped_malformed;
+    return;
+  }
+  const auto canon = peer_policy::canonical(*peer);
+  permission* perm = a.find_permission(canon);
+  if (perm == nullptr || perm->expiry <= now.mono || !policy_->permits(canon)) {
+    ++counters_.dropped_no_permission;
+    return;
+  }
+  if (!spend(a, data_attr->value.size(), now)) return;
+  ++counters_.relayed_to_peer_packets;
+  counters_.relayed_to_peer_bytes += data_attr->value.size();
+  relays_->send_to_peer(a.relay, canon, data_attr->value);
+}
+
+void engine::on_channel_data(const five_tuple& path, p::byte_span bytes,
+                             const instant& now) noexcept {
+  if (!settings_.turn) {
+    ++counters_.dropped_channel_data;
+    return;
+  }
+  const auto cd = p::parse_channel_data(bytes);
+  if (!cd) {
+    ++counters_.dropped_malformed;
+    return;
+  }
+  const auto it = allocations_.find(path);
+  if (it == allocations_.end()) {
+    ++counters_.dropped_no_allocation;
+    return;
+  }
+  allocation& a = it->second;
+  channel_binding* ch = a.channel_by_number(cd->channel);
+  if (ch == nullptr || ch->expiry <= now.mono) {
+    ++counters_.dropped_channel_data;
+    return;
+  }
+  permission* perm = a.find_permission(ch->peer);
+  if (perm == nullptr || perm->expiry <= now.mono) {
+    ++counters_.dropped_no_permission;
+    return;
+  }
+  if (!spend(a, cd->data.size(), now)) return;
+  ++counters_.relayed_to_peer_packets;
+  counters_.relayed_to_peer_bytes += cd->data.size();
+  relays_->send_to_peer(a.relay, ch->peer, cd->data);
+}
+
+void engine::on_peer_packet(relay_id relay, const p::transport_address& from, p::byte_span bytes,
+                            const instant& now) noexcept {
+  // RFC 8656 section 10.3 / 12.5: data from a peer with a permission goes to the client,
+  // over its channel when one is bound, else in a Data indication.
+  const auto key = by_relay_.find(relay);
+  if (key == by_relay_.end()) {
+    ++counters_.dropped_no_allocation;
+    return;
+  }
+  allocation& a = allocations_.at(key->second);
+  const auto peer = peer_policy::canonical(from);
+  permission* perm = a.find_permission(peer);
+  if (perm == nullptr || perm->expiry <= now.mono) {
+    ++counters_.dropped_no_permission;
+    return;
+  }
+  if (!spend(a, bytes.size(), now)) return;
+  channel_binding* ch = a.channel_by_peer(peer);
+  if (ch != nullptr && ch->expiry > now.mono) {
+    const bool stream = a.client.proto != transport::udp;
+    const auto n = p::write_channel_data(*out_, ch->number, bytes, stream);
+    if (!n) return;
+    ++counters_.relayed_to_client_packets;
+    counters_.relayed_to_client_bytes += bytes.size();
+    sink_.send_to_client(a.client, p::byte_span(out_->data(), *n));
+    return;
+  }
+  // A fresh transaction ID per indication (RFC 8489 section 6): derived from a counter.
+  p::transaction_id tid{};
+  const std::uint64_t seq = ++counters_.relayed_to_client_packets;
+  for (int i = 0; i < 8; ++i)
+    tid[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(seq >> (8 * i));
+  tid[8] = static_cast<std::uint8_t>(relay);
+  tid[9] = static_cast<std::uint8_t>(relay >> 8);
+  tid[10] = static_cast<std::uint8_t>(relay >> 16);
+  tid[11] = static_cast<std::uint8_t>(relay >> 24);
+  p::message_builder b(*out_, p::method::data, p::msg_class::indication, tid);
+  p::add_xor_address(b, p::attr::xor_peer_address, peer);
+  b.add(p::attr::data, bytes);
+  if (settings_.fingerprint_always) b.add_fingerprint();
+  auto out = b.finish();
+  if (!out) return;
+  counters_.relayed_to_client_bytes += bytes.size();
+  sink_.send_to_client(a.client, *out);
+}
+
+}  // namespace turnpike::server::engine
