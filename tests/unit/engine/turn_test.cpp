@@ -1,0 +1,648 @@
+// SPDX-License-Identifier: Apache-2.0
+// TURN in the sans-IO engine with a fake clock, a fake relay allocator and a recording sink:
+// every method, the error codes RFC 8656 and RFC 8489 name, and every expiry.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "auth/rest_secrets.hpp"
+#include "auth/static_users.hpp"
+#include "protocol/attr_address.hpp"
+#include "protocol/attr_auth.hpp"
+#include "protocol/attr_error.hpp"
+#include "protocol/attr_text.hpp"
+#include "protocol/attr_turn.hpp"
+#include "protocol/builder.hpp"
+#include "protocol/channel_data.hpp"
+#include "protocol/integrity.hpp"
+#include "protocol/long_term_key.hpp"
+#include "server/engine/engine.hpp"
+#include "support/hex.hpp"
+
+namespace turnpike::server::engine {
+namespace {
+
+namespace p = turnpike::protocol;
+using namespace std::chrono_literals;
+using test::bytes;
+
+p::transport_address addr(const char* ip, std::uint16_t port) {
+  return *p::transport_address::parse_ip(ip, port);
+}
+
+struct sent {
+  five_tuple path;
+  bytes data;
+};
+
+class recording_sink final : public client_sink {
+ public:
+  void send_to_client(const five_tuple& path, p::byte_span b) override {
+    out.push_back({path, bytes(b.begin(), b.end())});
+  }
+  std::vector<sent> out;
+};
+
+class fake_relays final : public relay_io {
+ public:
+  std::optional<opened_relay> open_relay(const relay_request& r, relay_error& why) override {
+    requests.push_back(r);
+    if (r.family == p::address_family::ipv6) {
+      why = relay_error::no_such_family;
+      return std::nullopt;
+    }
+    if (exhausted) {
+      why = relay_error::no_port;
+      return std::nullopt;
+    }
+    opened_relay o;
+    if (r.token) {
+      if (!reserved || *r.token != *reserved) {
+        why = relay_error::bad_token;
+        return std::nullopt;
+      }
+      o.local = addr("198.51.100.1", 50001);
+      reserved.reset();
+    } else {
+      o.local = addr("198.51.100.1", next_port);
+      next_port = static_cast<std::uint16_t>(next_port + 2);
+      if (r.reserve_next) {
+        reserved = reservation_token{1, 2, 3, 4, 5, 6, 7, 8};
+        o.reserved = reserved;
+      }
+    }
+    o.id = next_id++;
+    open.insert(o.id);
+    return o;
+  }
+  void close_relay(relay_id id) override { open.erase(id); }
+  void send_to_peer(relay_id id, const p::transport_address& peer, p::byte_span b) override {
+    to_peer.push_back({id, peer, bytes(b.begin(), b.end())});
+  }
+  struct datagram {
+    relay_id id;
+    p::transport_address peer;
+    bytes data;
+  };
+  std::vector<relay_request> requests;
+  std::vector<datagram> to_peer;
+  std::set<relay_id> open;
+  std::optional<reservation_token> reserved;
+  relay_id next_id = 1;
+  std::uint16_t next_port = 50000;
+  bool exhausted = false;
+};
+
+const p::transport_address peer_a = addr("203.0.113.5", 7000);
+const p::transport_address peer_b = addr("203.0.113.6", 7001);
+
+class TurnTest : public ::testing::Test {
+ protected:
+  TurnTest() : users_({{"u", "p", std::nullopt}, {"v", "q", std::nullopt}}, "test") {}
+
+  engine_settings settings() {
+    engine_settings s;
+    turn_settings t;
+    t.realm = "test";
+    t.keys = &users_;
+    t.nonce.emplace(std::array<std::uint8_t, 32>{42}, 600s,
+                    p::security_feature::password_algorithms);
+    s.turn = std::move(t);
+    return s;
+  }
+  engine& make(engine_settings s) {
+    engine_.emplace(std::move(s), sink_, &relays_);
+    return *engine_;
+  }
+  engine& make() { return make(settings()); }
+
+  // A request from `path` with whatever `fill` adds, signed as user/password when `sign`.
+  template <class F>
+  bytes request(p::method m, F&& fill, bool sign = true, const std::string& user = "u",
+                const std::string& password = "p") {
+    std::array<std::uint8_t, 12> tid{};
+    for (auto& b : tid) b = static_cast<std::uint8_t>(++tid_counter_);
+    return request_with_tid(m, fill, tid, sign, user, password);
+  }
+  template <class F>
+  bytes request_with_tid(p::method m, F&& fill, const std::array<std::uint8_t, 12>& tid,
+                         bool sign = true, const std::string& user = "u",
+                         const std::string& password = "p") {
+    std::array<std::uint8_t, 1024> buf{};
+    p::message_builder b(buf, m, m == p::method::send ? p::msg_class::indication
+                                                       : p::msg_class::request,
+                         tid);
+    fill(b);
+    if (sign) {
+      b.add(p::attr::username, std::string_view(user));
+      b.add(p::attr::realm, std::string_view("test"));
+      b.add(p::attr::nonce, std::string_view(nonce_));
+      b.add_message_integrity(p::long_term_key_md5(user, "test", password));
+    }
+    b.add_fingerprint();
+    auto out = b.finish();
+    if (!out) throw std::runtime_error(out.error().message());
+    return bytes(out->begin(), out->end());
+  }
+  // Sends and returns the single reply, parsed (its bytes stay in the sink).
+  p::message_view send(const bytes& req, const five_tuple& path) {
+    sink_.out.clear();
+    engine_->on_packet(path, req, now_);
+    EXPECT_EQ(sink_.out.size(), 1u);
+    if (sink_.out.empty()) throw std::runtime_error("no reply");
+    return *p::message_view::parse(sink_.out.back().data);
+  }
+  p::message_view send(const bytes& req) { return send(req, path_); }
+  static int code(const p::message_view& m) {
+    if (m.cls() != p::msg_class::error_response) return 0;
+    return p::decode_error_code(m.find(p::attr::error_code)->value)->code;
+  }
+  // 401 dance: learn the nonce, then allocate. Returns the relayed address.
+  p::transport_address allocate(const five_tuple& path) {
+    auto challenge = send(request(p::method::allocate, [](auto& b) {
+      p::add_requested_transport(b, p::transport_udp);
+    }, false), path);
+    EXPECT_EQ(code(challenge), 401);
+    nonce_ = std::string(*p::decode_text(p::attr::nonce, challenge.find(p::attr::nonce)->value));
+    auto ok = send(request(p::method::allocate, [](auto& b) {
+      p::add_requested_transport(b, p::transport_udp);
+    }), path);
+    EXPECT_EQ(code(ok), 0);
+    return *p::decode_xor_address(ok.find(p::attr::xor_relayed_address)->value, ok.tid_bytes());
+  }
+  p::message_view create_permission(std::initializer_list<p::transport_address> peers) {
+    return send(request(p::method::create_permission, [&](auto& b) {
+      for (const auto& peer : peers) p::add_xor_address(b, p::attr::xor_peer_address, peer);
+    }));
+  }
+  p::message_view channel_bind(std::uint16_t n, const p::transport_address& peer) {
+    return send(request(p::method::channel_bind, [&](auto& b) {
+      p::add_channel_number(b, n);
+      p::add_xor_address(b, p::attr::xor_peer_address, peer);
+    }));
+  }
+  void advance(std::chrono::seconds d) {
+    now_.mono += d;
+    now_.unix_seconds += d.count();
+    engine_->on_timer(now_);
+  }
+
+  auth::static_users users_;
+  recording_sink sink_;
+  fake_relays relays_;
+  std::optional<engine> engine_;
+  instant now_{clock::time_point{} + 1h, 1'800'000'000};
+  five_tuple path_{transport::udp, addr("198.51.100.1", 3478), addr("192.0.2.10", 40000)};
+  std::string nonce_ = "none yet";
+  unsigned tid_counter_ = 0;
+};
+
+TEST_F(TurnTest, AllocateChallengeThenSuccess) {
+  make();
+  auto challenge = send(request(p::method::allocate, [](auto& b) {
+    p::add_requested_transport(b, p::transport_udp);
+  }, false));
+  EXPECT_EQ(code(challenge), 401);
+  EXPECT_EQ(*p::decode_text(p::attr::realm, challenge.find(p::attr::realm)->value), "test");
+  const auto n = *p::decode_text(p::attr::nonce, challenge.find(p::attr::nonce)->value);
+  EXPECT_EQ(p::parse_nonce_cookie(n), p::security_feature::password_algorithms);
+  EXPECT_TRUE(challenge.find(p::attr::password_algorithms));
+  EXPECT_FALSE(challenge.message_integrity());
+  nonce_ = std::string(n);
+
+  auto ok = send(request(p::method::allocate, [](auto& b) {
+    p::add_requested_transport(b, p::transport_udp);
+    b.add_u32(p::attr::lifetime, 1200);
+  }));
+  ASSERT_EQ(code(ok), 0);
+  EXPECT_TRUE(ok.is(p::method::allocate, p::msg_class::success_response));
+  EXPECT_TRUE(p::check_message_integrity(ok, p::long_term_key_md5("u", "test", "p")));
+  EXPECT_TRUE(p::check_fingerprint(ok));
+  EXPECT_EQ(p::decode_xor_address(ok.find(p::attr::xor_relayed_address)->value, ok.tid_bytes())
+                ->to_string(),
+            "198.51.100.1:50000");
+  EXPECT_EQ(*p::decode_xor_address(ok.find(p::attr::xor_mapped_address)->value, ok.tid_bytes()),
+            path_.remote);
+  EXPECT_EQ(*p::decode_u32(ok.find(p::attr::lifetime)->value), 1200u);
+  EXPECT_EQ(engine_->allocation_count(), 1u);
+  EXPECT_EQ(relays_.open.size(), 1u);
+}
+
+TEST_F(TurnTest, AllocateRetransmissionAndMismatch) {
+  make();
+  allocate(path_);
+  std::array<std::uint8_t, 12> tid{9, 9, 9};
+  auto fill = [](auto& b) { p::add_requested_transport(b, p::transport_udp); };
+  // A new Allocate on the same five-tuple: 437.
+  EXPECT_EQ(code(send(request_with_tid(p::method::allocate, fill, tid))), 437);
+  // The retransmission of the Allocate that created it: the same success, no new relay.
+  const auto created_tid = p::message_view::parse(sink_.out.back().data)->tid();
+  (void)created_tid;
+  EXPECT_EQ(relays_.open.size(), 1u);
+}
+
+TEST_F(TurnTest, AllocateRetransmissionGetsSameAnswer) {
+  make();
+  auto challenge = send(request(p::method::allocate, [](auto& b) {
+    p::add_requested_transport(b, p::transport_udp);
+  }, false));
+  nonce_ = std::string(*p::decode_text(p::attr::nonce, challenge.find(p::attr::nonce)->value));
+  const std::array<std::uint8_t, 12> tid{7, 7, 7, 7};
+  auto fill = [](auto& b) { p::add_requested_transport(b, p::transport_udp); };
+  const bytes req = request_with_tid(p::method::allocate, fill, tid);
+  auto first = send(req);
+  ASSERT_EQ(code(first), 0);
+  const bytes first_bytes = sink_.out.back().data;
+  auto again = send(req);
+  EXPECT_EQ(code(again), 0);
+  EXPECT_EQ(sink_.out.back().data, first_bytes);
+  EXPECT_EQ(relays_.requests.size(), 1u);
+}
+
+TEST_F(TurnTest, AllocateErrors) {
+  make();
+  allocate(five_tuple{transport::udp, path_.local, addr("192.0.2.99", 1)});  // learn a nonce
+  // Nonces are bound to the client IP: this one was issued to 192.0.2.99.
+  EXPECT_EQ(code(send(request(p::method::allocate, [](auto& b) {
+              p::add_requested_transport(b, p::transport_udp);
+            }))),
+            438);
+  allocate(path_);
+  const five_tuple other{transport::udp, path_.local, addr("192.0.2.10", 40001)};
+  auto with = [&](auto fill) { return code(send(request(p::method::allocate, fill), other)); };
+  EXPECT_EQ(with([](auto&) {}), 400);  // no REQUESTED-TRANSPORT
+  EXPECT_EQ(with([](auto& b) { p::add_requested_transport(b, p::transport_tcp); }), 442);
+  EXPECT_EQ(with([](auto& b) {
+              p::add_requested_transport(b, p::transport_udp);
+              b.add_u32(p::attr::requested_address_family, 0x03000000);
+            }),
+            440);
+  EXPECT_EQ(with([](auto& b) {
+              p::add_requested_transport(b, p::transport_udp);
+              p::add_address_family(b, p::attr::requested_address_family, p::address_family::ipv6);
+            }),
+            440);  // no IPv6 relay
+  EXPECT_EQ(with([](auto& b) {
+              p::add_requested_transport(b, p::transport_udp);
+              p::add_even_port(b, false);
+              b.add(p::attr::reservation_token, bytes(8, 1));
+            }),
+            400);
+  EXPECT_EQ(with([](auto& b) {
+              p::add_requested_transport(b, p::transport_udp);
+              p::add_address_family(b, p::attr::requested_address_family, p::address_family::ipv4);
+              p::add_address_family(b, p::attr::additional_address_family, p::address_family::ipv6);
+            }),
+            400);
+  EXPECT_EQ(with([](auto& b) {
+              p::add_requested_transport(b, p::transport_udp);
+              b.add(p::attr::reservation_token, bytes(8, 1));
+            }),
+            508);  // unknown token
+  relays_.exhausted = true;
+  EXPECT_EQ(with([](auto& b) { p::add_requested_transport(b, p::transport_udp); }), 508);
+}
+
+TEST_F(TurnTest, CredentialErrors) {
+  make();
+  allocate(path_);
+  const five_tuple other{transport::udp, path_.local, addr("192.0.2.10", 40001)};
+  auto fill = [](auto& b) { p::add_requested_transport(b, p::transport_udp); };
+  EXPECT_EQ(code(send(request(p::method::allocate, fill, true, "u", "wrong"), other)), 401);
+  EXPECT_EQ(code(send(request(p::method::allocate, fill, true, "nobody", "p"), other)), 401);
+  // Integrity without REALM/NONCE: 400.
+  std::array<std::uint8_t, 256> buf{};
+  p::message_builder b(buf, p::method::allocate, p::msg_class::request, bytes(12, 5));
+  p::add_requested_transport(b, p::transport_udp);
+  b.add(p::attr::username, std::string_view("u"));
+  b.add_message_integrity(p::long_term_key_md5("u", "test", "p"));
+  EXPECT_EQ(code(send(bytes(b.finish()->begin(), b.finish()->end()), other)), 400);
+  // A nonce past stale-nonce: 438 with a fresh nonce.
+  now_.unix_seconds += 601;
+  auto stale = send(request(p::method::allocate, fill), other);
+  EXPECT_EQ(code(stale), 438);
+  EXPECT_TRUE(stale.find(p::attr::nonce));
+  // A forged nonce: 438 too.
+  nonce_[30] = nonce_[30] == 'a' ? 'b' : 'a';
+  EXPECT_EQ(code(send(request(p::method::allocate, fill), other)), 438);
+}
+
+TEST_F(TurnTest, Sha256PasswordAlgorithmAndIntegrity) {
+  make();
+  allocate(five_tuple{transport::udp, path_.local, path_.remote});
+  const five_tuple other{transport::udp, path_.local, path_.remote};
+  engine_->on_stream_closed(other);  // (UDP: no effect expected besides removing)
+  const auto key = p::long_term_key_sha256("u", "test", "p");
+  auto build = [&](bool echo_algorithms, bool with_algorithm, bool mi256) {
+    std::array<std::uint8_t, 512> buf{};
+    const std::array<std::uint8_t, 12> tid{static_cast<std::uint8_t>(++tid_counter_)};
+    p::message_builder b(buf, p::method::allocate, p::msg_class::request, tid);
+    p::add_requested_transport(b, p::transport_udp);
+    b.add(p::attr::username, std::string_view("u"));
+    b.add(p::attr::realm, std::string_view("test"));
+    b.add(p::attr::nonce, std::string_view(nonce_));
+    const std::array<p::password_algorithm, 2> algs{p::password_algorithm::md5,
+                                                    p::password_algorithm::sha256};
+    if (echo_algorithms) p::add_password_algorithms(b, algs);
+    if (with_algorithm) p::add_password_algorithm(b, p::password_algorithm::sha256);
+    if (mi256) {
+      b.add_message_integrity_sha256(key);
+    } else {
+      b.add_message_integrity(key);
+    }
+    return bytes(b.finish()->begin(), b.finish()->end());
+  };
+  EXPECT_EQ(code(send(build(true, false, true))), 400);  // one without the other
+  EXPECT_EQ(code(send(build(false, true, true))), 400);
+  auto ok = send(build(true, true, true));
+  ASSERT_EQ(code(ok), 0);
+  EXPECT_TRUE(p::check_message_integrity_sha256(ok, key));
+  EXPECT_FALSE(ok.message_integrity());
+}
+
+TEST_F(TurnTest, RefreshLifetimesAndDeletion) {
+  auto s = settings();
+  s.turn->max_lifetime = 1800s;
+  make(std::move(s));
+  allocate(path_);
+  auto refresh = [&](std::optional<std::uint32_t> life) {
+    return send(request(p::method::refresh, [&](auto& b) {
+      if (life) b.add_u32(p::attr::lifetime, *life);
+    }));
+  };
+  EXPECT_EQ(*p::decode_u32(refresh(100).find(p::attr::lifetime)->value), 600u);   // default min
+  EXPECT_EQ(*p::decode_u32(refresh(99999).find(p::attr::lifetime)->value), 1800u);  // max
+  EXPECT_EQ(*p::decode_u32(refresh(std::nullopt).find(p::attr::lifetime)->value), 600u);
+  // Another valid user on this allocation: 441.
+  EXPECT_EQ(code(send(request(p::method::refresh, [](auto&) {}, true, "v", "q"))), 441);
+  // Family mismatch: 443.
+  EXPECT_EQ(code(send(request(p::method::refresh, [](auto& b) {
+              p::add_address_family(b, p::attr::requested_address_family, p::address_family::ipv6);
+            }))),
+            443);
+  auto gone = refresh(0);
+  EXPECT_EQ(code(gone), 0);
+  EXPECT_EQ(*p::decode_u32(gone.find(p::attr::lifetime)->value), 0u);
+  EXPECT_EQ(engine_->allocation_count(), 0u);
+  EXPECT_TRUE(relays_.open.empty());
+  EXPECT_EQ(code(refresh(600)), 437);  // no allocation any more
+}
+
+TEST_F(TurnTest, AllocationExpires) {
+  make();
+  allocate(path_);
+  EXPECT_EQ(engine_->next_deadline(), now_.mono + 600s);
+  advance(599s);
+  EXPECT_EQ(engine_->allocation_count(), 1u);
+  advance(1s);
+  EXPECT_EQ(engine_->allocation_count(), 0u);
+  EXPECT_TRUE(relays_.open.empty());
+  EXPECT_EQ(engine_->counters().allocations_expired, 1u);
+  EXPECT_EQ(engine_->next_deadline(), clock::time_point::max());
+}
+
+TEST_F(TurnTest, PermissionsAndSendIndications) {
+  make();
+  allocate(path_);
+  EXPECT_EQ(code(send(request(p::method::create_permission, [](auto&) {}))), 400);
+  EXPECT_EQ(code(create_permission({addr("10.0.0.1", 1)})), 403);
+  EXPECT_EQ(code(create_permission({peer_a, addr("169.254.169.254", 80)})), 403);
+  EXPECT_EQ(code(create_permission({addr("2001:db8::1", 1)})), 443);
+  EXPECT_EQ(code(create_permission({peer_a})), 0);
+
+  auto send_ind = [&](const p::transport_address& to, std::string_view data) {
+    engine_->on_packet(path_, request(p::method::send, [&](auto& b) {
+      p::add_xor_address(b, p::attr::xor_peer_address, to);
+      b.add(p::attr::data, data);
+    }, false), now_);
+  };
+  send_ind(peer_a, "hello");
+  send_ind(peer_b, "not permitted");
+  ASSERT_EQ(relays_.to_peer.size(), 1u);
+  EXPECT_EQ(relays_.to_peer[0].peer, peer_a);
+  EXPECT_EQ(relays_.to_peer[0].data, test::as_bytes("hello"));
+  EXPECT_EQ(engine_->counters().dropped_no_permission, 1u);
+
+  // Peer data: a permitted peer (any port) gets a Data indication, others are dropped.
+  sink_.out.clear();
+  engine_->on_peer_packet(1, addr("203.0.113.5", 9999), test::as_bytes("back"), now_);
+  engine_->on_peer_packet(1, peer_b, test::as_bytes("stranger"), now_);
+  ASSERT_EQ(sink_.out.size(), 1u);
+  auto data = *p::message_view::parse(sink_.out[0].data);
+  EXPECT_TRUE(data.is(p::method::data, p::msg_class::indication));
+  EXPECT_EQ(*p::decode_xor_address(data.find(p::attr::xor_peer_address)->value, data.tid_bytes()),
+            addr("203.0.113.5", 9999));
+  EXPECT_EQ(bytes(data.find(p::attr::data)->value.begin(), data.find(p::attr::data)->value.end()),
+            test::as_bytes("back"));
+
+  // Permissions last 300 s; refreshing one extends it.
+  advance(200s);
+  EXPECT_EQ(code(create_permission({peer_a})), 0);
+  advance(200s);
+  send_ind(peer_a, "still");
+  EXPECT_EQ(relays_.to_peer.size(), 2u);
+  advance(101s);
+  send_ind(peer_a, "expired");
+  EXPECT_EQ(relays_.to_peer.size(), 2u);
+}
+
+TEST_F(TurnTest, ChannelsBothWays) {
+  make();
+  allocate(path_);
+  EXPECT_EQ(code(channel_bind(0x3FFF, peer_a)), 400);
+  EXPECT_EQ(code(channel_bind(0x5000, peer_a)), 400);  // RFC 8656 range only
+  EXPECT_EQ(code(channel_bind(0x4000, addr("127.0.0.1", 5))), 403);
+  EXPECT_EQ(code(send(request(p::method::channel_bind, [](auto& b) {
+              p::add_channel_number(b, 0x4000);
+            }))),
+            400);
+  EXPECT_EQ(code(channel_bind(0x4000, peer_a)), 0);
+  EXPECT_EQ(code(channel_bind(0x4000, peer_a)), 0);  // refresh
+  EXPECT_EQ(code(channel_bind(0x4000, peer_b)), 400);  // number taken by another peer
+  EXPECT_EQ(code(channel_bind(0x4001, peer_a)), 400);  // peer has another number
+
+  std::array<std::uint8_t, 64> buf{};
+  const auto n = *p::write_channel_data(buf, 0x4000, test::as_bytes("via channel"), false);
+  engine_->on_packet(path_, p::byte_span(buf.data(), n), now_);
+  ASSERT_EQ(relays_.to_peer.size(), 1u);
+  EXPECT_EQ(relays_.to_peer[0].peer, peer_a);
+  EXPECT_EQ(relays_.to_peer[0].data, test::as_bytes("via channel"));
+  std::array<std::uint8_t, 64> other{};
+  const auto m = *p::write_channel_data(other, 0x4002, test::as_bytes("unbound"), false);
+  engine_->on_packet(path_, p::byte_span(other.data(), m), now_);
+  EXPECT_EQ(relays_.to_peer.size(), 1u);
+
+  sink_.out.clear();
+  engine_->on_peer_packet(1, peer_a, test::as_bytes("reply"), now_);
+  ASSERT_EQ(sink_.out.size(), 1u);
+  auto cd = p::parse_channel_data(sink_.out[0].data);
+  ASSERT_TRUE(cd);
+  EXPECT_EQ(cd->channel, 0x4000);
+  EXPECT_EQ(bytes(cd->data.begin(), cd->data.end()), test::as_bytes("reply"));
+  EXPECT_EQ(sink_.out[0].data.size(), 4u + 5u);  // UDP: no padding
+
+  // The channel's permission lapses at 300 s unless refreshed; the binding itself at 600 s.
+  // (Nonces last 600 s too: a client answers 438 with the new nonce, as here.)
+  auto bind_fresh = [&] {
+    auto r = channel_bind(0x4000, peer_a);
+    if (code(r) == 438) {
+      nonce_ = std::string(*p::decode_text(p::attr::nonce, r.find(p::attr::nonce)->value));
+      r = channel_bind(0x4000, peer_a);
+    }
+    return code(r);
+  };
+  advance(301s);
+  engine_->on_packet(path_, p::byte_span(buf.data(), n), now_);
+  EXPECT_EQ(relays_.to_peer.size(), 1u);
+  EXPECT_EQ(bind_fresh(), 0);  // refreshes both
+  engine_->on_packet(path_, p::byte_span(buf.data(), n), now_);
+  EXPECT_EQ(relays_.to_peer.size(), 2u);
+  advance(601s);  // past both; the allocation (600 s) is gone too
+  engine_->on_packet(path_, p::byte_span(buf.data(), n), now_);
+  EXPECT_EQ(relays_.to_peer.size(), 2u);
+  EXPECT_EQ(engine_->allocation_count(), 0u);
+}
+
+TEST_F(TurnTest, Rfc5766ChannelRangeAndStreamPadding) {
+  auto s = settings();
+  s.turn->channel_max = p::channel_max_rfc5766;
+  make(std::move(s));
+  path_.proto = transport::tcp;
+  allocate(path_);
+  EXPECT_EQ(code(channel_bind(0x7AA9, peer_a)), 0);
+  sink_.out.clear();
+  engine_->on_peer_packet(1, peer_a, test::as_bytes("reply"), now_);
+  ASSERT_EQ(sink_.out.size(), 1u);
+  EXPECT_EQ(sink_.out[0].data.size(), 12u);  // padded to 4 over streams
+  engine_->on_stream_closed(path_);
+  EXPECT_EQ(engine_->allocation_count(), 0u);
+  EXPECT_TRUE(relays_.open.empty());
+}
+
+TEST_F(TurnTest, EvenPortReservationAndDontFragment) {
+  make();
+  allocate(five_tuple{transport::udp, path_.local, addr("192.0.2.10", 1)});
+  auto r = send(request(p::method::allocate, [](auto& b) {
+    p::add_requested_transport(b, p::transport_udp);
+    p::add_even_port(b, true);
+    b.add(p::attr::dont_fragment, p::byte_span{});
+  }));
+  ASSERT_EQ(code(r), 0);
+  ASSERT_TRUE(r.find(p::attr::reservation_token));
+  EXPECT_TRUE(relays_.requests.back().even_port);
+  EXPECT_TRUE(relays_.requests.back().reserve_next);
+  EXPECT_TRUE(relays_.requests.back().dont_fragment);
+  const bytes token(r.find(p::attr::reservation_token)->value.begin(),
+                    r.find(p::attr::reservation_token)->value.end());
+  const five_tuple second{transport::udp, path_.local, addr("192.0.2.10", 2)};
+  auto r2 = send(request(p::method::allocate, [&](auto& b) {
+    p::add_requested_transport(b, p::transport_udp);
+    b.add(p::attr::reservation_token, token);
+  }), second);
+  ASSERT_EQ(code(r2), 0);
+  EXPECT_EQ(p::decode_xor_address(r2.find(p::attr::xor_relayed_address)->value, r2.tid_bytes())
+                ->port,
+            50001);
+}
+
+TEST_F(TurnTest, QuotaAndNoAuthAndExternalIp) {
+  auth::quota quota(1, 0);
+  auto s = settings();
+  s.turn->quota = &quota;
+  s.turn->external_ips = {{addr("198.51.100.1", 0), addr("203.0.113.200", 0)}};
+  make(std::move(s));
+  const auto relayed = allocate(path_);
+  EXPECT_EQ(relayed.to_string(), "203.0.113.200:50000");
+  const five_tuple other{transport::udp, path_.local, addr("192.0.2.10", 40001)};
+  EXPECT_EQ(code(send(request(p::method::allocate, [](auto& b) {
+              p::add_requested_transport(b, p::transport_udp);
+            }), other)),
+            486);
+  send(request(p::method::refresh, [](auto& b) { b.add_u32(p::attr::lifetime, 0); }));
+  EXPECT_EQ(quota.in_use(), 0u);
+  EXPECT_EQ(code(send(request(p::method::allocate, [](auto& b) {
+              p::add_requested_transport(b, p::transport_udp);
+            }), other)),
+            0);
+
+  auto anonymous = settings();
+  anonymous.turn->keys = nullptr;
+  make(std::move(anonymous));
+  auto ok = send(request(p::method::allocate, [](auto& b) {
+    p::add_requested_transport(b, p::transport_udp);
+  }, false));
+  EXPECT_EQ(code(ok), 0);
+  EXPECT_FALSE(ok.message_integrity());
+}
+
+TEST_F(TurnTest, RestApiCredentials) {
+  auth::rest_secrets rest({"old-secret", "new-secret"}, "test");
+  auto s = settings();
+  s.turn->keys = &rest;
+  make(std::move(s));
+  const std::string user = std::to_string(now_.unix_seconds + 3600) + ":alice";
+  const std::string password = auth::rest_secrets::password_for("old-secret", user);
+  auto challenge = send(request(p::method::allocate, [](auto& b) {
+    p::add_requested_transport(b, p::transport_udp);
+  }, false));
+  nonce_ = std::string(*p::decode_text(p::attr::nonce, challenge.find(p::attr::nonce)->value));
+  auto fill = [](auto& b) { p::add_requested_transport(b, p::transport_udp); };
+  EXPECT_EQ(code(send(request(p::method::allocate, fill, true, user, password))), 0);
+  const std::string expired = std::to_string(now_.unix_seconds - 1) + ":bob";
+  const five_tuple other{transport::udp, path_.local, addr("192.0.2.10", 40001)};
+  EXPECT_EQ(code(send(request(p::method::allocate, fill, true, expired,
+                              auth::rest_secrets::password_for("new-secret", expired)),
+                      other)),
+            401);
+}
+
+TEST_F(TurnTest, MaxBpsDropsExcess) {
+  auto s = settings();
+  s.turn->max_bps = 1000;
+  make(std::move(s));
+  allocate(path_);
+  ASSERT_EQ(code(create_permission({peer_a})), 0);
+  for (int i = 0; i < 20; ++i) {
+    engine_->on_peer_packet(1, peer_a, bytes(100, 1), now_);
+  }
+  EXPECT_EQ(engine_->counters().relayed_to_client_packets, 10u);
+  EXPECT_EQ(engine_->counters().dropped_bandwidth, 10u);
+  now_.mono += 1s;  // a second later the bucket is full again
+  engine_->on_peer_packet(1, peer_a, bytes(100, 1), now_);
+  EXPECT_EQ(engine_->counters().relayed_to_client_packets, 11u);
+}
+
+TEST_F(TurnTest, UnauthenticatedAnswersAreRateLimitedPerSource) {
+  make();
+  sink_.out.clear();
+  for (int i = 0; i < 30; ++i) {
+    engine_->on_packet(path_, request(p::method::allocate, [](auto& b) {
+      p::add_requested_transport(b, p::transport_udp);
+    }, false), now_);
+  }
+  EXPECT_EQ(sink_.out.size(), 20u);
+  EXPECT_EQ(engine_->counters().unauthenticated_limited, 10u);
+  now_.unix_seconds += 1;
+  engine_->on_packet(path_, request(p::method::allocate, [](auto& b) {
+    p::add_requested_transport(b, p::transport_udp);
+  }, false), now_);
+  EXPECT_EQ(sink_.out.size(), 21u);
+}
+
+TEST_F(TurnTest, DataWithoutAllocationIsDropped) {
+  make();
+  std::array<std::uint8_t, 16> buf{};
+  const auto n = *p::write_channel_data(buf, 0x4000, test::as_bytes("x"), false);
+  engine_->on_packet(path_, p::byte_span(buf.data(), n), now_);
+  engine_->on_peer_packet(77, peer_a, test::as_bytes("x"), now_);
+  EXPECT_TRUE(sink_.out.empty());
+  EXPECT_EQ(engine_->counters().dropped_no_allocation, 2u);
+  // A nonce we never issued: 438 with a fresh one; with that, 437 (no allocation).
+  auto stale = channel_bind(0x4000, peer_a);
+  EXPECT_EQ(code(stale), 438);
+  nonce_ = std::string(*p::decode_text(p::attr::nonce, stale.find(p::attr::nonce)->value));
+  EXPECT_EQ(code(channel_bind(0x4000, peer_a)), 437);
+}
+
+}  // namespace
+}  // namespace turnpike::server::engine
