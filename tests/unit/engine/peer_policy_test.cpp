@@ -16,11 +16,28 @@ p::transport_address ip(const char* s, std::uint16_t port = 5000) {
 
 TEST(PeerPolicy, DefaultDenyTable) {
   const peer_policy policy{{}};
-  for (const char* denied :
-       {"127.0.0.1", "127.255.0.9", "0.0.0.0", "0.1.2.3", "10.1.2.3", "100.64.0.1",
-        "100.127.255.254", "169.254.169.254", "172.16.0.1", "172.31.255.255", "192.168.1.1",
-        "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255", "::", "::1", "fe80::1",
-        "fc00::1", "fd12:3456::1", "ff02::1", "192.0.0.8"}) {
+  for (const char* denied : {"127.0.0.1",
+                             "127.255.0.9",
+                             "0.0.0.0",
+                             "0.1.2.3",
+                             "10.1.2.3",
+                             "100.64.0.1",
+                             "100.127.255.254",
+                             "169.254.169.254",
+                             "172.16.0.1",
+                             "172.31.255.255",
+                             "192.168.1.1",
+                             "224.0.0.1",
+                             "239.255.255.250",
+                             "240.0.0.1",
+                             "255.255.255.255",
+                             "::",
+                             "::1",
+                             "fe80::1",
+                             "fc00::1",
+                             "fd12:3456::1",
+                             "ff02::1",
+                             "192.0.0.8"}) {
     EXPECT_FALSE(policy.permits_ip(ip(denied))) << denied;
     EXPECT_FALSE(policy.permits(ip(denied))) << denied;
   }
@@ -33,9 +50,9 @@ TEST(PeerPolicy, DefaultDenyTable) {
 
 TEST(PeerPolicy, Ipv4InsideIpv6IsCheckedAsIpv4) {
   const peer_policy policy{{}};
-  for (const char* hidden : {"::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254",
-                             "::127.0.0.1", "::10.0.0.1", "64:ff9b::127.0.0.1",
-                             "64:ff9b::a9fe:a9fe", "64:ff9b::192.168.0.1"}) {
+  for (const char* hidden :
+       {"::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254", "::127.0.0.1",
+        "::10.0.0.1", "64:ff9b::127.0.0.1", "64:ff9b::a9fe:a9fe", "64:ff9b::192.168.0.1"}) {
     EXPECT_FALSE(policy.permits_ip(ip(hidden))) << hidden;
   }
   EXPECT_TRUE(policy.permits_ip(ip("::ffff:8.8.8.8")));
@@ -71,13 +88,13 @@ TEST(PeerPolicy, OwnAddresses) {
   o.relay_max_port = 65535;
   o.allowed = {*p::parse_ip_range("203.0.113.0/24")};  // even when explicitly allowed
   const peer_policy policy(o);
-  EXPECT_FALSE(policy.permits(ip("127.0.0.1", 3478)));      // our listener
+  EXPECT_FALSE(policy.permits(ip("127.0.0.1", 3478)));  // our listener
   EXPECT_FALSE(policy.permits(ip("::ffff:127.0.0.1", 3478)));
-  EXPECT_TRUE(policy.permits(ip("127.0.0.1", 3480)));       // loopback peer (tests)
-  EXPECT_FALSE(policy.permits(ip("203.0.113.10", 3478)));   // our listener
-  EXPECT_FALSE(policy.permits(ip("203.0.113.10", 6379)));   // something else on the host
-  EXPECT_TRUE(policy.permits(ip("203.0.113.10", 50000)));   // another client's relay
-  EXPECT_TRUE(policy.permits_ip(ip("203.0.113.10")));       // a permission is IP-only
+  EXPECT_TRUE(policy.permits(ip("127.0.0.1", 3480)));      // loopback peer (tests)
+  EXPECT_FALSE(policy.permits(ip("203.0.113.10", 3478)));  // our listener
+  EXPECT_FALSE(policy.permits(ip("203.0.113.10", 6379)));  // something else on the host
+  EXPECT_TRUE(policy.permits(ip("203.0.113.10", 50000)));  // another client's relay
+  EXPECT_TRUE(policy.permits_ip(ip("203.0.113.10")));      // a permission is IP-only
 }
 
 TEST(PeerPolicy, RangeParsing) {

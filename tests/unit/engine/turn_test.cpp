@@ -129,9 +129,8 @@ class TurnTest : public ::testing::Test {
                          bool sign = true, const std::string& user = "u",
                          const std::string& password = "p") {
     std::array<std::uint8_t, 1024> buf{};
-    p::message_builder b(buf, m, m == p::method::send ? p::msg_class::indication
-                                                       : p::msg_class::request,
-                         tid);
+    p::message_builder b(
+        buf, m, m == p::method::send ? p::msg_class::indication : p::msg_class::request, tid);
     fill(b);
     if (sign) {
       b.add(p::attr::username, std::string_view(user));
@@ -159,14 +158,16 @@ class TurnTest : public ::testing::Test {
   }
   // 401 dance: learn the nonce, then allocate. Returns the relayed address.
   p::transport_address allocate(const five_tuple& path) {
-    auto challenge = send(request(p::method::allocate, [](auto& b) {
-      p::add_requested_transport(b, p::transport_udp);
-    }, false), path);
+    auto challenge =
+        send(request(
+                 p::method::allocate,
+                 [](auto& b) { p::add_requested_transport(b, p::transport_udp); }, false),
+             path);
     EXPECT_EQ(code(challenge), 401);
     nonce_ = std::string(*p::decode_text(p::attr::nonce, challenge.find(p::attr::nonce)->value));
-    auto ok = send(request(p::method::allocate, [](auto& b) {
-      p::add_requested_transport(b, p::transport_udp);
-    }), path);
+    auto ok = send(request(p::method::allocate,
+                           [](auto& b) { p::add_requested_transport(b, p::transport_udp); }),
+                   path);
     EXPECT_EQ(code(ok), 0);
     return *p::decode_xor_address(ok.find(p::attr::xor_relayed_address)->value, ok.tid_bytes());
   }
@@ -199,9 +200,9 @@ class TurnTest : public ::testing::Test {
 
 TEST_F(TurnTest, AllocateChallengeThenSuccess) {
   make();
-  auto challenge = send(request(p::method::allocate, [](auto& b) {
-    p::add_requested_transport(b, p::transport_udp);
-  }, false));
+  auto challenge = send(request(
+      p::method::allocate, [](auto& b) { p::add_requested_transport(b, p::transport_udp); },
+      false));
   EXPECT_EQ(code(challenge), 401);
   EXPECT_EQ(*p::decode_text(p::attr::realm, challenge.find(p::attr::realm)->value), "test");
   const auto n = *p::decode_text(p::attr::nonce, challenge.find(p::attr::nonce)->value);
@@ -243,9 +244,9 @@ TEST_F(TurnTest, AllocateRetransmissionAndMismatch) {
 
 TEST_F(TurnTest, AllocateRetransmissionGetsSameAnswer) {
   make();
-  auto challenge = send(request(p::method::allocate, [](auto& b) {
-    p::add_requested_transport(b, p::transport_udp);
-  }, false));
+  auto challenge = send(request(
+      p::method::allocate, [](auto& b) { p::add_requested_transport(b, p::transport_udp); },
+      false));
   nonce_ = std::string(*p::decode_text(p::attr::nonce, challenge.find(p::attr::nonce)->value));
   const std::array<std::uint8_t, 12> tid{7, 7, 7, 7};
   auto fill = [](auto& b) { p::add_requested_transport(b, p::transport_udp); };
@@ -263,9 +264,8 @@ TEST_F(TurnTest, AllocateErrors) {
   make();
   allocate(five_tuple{transport::udp, path_.local, addr("192.0.2.99", 1)});  // learn a nonce
   // Nonces are bound to the client IP: this one was issued to 192.0.2.99.
-  EXPECT_EQ(code(send(request(p::method::allocate, [](auto& b) {
-              p::add_requested_transport(b, p::transport_udp);
-            }))),
+  EXPECT_EQ(code(send(request(p::method::allocate,
+                              [](auto& b) { p::add_requested_transport(b, p::transport_udp); }))),
             438);
   allocate(path_);
   const five_tuple other{transport::udp, path_.local, addr("192.0.2.10", 40001)};
@@ -370,15 +370,19 @@ TEST_F(TurnTest, RefreshLifetimesAndDeletion) {
       if (life) b.add_u32(p::attr::lifetime, *life);
     }));
   };
-  EXPECT_EQ(*p::decode_u32(refresh(100).find(p::attr::lifetime)->value), 600u);   // default min
+  EXPECT_EQ(*p::decode_u32(refresh(100).find(p::attr::lifetime)->value), 600u);     // default min
   EXPECT_EQ(*p::decode_u32(refresh(99999).find(p::attr::lifetime)->value), 1800u);  // max
   EXPECT_EQ(*p::decode_u32(refresh(std::nullopt).find(p::attr::lifetime)->value), 600u);
   // Another valid user on this allocation: 441.
-  EXPECT_EQ(code(send(request(p::method::refresh, [](auto&) {}, true, "v", "q"))), 441);
+  EXPECT_EQ(code(send(request(
+                p::method::refresh, [](auto&) {}, true, "v", "q"))),
+            441);
   // Family mismatch: 443.
-  EXPECT_EQ(code(send(request(p::method::refresh, [](auto& b) {
-              p::add_address_family(b, p::attr::requested_address_family, p::address_family::ipv6);
-            }))),
+  EXPECT_EQ(code(send(request(p::method::refresh,
+                              [](auto& b) {
+                                p::add_address_family(b, p::attr::requested_address_family,
+                                                      p::address_family::ipv6);
+                              }))),
             443);
   auto gone = refresh(0);
   EXPECT_EQ(code(gone), 0);
@@ -411,10 +415,15 @@ TEST_F(TurnTest, PermissionsAndSendIndications) {
   EXPECT_EQ(code(create_permission({peer_a})), 0);
 
   auto send_ind = [&](const p::transport_address& to, std::string_view data) {
-    engine_->on_packet(path_, request(p::method::send, [&](auto& b) {
-      p::add_xor_address(b, p::attr::xor_peer_address, to);
-      b.add(p::attr::data, data);
-    }, false), now_);
+    engine_->on_packet(path_,
+                       request(
+                           p::method::send,
+                           [&](auto& b) {
+                             p::add_xor_address(b, p::attr::xor_peer_address, to);
+                             b.add(p::attr::data, data);
+                           },
+                           false),
+                       now_);
   };
   send_ind(peer_a, "hello");
   send_ind(peer_b, "not permitted");
@@ -452,12 +461,11 @@ TEST_F(TurnTest, ChannelsBothWays) {
   EXPECT_EQ(code(channel_bind(0x3FFF, peer_a)), 400);
   EXPECT_EQ(code(channel_bind(0x5000, peer_a)), 400);  // RFC 8656 range only
   EXPECT_EQ(code(channel_bind(0x4000, addr("127.0.0.1", 5))), 403);
-  EXPECT_EQ(code(send(request(p::method::channel_bind, [](auto& b) {
-              p::add_channel_number(b, 0x4000);
-            }))),
+  EXPECT_EQ(code(send(request(p::method::channel_bind,
+                              [](auto& b) { p::add_channel_number(b, 0x4000); }))),
             400);
   EXPECT_EQ(code(channel_bind(0x4000, peer_a)), 0);
-  EXPECT_EQ(code(channel_bind(0x4000, peer_a)), 0);  // refresh
+  EXPECT_EQ(code(channel_bind(0x4000, peer_a)), 0);    // refresh
   EXPECT_EQ(code(channel_bind(0x4000, peer_b)), 400);  // number taken by another peer
   EXPECT_EQ(code(channel_bind(0x4001, peer_a)), 400);  // peer has another number
 
@@ -535,14 +543,16 @@ TEST_F(TurnTest, EvenPortReservationAndDontFragment) {
   const bytes token(r.find(p::attr::reservation_token)->value.begin(),
                     r.find(p::attr::reservation_token)->value.end());
   const five_tuple second{transport::udp, path_.local, addr("192.0.2.10", 2)};
-  auto r2 = send(request(p::method::allocate, [&](auto& b) {
-    p::add_requested_transport(b, p::transport_udp);
-    b.add(p::attr::reservation_token, token);
-  }), second);
+  auto r2 = send(request(p::method::allocate,
+                         [&](auto& b) {
+                           p::add_requested_transport(b, p::transport_udp);
+                           b.add(p::attr::reservation_token, token);
+                         }),
+                 second);
   ASSERT_EQ(code(r2), 0);
-  EXPECT_EQ(p::decode_xor_address(r2.find(p::attr::xor_relayed_address)->value, r2.tid_bytes())
-                ->port,
-            50001);
+  EXPECT_EQ(
+      p::decode_xor_address(r2.find(p::attr::xor_relayed_address)->value, r2.tid_bytes())->port,
+      50001);
 }
 
 TEST_F(TurnTest, QuotaAndNoAuthAndExternalIp) {
@@ -554,23 +564,23 @@ TEST_F(TurnTest, QuotaAndNoAuthAndExternalIp) {
   const auto relayed = allocate(path_);
   EXPECT_EQ(relayed.to_string(), "203.0.113.200:50000");
   const five_tuple other{transport::udp, path_.local, addr("192.0.2.10", 40001)};
-  EXPECT_EQ(code(send(request(p::method::allocate, [](auto& b) {
-              p::add_requested_transport(b, p::transport_udp);
-            }), other)),
+  EXPECT_EQ(code(send(request(p::method::allocate,
+                              [](auto& b) { p::add_requested_transport(b, p::transport_udp); }),
+                      other)),
             486);
   send(request(p::method::refresh, [](auto& b) { b.add_u32(p::attr::lifetime, 0); }));
   EXPECT_EQ(quota.in_use(), 0u);
-  EXPECT_EQ(code(send(request(p::method::allocate, [](auto& b) {
-              p::add_requested_transport(b, p::transport_udp);
-            }), other)),
+  EXPECT_EQ(code(send(request(p::method::allocate,
+                              [](auto& b) { p::add_requested_transport(b, p::transport_udp); }),
+                      other)),
             0);
 
   auto anonymous = settings();
   anonymous.turn->keys = nullptr;
   make(std::move(anonymous));
-  auto ok = send(request(p::method::allocate, [](auto& b) {
-    p::add_requested_transport(b, p::transport_udp);
-  }, false));
+  auto ok = send(request(
+      p::method::allocate, [](auto& b) { p::add_requested_transport(b, p::transport_udp); },
+      false));
   EXPECT_EQ(code(ok), 0);
   EXPECT_FALSE(ok.message_integrity());
 }
@@ -582,9 +592,9 @@ TEST_F(TurnTest, RestApiCredentials) {
   make(std::move(s));
   const std::string user = std::to_string(now_.unix_seconds + 3600) + ":alice";
   const std::string password = auth::rest_secrets::password_for("old-secret", user);
-  auto challenge = send(request(p::method::allocate, [](auto& b) {
-    p::add_requested_transport(b, p::transport_udp);
-  }, false));
+  auto challenge = send(request(
+      p::method::allocate, [](auto& b) { p::add_requested_transport(b, p::transport_udp); },
+      false));
   nonce_ = std::string(*p::decode_text(p::attr::nonce, challenge.find(p::attr::nonce)->value));
   auto fill = [](auto& b) { p::add_requested_transport(b, p::transport_udp); };
   EXPECT_EQ(code(send(request(p::method::allocate, fill, true, user, password))), 0);
@@ -616,16 +626,20 @@ TEST_F(TurnTest, UnauthenticatedAnswersAreRateLimitedPerSource) {
   make();
   sink_.out.clear();
   for (int i = 0; i < 30; ++i) {
-    engine_->on_packet(path_, request(p::method::allocate, [](auto& b) {
-      p::add_requested_transport(b, p::transport_udp);
-    }, false), now_);
+    engine_->on_packet(path_,
+                       request(
+                           p::method::allocate,
+                           [](auto& b) { p::add_requested_transport(b, p::transport_udp); }, false),
+                       now_);
   }
   EXPECT_EQ(sink_.out.size(), 20u);
   EXPECT_EQ(engine_->counters().unauthenticated_limited, 10u);
   now_.unix_seconds += 1;
-  engine_->on_packet(path_, request(p::method::allocate, [](auto& b) {
-    p::add_requested_transport(b, p::transport_udp);
-  }, false), now_);
+  engine_->on_packet(path_,
+                     request(
+                         p::method::allocate,
+                         [](auto& b) { p::add_requested_transport(b, p::transport_udp); }, false),
+                     now_);
   EXPECT_EQ(sink_.out.size(), 21u);
 }
 

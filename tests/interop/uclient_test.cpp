@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: Apache-2.0
+// Interop with coturn's own client, turnutils_uclient (Debian package coturn 4.6.1), and its
+// UDP echo peer turnutils_peer, against the real binary started with a coturn command line:
+// channels, Send indications, client-to-client, TURN over TCP; zero loss required. A wrong
+// password must fail to allocate.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "support/process.hpp"
+#include "support/stun_client.hpp"
+
+namespace turnpike::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::uint16_t free_udp_port() {
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  socklen_t len = 0;
+  auto ss = to_sockaddr(*protocol::transport_address::parse_ip("127.0.0.1", 0), len);
+  bind(fd, reinterpret_cast<const sockaddr*>(&ss), len);
+  sockaddr_storage bound{};
+  socklen_t blen = sizeof bound;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
+  close(fd);
+  return from_sockaddr(bound).port;
+}
+
+struct uclient_result {
+  long sent = -1;
+  long received = -1;
+  bool zero_loss = false;
+  std::string output;
+};
+
+class UclientTest : public ::testing::Test {
+ protected:
+  void start_server(std::vector<std::string> extra = {}) {
+    peer_port_ = free_udp_port();
+    peer_ = std::make_unique<process>(std::vector<std::string>{"turnutils_peer", "-L", "127.0.0.1",
+                                                               "-p", std::to_string(peer_port_)});
+    // A coturn command line, unchanged: options Turnpike does not implement (no-cli, no-tls,
+    // no-dtls, simple-log, cli-password) are accepted with a warning.
+    std::vector<std::string> argv{TURNPIKE_BINARY,
+                                  "-n",
+                                  "--listening-ip=127.0.0.1",
+                                  "--listening-port=0",
+                                  "--realm=test",
+                                  "--user=u:p",
+                                  "--lt-cred-mech",
+                                  "--fingerprint",
+                                  "--no-cli",
+                                  "--no-tls",
+                                  "--no-dtls",
+                                  "--simple-log",
+                                  "--log-file=stdout",
+                                  "--allow-loopback-peers",
+                                  "--min-port=49152",
+                                  "--max-port=65535",
+                                  "--relay-threads=2"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    server_ = std::make_unique<process>(argv);
+    auto m = server_->wait_for(std::regex(R"(listening udp 127\.0\.0\.1:(\d+))"));
+    ASSERT_TRUE(m) << server_->output();
+    port_ = std::stoi((*m)[1]);
+    ASSERT_TRUE(server_->wait_for(std::regex("iceServers"))) << server_->output();
+  }
+  void TearDown() override {
+    if (server_) {
+      server_->signal(SIGTERM);
+      EXPECT_EQ(server_->wait_exit(), 0) << server_->output();
+    }
+  }
+  uclient_result run(std::vector<std::string> flags, const std::string& password = "p") {
+    std::vector<std::string> argv{"turnutils_uclient"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    for (const std::string& a :
+         {std::string("-u"), std::string("u"), std::string("-w"), password, std::string("-p"),
+          std::to_string(port_), std::string("-e"), std::string("127.0.0.1"), std::string("-r"),
+          std::to_string(peer_port_), std::string("-n"), std::string("50"), std::string("-m"),
+          std::string("4"), std::string("-l"), std::string("170"), std::string("127.0.0.1")}) {
+      argv.push_back(a);
+    }
+    process c(argv);
+    c.wait_exit(60s);
+    uclient_result r;
+    r.output = c.output();
+    std::smatch m;
+    const std::regex totals(R"(start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+))");
+    for (auto it = std::sregex_iterator(r.output.begin(), r.output.end(), totals);
+         it != std::sregex_iterator(); ++it) {
+      r.sent = std::stol((*it)[1]);
+      r.received = std::stol((*it)[2]);
+    }
+    r.zero_loss = r.output.find("Total lost packets 0 (0.000000%)") != std::string::npos;
+    return r;
+  }
+  void expect_clean(const uclient_result& r, long expected) {
+    EXPECT_EQ(r.sent, expected) << r.output;
+    EXPECT_EQ(r.received, expected) << r.output;
+    EXPECT_TRUE(r.zero_loss) << r.output;
+  }
+
+  std::unique_ptr<process> peer_;
+  std::unique_ptr<process> server_;
+  int port_ = 0;
+  std::uint16_t peer_port_ = 0;
+};
+
+TEST_F(UclientTest, ChannelsOverUdp) {
+  start_server({"--rfc5766-channel-numbers"});
+  expect_clean(run({}), 200);
+}
+
+TEST_F(UclientTest, SendIndications) {
+  start_server();
+  expect_clean(run({"-s"}), 200);
+}
+
+TEST_F(UclientTest, ClientToClient) {
+  start_server({"--rfc5766-channel-numbers"});
+  expect_clean(run({"-y"}), 200);  // 4 clients in 2 pairs, 50 messages each
+  expect_clean(run({"-y", "-s"}), 200);
+}
+
+TEST_F(UclientTest, TurnOverTcpWithUdpRelay) {
+  start_server({"--rfc5766-channel-numbers"});
+  expect_clean(run({"-t"}), 200);
+  expect_clean(run({"-t", "-s"}), 200);
+}
+
+TEST_F(UclientTest, Rfc8656ChannelRangeRefusesOldChannelNumbers) {
+  // Without rfc5766-channel-numbers, 4.6.1's channels above 0x4FFF are refused with 400, as
+  // RFC 8656 says; its Send indications still work.
+  start_server();
+  const auto r = run({});
+  EXPECT_NE(r.output.find("channel bind: error 400"), std::string::npos) << r.output;
+}
+
+TEST_F(UclientTest, WrongPasswordCannotAllocate) {
+  start_server();
+  const auto r = run({}, "wrong");
+  EXPECT_NE(r.output.find("Cannot complete Allocation"), std::string::npos) << r.output;
+  EXPECT_LE(r.received, 0) << r.output;
+}
+
+}  // namespace
+}  // namespace turnpike::test
