@@ -18,7 +18,8 @@ fi
 
 build_packages=(cmake ninja-build g++ pkg-config libboost1.81-dev libssl-dev zlib1g-dev
                 libspdlog-dev libfmt-dev libcli11-dev libidn-dev)
-test_packages=(libgtest-dev libgmock-dev clang libclang-rt-14-dev coturn)
+# coturn: turnutils_stunclient/uclient/peer; chromium + Node.js: the browser interop test.
+test_packages=(libgtest-dev libgmock-dev clang libclang-rt-14-dev coturn chromium)
 
 install_missing() {
   local missing=()
@@ -45,6 +46,9 @@ case "${1:-}" in
     ;;
   test)
     install_missing "${build_packages[@]}" "${test_packages[@]}"
+    # Node.js 20 comes with this machine image; elsewhere Debian's nodejs and npm will do.
+    command -v npm >/dev/null || install_missing nodejs npm
+    (cd tests/interop/browser && npm ci --no-audit --no-fund --loglevel=error)
     # 1. GCC, Release, warnings as errors: unit, integration, corpus replay.
     cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DTURNPIKE_TESTS=ON \
       -DTURNPIKE_WERROR=ON >/dev/null
