@@ -361,7 +361,9 @@ std::string describe(const server_config& c) {
   if (!c.server_name.empty()) o << "server-name=" << c.server_name << "\n";
   for (const auto& ip : c.relay_ips) o << "relay-ip=" << ip.ip_string() << "\n";
   for (const auto& [pub, priv] : c.external_ips) {
-    o << "external-ip=" << pub.ip_string() << (priv ? "/" + priv->ip_string() : "") << "\n";
+    o << "external-ip=" << pub.ip_string();
+    if (priv) o << "/" << priv->ip_string();
+    o << "\n";
   }
   o << "min-port=" << c.min_port << "\nmax-port=" << c.max_port << "\n";
   flag("allow-loopback-peers", c.allow_loopback_peers);
