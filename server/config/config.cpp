@@ -203,6 +203,8 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        }},
       {"max-bps",
        [](server_config& c, const setting& s) { c.max_bps = parse_uint(s, 0, 1ul << 40); }},
+      {"bps-capacity",
+       [](server_config& c, const setting& s) { c.bps_capacity = parse_uint(s, 0, 1ul << 40); }},
       {"max-allocate-lifetime",
        [](server_config& c, const setting& s) {
          c.max_allocate_lifetime = static_cast<unsigned>(parse_uint(s, 1, 86400));
@@ -376,7 +378,7 @@ std::string describe(const server_config& c) {
   for (const auto& r : c.allowed_peer_ips) range("allowed-peer-ip", r);
   for (const auto& r : c.denied_peer_ips) range("denied-peer-ip", r);
   o << "user-quota=" << c.user_quota << "\ntotal-quota=" << c.total_quota << "\n";
-  o << "max-bps=" << c.max_bps << "\n";
+  o << "max-bps=" << c.max_bps << "\nbps-capacity=" << c.bps_capacity << "\n";
   o << "max-allocate-lifetime=" << c.max_allocate_lifetime << "\n";
   o << "channel-lifetime=" << c.channel_lifetime << "\n";
   o << "permission-lifetime=" << c.permission_lifetime << "\n";

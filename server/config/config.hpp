@@ -73,6 +73,7 @@ struct server_config {
   unsigned user_quota = 0;  // 0: unlimited
   unsigned total_quota = 0;
   std::uint64_t max_bps = 0;
+  std::uint64_t bps_capacity = 0;  // all relayed traffic; split evenly over the shards
   unsigned max_allocate_lifetime = 3600;
   unsigned channel_lifetime = 600;
   unsigned permission_lifetime = 300;

@@ -48,6 +48,7 @@ struct allocation {
   clock::time_point expiry;
   clock::time_point scheduled = clock::time_point::max();  // earliest queued deadline
   bool holds_quota = false;
+  bool ipv6_refused = false;  // asked for a dual allocation; the IPv6 half was refused (440)
   std::vector<permission> permissions;
   std::vector<channel_binding> channels;
   // max-bps token bucket, in bytes.

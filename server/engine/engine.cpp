@@ -97,7 +97,10 @@ engine::engine(engine_settings settings, client_sink& sink, relay_io* relays)
       sink_(sink),
       relays_(relays),
       out_(std::make_unique<std::array<std::uint8_t, 65536 + 128>>()) {
-  if (settings_.turn) policy_.emplace(settings_.turn->peers);
+  if (settings_.turn) {
+    policy_.emplace(settings_.turn->peers);
+    capacity_tokens_ = static_cast<double>(settings_.turn->capacity_bps);
+  }
 }
 
 engine::~engine() {

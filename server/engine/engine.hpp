@@ -44,6 +44,8 @@ struct turn_settings {
   // external-ip: relay IP as bound -> IP advertised in XOR-RELAYED-ADDRESS.
   std::vector<std::pair<protocol::transport_address, protocol::transport_address>> external_ips;
   std::uint64_t max_bps = 0;  // per allocation, both directions together; 0 = unlimited
+  // This shard's share of bps-capacity (all relayed traffic together); 0 = unlimited.
+  std::uint64_t capacity_bps = 0;
   std::size_t max_permissions = 64;
   std::size_t max_channels = 64;
   unsigned unauthenticated_per_second = 20;  // 401 answers per source IP and second
@@ -161,6 +163,8 @@ class engine {
   };
   std::array<source_budget, 256> unauth_budget_{};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  double capacity_tokens_ = 0;
+  clock::time_point capacity_refilled_{};
   // Responses and relayed data are built here: large enough for a 64 KiB peer datagram
   // wrapped in a Data indication.
   std::unique_ptr<std::array<std::uint8_t, 65536 + 128>> out_;

@@ -92,18 +92,29 @@ void engine::close_all() noexcept {
   while (!allocations_.empty()) remove_allocation(allocations_.begin()->first);
 }
 
+namespace {
+
+// Token bucket holding at most one second of traffic at `bps` bytes per second.
+bool take_tokens(double& tokens, clock::time_point& refilled, std::uint64_t bps, std::size_t bytes,
+                 clock::time_point now) noexcept {
+  const double elapsed = std::chrono::duration<double>(now - refilled).count();
+  refilled = now;
+  tokens = std::min(static_cast<double>(bps), tokens + elapsed * static_cast<double>(bps));
+  if (tokens < static_cast<double>(bytes)) return false;
+  tokens -= static_cast<double>(bytes);
+  return true;
+}
+
+}  // namespace
+
 bool engine::spend(allocation& a, std::size_t bytes, const instant& now) noexcept {
-  const std::uint64_t bps = settings_.turn->max_bps;
-  if (bps == 0) return true;
-  // Token bucket holding at most one second of traffic.
-  const double elapsed = std::chrono::duration<double>(now.mono - a.refilled).count();
-  a.refilled = now.mono;
-  a.tokens = std::min(static_cast<double>(bps), a.tokens + elapsed * static_cast<double>(bps));
-  if (a.tokens < static_cast<double>(bytes)) {
+  const turn_settings& t = *settings_.turn;
+  if ((t.max_bps != 0 && !take_tokens(a.tokens, a.refilled, t.max_bps, bytes, now.mono)) ||
+      (t.capacity_bps != 0 &&
+       !take_tokens(capacity_tokens_, capacity_refilled_, t.capacity_bps, bytes, now.mono))) {
     ++counters_.dropped_bandwidth;
     return false;
   }
-  a.tokens -= static_cast<double>(bytes);
   return true;
 }
 
@@ -156,6 +167,11 @@ void engine::send_allocate_success(allocation& a, const p::message_view& req,
             static_cast<std::uint32_t>(clamp_lifetime(*settings_.turn, lifetime_of(req)).count()));
   if (a.reserved) b.add(p::attr::reservation_token, *a.reserved);
   p::add_xor_address(b, p::attr::xor_mapped_address, a.client.remote);
+  if (a.ipv6_refused) {
+    p::add_address_error_code(
+        b, p::address_family::ipv6, p::error::address_family_not_supported,
+        settings_.include_reason ? p::default_reason(p::error::address_family_not_supported) : "");
+  }
   ++counters_.success_responses;
   finish_and_send(a.client, b, req, &auth);
 }
@@ -221,6 +237,17 @@ void engine::on_allocate(const five_tuple& path, const p::message_view& req,
     rr.even_port = true;
     rr.reserve_next = *r;
   }
+  // ADDITIONAL-ADDRESS-FAMILY (dual allocation) must name IPv6. Until IPv6 relays exist the
+  // IPv4 relay is allocated and the answer says IPv6 failed (RFC 8656 section 7.2).
+  bool ipv6_refused = false;
+  if (additional_attr) {
+    auto f = p::decode_address_family(additional_attr->value);
+    if (!f || *f != p::address_family::ipv6) {
+      send_error(path, req, p::error::bad_request, {}, &auth);
+      return;
+    }
+    ipv6_refused = true;
+  }
   if (family_attr) {
     auto f = p::decode_address_family(family_attr->value);
     if (!f) {
@@ -254,6 +281,7 @@ void engine::on_allocate(const five_tuple& path, const p::message_view& req,
   a.allocate_tid = req.tid();
   a.reserved = opened->reserved;
   a.holds_quota = t.quota != nullptr;
+  a.ipv6_refused = ipv6_refused;
   a.expiry = now.mono + clamp_lifetime(t, lifetime_of(req));
   a.tokens = static_cast<double>(t.max_bps);
   a.refilled = now.mono;

@@ -90,6 +90,9 @@ engine::engine_settings server::engine_settings_for() const {
   t.channel_max =
       cfg_.rfc5766_channel_numbers ? protocol::channel_max_rfc5766 : protocol::channel_max_rfc8656;
   t.max_bps = cfg_.max_bps;
+  if (cfg_.bps_capacity != 0) {
+    t.capacity_bps = std::max<std::uint64_t>(1, cfg_.bps_capacity / shards_.size());
+  }
   const auto relay_ips = cfg_.relay_ips.empty() ? plan_.ips : cfg_.relay_ips;
   for (const auto& [pub, priv] : cfg_.external_ips) {
     for (const auto& r : relay_ips) {

@@ -622,6 +622,47 @@ TEST_F(TurnTest, MaxBpsDropsExcess) {
   EXPECT_EQ(engine_->counters().relayed_to_client_packets, 11u);
 }
 
+TEST_F(TurnTest, ServerCapacitySharedByAllocations) {
+  auto s = settings();
+  s.turn->capacity_bps = 1500;
+  make(std::move(s));
+  allocate(path_);
+  ASSERT_EQ(code(create_permission({peer_a})), 0);
+  const five_tuple second{transport::udp, path_.local, addr("192.0.2.10", 40001)};
+  path_ = second;
+  allocate(second);
+  ASSERT_EQ(code(create_permission({peer_a})), 0);
+  for (relay_id id : {1u, 2u, 1u, 2u}) engine_->on_peer_packet(id, peer_a, bytes(500, 1), now_);
+  EXPECT_EQ(engine_->counters().relayed_to_client_packets, 3u);
+  EXPECT_EQ(engine_->counters().dropped_bandwidth, 1u);
+}
+
+TEST_F(TurnTest, DualAllocationRequestGetsIpv4AndRefusesIpv6) {
+  make();
+  allocate(five_tuple{transport::udp, path_.local, addr("192.0.2.10", 1)});
+  auto dual = send(request(p::method::allocate, [](auto& b) {
+    p::add_requested_transport(b, p::transport_udp);
+    p::add_address_family(b, p::attr::additional_address_family, p::address_family::ipv6);
+  }));
+  ASSERT_EQ(code(dual), 0);
+  EXPECT_EQ(p::decode_xor_address(dual.find(p::attr::xor_relayed_address)->value, dual.tid_bytes())
+                ->family,
+            p::address_family::ipv4);
+  auto refused = p::decode_address_error_code(dual.find(p::attr::address_error_code)->value);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->family, p::address_family::ipv6);
+  EXPECT_EQ(refused->code, 440);
+  const five_tuple other{transport::udp, path_.local, addr("192.0.2.10", 2)};
+  EXPECT_EQ(code(send(request(p::method::allocate,
+                              [](auto& b) {
+                                p::add_requested_transport(b, p::transport_udp);
+                                p::add_address_family(b, p::attr::additional_address_family,
+                                                      p::address_family::ipv4);
+                              }),
+                      other)),
+            400);
+}
+
 TEST_F(TurnTest, UnauthenticatedAnswersAreRateLimitedPerSource) {
   make();
   sink_.out.clear();
