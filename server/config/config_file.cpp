@@ -76,8 +76,10 @@ std::vector<std::string> default_config_paths() {
 
 std::string embedded_default_text(std::string_view demo_password) {
   std::string t =
-      "# Turnpike embedded default: loopback only, one demo user.\n"
+      "# Turnpike embedded default: loopback only, one demo user. Loopback peers are allowed\n"
+      "# so that two local clients can relay to each other; nothing else can reach it.\n"
       "listening-ip=127.0.0.1\n"
+      "allow-loopback-peers\n"
       "listening-port=3478\n"
       "realm=turnpike.demo\n"
       "lt-cred-mech\n"

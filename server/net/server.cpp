@@ -174,17 +174,22 @@ std::uint64_t server::send_failures() const noexcept {
 std::string ice_servers_json(const std::vector<bound_listener>& listeners, bool turn,
                              const std::string& username, const std::string& credential) {
   // Built with append: GCC 12 at -O3 warns falsely (-Wrestrict) on "literal" + string.
+  auto has = [&](engine::transport proto, const protocol::transport_address& a) {
+    return std::any_of(listeners.begin(), listeners.end(),
+                       [&](const bound_listener& l) { return l.proto == proto && l.address == a; });
+  };
   std::vector<std::string> urls;
   for (const auto& l : listeners) {
-    if (l.proto != engine::transport::udp || l.alternate) continue;
-    std::string url = "stun:";
-    url += l.address.to_string();
-    if (std::find(urls.begin(), urls.end(), url) != urls.end()) continue;
-    urls.push_back(url);
-    if (!turn) continue;
-    url.replace(0, 4, "turn");
-    urls.push_back(url + "?transport=udp");
-    urls.push_back(url + "?transport=tcp");
+    if (l.alternate) continue;
+    const std::string where = l.address.to_string();
+    if (l.proto == engine::transport::udp) {
+      urls.push_back(std::string("stun:").append(where));
+      if (turn) urls.push_back(std::string("turn:").append(where).append("?transport=udp"));
+    } else if (turn && l.proto == engine::transport::tcp) {
+      urls.push_back(std::string("turn:").append(where).append("?transport=tcp"));
+    } else if (!has(engine::transport::udp, l.address)) {
+      urls.push_back(std::string("stun:").append(where));
+    }
   }
   std::string json = "{\"iceServers\":[{\"urls\":[";
   for (std::size_t i = 0; i < urls.size(); ++i) {

@@ -179,6 +179,19 @@ TEST(ServerConfig, LogFileWithoutStdout) {
   EXPECT_NE(text.find("stopped: packets=0"), std::string::npos) << text;
 }
 
+TEST(ServerConfig, EmbeddedDemoPrintsCredentialsAndIceServers) {
+  process s({TURNPIKE_BINARY, "-p", "0", "--relay-threads", "1"});
+  auto m = s.wait_for(std::regex(
+      R"(iceServers: \{"iceServers":\[\{"urls":\["stun:127\.0\.0\.1:(\d+)","turn:127\.0\.0\.1:\d+\?transport=udp","turn:127\.0\.0\.1:\d+\?transport=tcp"\],"username":"demo","credential":"(\w+)"\
+}\]\
+})"));
+  ASSERT_TRUE(m) << s.output();
+EXPECT_NE(s.output().find("configuration from <embedded default>"), std::string::npos);
+EXPECT_NE(s.output().find("password '" + (*m)[2].str() + "'"), std::string::npos);
+s.signal(SIGTERM);
+EXPECT_EQ(s.wait_exit(), 0);
+}
+
 TEST(ServerConfig, PortInUseIsAClearError) {
   stun_client blocker(SOCK_DGRAM, loopback(9));  // any local UDP socket; we need its port
   const auto taken = blocker.local();
