@@ -147,7 +147,11 @@ void shard::add_connection(const engine::five_tuple& t, tcp_connection* c) {
 
 void shard::remove_connection(const engine::five_tuple& t) noexcept {
   connections_.erase(t);
-  engine_->on_stream_closed(t);
+  // Posted, not called: a connection may close while the engine is inside a handler that
+  // writes to it (output overflow), and the allocation must not vanish under that handler.
+  boost::asio::post(io_, [this, t] {
+    if (engine_) engine_->on_stream_closed(t);
+  });
 }
 
 std::optional<boost::asio::ip::udp::socket> shard::bind_relay(const protocol::transport_address& at,
