@@ -138,6 +138,16 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        }},
       {"no-udp", [](server_config& c, const setting& s) { c.udp = !parse_flag(s); }},
       {"no-tcp", [](server_config& c, const setting& s) { c.tcp = !parse_flag(s); }},
+      {"no-tls", [](server_config& c, const setting& s) { c.tls = !parse_flag(s); }},
+      {"tls-listening-port",
+       [](server_config& c, const setting& s) { c.tls_listening_port = parse_port(s, true); }},
+      {"cert", [](server_config& c, const setting& s) { c.cert_file = need_value(s); }},
+      {"pkey", [](server_config& c, const setting& s) { c.pkey_file = need_value(s); }},
+      {"pkey-pwd", [](server_config& c, const setting& s) { c.pkey_password = need_value(s); }},
+      {"cipher-list", [](server_config& c, const setting& s) { c.cipher_list = need_value(s); }},
+      {"no-tlsv1", [](server_config&, const setting& s) { (void)parse_flag(s); }},
+      {"no-tlsv1_1", [](server_config&, const setting& s) { (void)parse_flag(s); }},
+      {"no-tlsv1_2", [](server_config& c, const setting& s) { c.no_tlsv1_2 = parse_flag(s); }},
       // STUN behaviour.
       {"no-rfc5780", [](server_config& c, const setting& s) { c.rfc5780 = !parse_flag(s); }},
       {"no-stun-backward-compatibility",
@@ -342,6 +352,13 @@ std::string describe(const server_config& c) {
   o << "relay-threads=" << c.relay_threads << "\n";
   flag("no-udp", !c.udp);
   flag("no-tcp", !c.tcp);
+  flag("no-tls", !c.tls);
+  o << "tls-listening-port=" << c.tls_listening_port << "\n";
+  if (!c.cert_file.empty()) o << "cert=" << c.cert_file << "\n";
+  if (!c.pkey_file.empty()) o << "pkey=" << c.pkey_file << "\n";
+  if (!c.pkey_password.empty()) o << "pkey-pwd=<hidden>\n";
+  if (!c.cipher_list.empty()) o << "cipher-list=" << c.cipher_list << "\n";
+  flag("no-tlsv1_2", c.no_tlsv1_2);
   flag("no-rfc5780", !c.rfc5780);
   flag("no-stun-backward-compatibility", !c.stun_backward_compatibility);
   flag("fingerprint", c.fingerprint);

@@ -40,6 +40,15 @@ struct server_config {
   unsigned relay_threads = 0;            // 0: one shard per core
   bool udp = true;
   bool tcp = true;
+  // TLS (TURN over TLS, RFC 8656 section 3.1): on tls-listening-port, and on listening-port
+  // too (the first byte tells TLS from plain), when cert and pkey are set and not no-tls.
+  bool tls = true;
+  std::uint16_t tls_listening_port = 5349;
+  std::string cert_file;
+  std::string pkey_file;
+  std::string pkey_password;
+  std::string cipher_list;
+  bool no_tlsv1_2 = false;  // TLS 1.3 only
   // STUN behaviour.
   bool rfc5780 = true;  // effective only with two listening addresses of one family
   bool stun_backward_compatibility = true;
@@ -87,6 +96,8 @@ struct server_config {
   bool syslog = false;
   std::string syslog_facility = "user";
   std::string pidfile;
+
+  bool tls_enabled() const noexcept { return tls && !cert_file.empty() && !pkey_file.empty(); }
 
   std::uint16_t effective_alt_port() const noexcept {
     if (alt_listening_port != 0) return alt_listening_port;

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 #include "protocol/channel_data.hpp"
+#include "server/net/tls_context.hpp"
 
 #include <algorithm>
 #include <boost/system/system_error.hpp>
@@ -54,6 +55,7 @@ server::server(const config::server_config& cfg)
   } else {
     RAND_bytes(nonce_secret_.data(), static_cast<int>(nonce_secret_.size()));
   }
+  if (cfg_.tls_enabled()) tls_ = make_tls_context(cfg_);
   unsigned n = cfg_.relay_threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) shards_.push_back(std::make_unique<shard>(i));
@@ -115,27 +117,34 @@ engine::engine_settings server::engine_settings_for() const {
 }
 
 void server::open() {
+  // Binds `want` on every shard; an OS-chosen port, once chosen, is reused by the others.
+  auto bind_all = [&](engine::transport proto, protocol::transport_address want, bool alternate) {
+    for (auto& s : shards_) {
+      try {
+        want = proto == engine::transport::udp ? s->open_udp(want) : s->open_tcp(want, tls_);
+      } catch (const boost::system::system_error& e) {
+        throw boost::system::system_error(
+            e.code(), std::string(engine::transport_name(proto)) + " " + want.to_string());
+      }
+    }
+    listeners_.push_back({proto, want, alternate});
+    return want.port;
+  };
   std::vector<std::uint16_t> ports{plan_.port};
   if (plan_.rfc5780) ports.push_back(plan_.alt_port);
   for (const auto& ip : plan_.ips) {
     for (std::uint16_t port : ports) {
       protocol::transport_address want = ip;
       want.port = port;
-      auto bind_all = [&](engine::transport proto) {
-        protocol::transport_address at = want;
-        for (auto& s : shards_) {
-          try {
-            at = proto == engine::transport::udp ? s->open_udp(at) : s->open_tcp(at);
-          } catch (const boost::system::system_error& e) {
-            throw boost::system::system_error(
-                e.code(), std::string(engine::transport_name(proto)) + " " + at.to_string());
-          }
-        }
-        listeners_.push_back({proto, at, port != plan_.port});
-        return at.port;  // an OS-chosen port, once chosen, is reused by the other shards
-      };
-      if (cfg_.udp) want.port = bind_all(engine::transport::udp);
-      if (cfg_.tcp) bind_all(engine::transport::tcp);
+      if (cfg_.udp) want.port = bind_all(engine::transport::udp, want, port != plan_.port);
+      if (cfg_.tcp) bind_all(engine::transport::tcp, want, port != plan_.port);
+    }
+    // TURN over TLS on its own port (plain TCP is told apart there too, and TLS on the
+    // plain port, by the first byte).
+    if (tls_) {
+      protocol::transport_address want = ip;
+      want.port = cfg_.tls_listening_port;
+      bind_all(engine::transport::tls, want, false);
     }
   }
 }
@@ -187,6 +196,8 @@ std::string ice_servers_json(const std::vector<bound_listener>& listeners, bool 
       if (turn) urls.push_back(std::string("turn:").append(where).append("?transport=udp"));
     } else if (turn && l.proto == engine::transport::tcp) {
       urls.push_back(std::string("turn:").append(where).append("?transport=tcp"));
+    } else if (turn && l.proto == engine::transport::tls) {
+      urls.push_back(std::string("turns:").append(where).append("?transport=tcp"));
     } else if (!has(engine::transport::udp, l.address)) {
       urls.push_back(std::string("stun:").append(where));
     }

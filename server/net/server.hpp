@@ -58,6 +58,7 @@ class server {
   auth::quota quota_;
   relay_reservations reservations_;
   std::array<std::uint8_t, 32> nonce_secret_{};
+  std::shared_ptr<boost::asio::ssl::context> tls_;
   std::vector<std::unique_ptr<shard>> shards_;
   std::vector<bound_listener> listeners_;
 };

@@ -13,7 +13,8 @@
 
 #include "server/net/asio_address.hpp"
 #include "server/net/relay_socket.hpp"
-#include "server/net/tcp_connection.hpp"
+#include "server/net/stream_connection.hpp"
+#include "server/net/tcp_listener.hpp"
 #include "server/net/udp_socket.hpp"
 
 namespace turnpike::server::net {
@@ -59,12 +60,13 @@ protocol::transport_address shard::open_udp(const protocol::transport_address& l
   return bound;
 }
 
-protocol::transport_address shard::open_tcp(const protocol::transport_address& local) {
+protocol::transport_address shard::open_tcp(const protocol::transport_address& local,
+                                            std::shared_ptr<boost::asio::ssl::context> tls) {
   boost::asio::ip::tcp::acceptor a(io_);
   prepare(a, local);
   a.listen(boost::asio::socket_base::max_listen_connections);
   const auto bound = from_endpoint(a.local_endpoint());
-  tcp_.push_back(std::make_unique<tcp_listener>(*this, std::move(a), bound));
+  tcp_.push_back(std::make_unique<tcp_listener>(*this, std::move(a), bound, std::move(tls)));
   return bound;
 }
 
@@ -86,10 +88,10 @@ void shard::stop() {
     if (engine_) engine_->close_all();
     for (auto& u : udp_) u->close();
     for (auto& t : tcp_) t->close();
-    std::vector<tcp_connection*> open;
+    std::vector<stream_connection*> open;
     open.reserve(connections_.size());
     for (auto& [tuple, c] : connections_) open.push_back(c);
-    for (tcp_connection* c : open) c->close();
+    for (stream_connection* c : open) c->close();
     timer_.cancel();
     work_.reset();
   });
@@ -141,7 +143,7 @@ void shard::send_to_client(const engine::five_tuple& path, protocol::byte_span b
   it->second->send(bytes);
 }
 
-void shard::add_connection(const engine::five_tuple& t, tcp_connection* c) {
+void shard::add_connection(const engine::five_tuple& t, stream_connection* c) {
   connections_[t] = c;
 }
 

@@ -8,6 +8,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <optional>
@@ -23,7 +24,7 @@ namespace turnpike::server::net {
 
 class udp_socket;
 class tcp_listener;
-class tcp_connection;
+class stream_connection;
 class relay_socket;
 
 struct relay_setup {
@@ -46,7 +47,9 @@ class shard final : public engine::client_sink, public engine::relay_io {
   // Before start(), from the main thread. Return the bound address (an OS-chosen port filled
   // in). Throw boost::system::system_error when binding fails.
   protocol::transport_address open_udp(const protocol::transport_address& local);
-  protocol::transport_address open_tcp(const protocol::transport_address& local);
+  // With `tls`, the listener tells TLS from plain TCP by each connection's first byte.
+  protocol::transport_address open_tcp(const protocol::transport_address& local,
+                                       std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
 
   // After the listeners are bound (the engine's peer policy needs their addresses), before
   // start().
@@ -68,7 +71,7 @@ class shard final : public engine::client_sink, public engine::relay_io {
   void on_peer_packet(engine::relay_id id, const protocol::transport_address& peer,
                       protocol::byte_span bytes) noexcept;
   void count_send_failure() noexcept { ++send_failures_; }
-  void add_connection(const engine::five_tuple& t, tcp_connection* c);
+  void add_connection(const engine::five_tuple& t, stream_connection* c);
   void remove_connection(const engine::five_tuple& t) noexcept;
 
   // engine::client_sink
@@ -95,7 +98,7 @@ class shard final : public engine::client_sink, public engine::relay_io {
   engine::clock::time_point armed_ = engine::clock::time_point::max();
   std::vector<std::unique_ptr<udp_socket>> udp_;
   std::vector<std::unique_ptr<tcp_listener>> tcp_;
-  std::unordered_map<engine::five_tuple, tcp_connection*, engine::five_tuple_hash> connections_;
+  std::unordered_map<engine::five_tuple, stream_connection*, engine::five_tuple_hash> connections_;
   std::unordered_map<engine::relay_id, std::shared_ptr<relay_socket>> relays_;
   engine::relay_id next_relay_ = 1;
   std::minstd_rand rng_;

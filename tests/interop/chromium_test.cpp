@@ -23,9 +23,9 @@ class ChromiumTest : public ::testing::Test {
         << "Debian's chromium is not installed (deploy/bootstrap.sh test installs it)";
     ASSERT_TRUE(std::filesystem::exists(script_dir + "/node_modules/playwright-core"))
         << "run npm ci in " << script_dir << " (deploy/bootstrap.sh test does)";
-    server_ = std::make_unique<process>(std::vector<std::string>{
-        TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", "0", "-u", "u:p", "-r", "test",
-        "--allow-loopback-peers", "--relay-threads", "2"});
+    server_ = std::make_unique<process>(
+        std::vector<std::string>{TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", "0", "-u", "u:p",
+                                 "-r", "test", "--allow-loopback-peers", "--relay-threads", "2"});
     auto m = server_->wait_for(std::regex(R"(listening udp 127\.0\.0\.1:(\d+))"));
     ASSERT_TRUE(m) << server_->output();
     port_ = (*m)[1];
@@ -38,11 +38,12 @@ class ChromiumTest : public ::testing::Test {
   }
   // Runs the browser script; returns its exit code and output.
   std::pair<std::optional<int>, std::string> browse(const std::string& transport,
-                                                    const std::string& password,
-                                                    bool expect_fail) {
-    std::vector<std::string> argv{"node", script_dir + "/relay_datachannel.mjs", "--url",
-                                  "turn:127.0.0.1:" + port_ + "?transport=" + transport,
-                                  "--user", "u", "--password", password};
+                                                    const std::string& password, bool expect_fail) {
+    std::vector<std::string> argv{
+        "node",       script_dir + "/relay_datachannel.mjs",
+        "--url",      "turn:127.0.0.1:" + port_ + "?transport=" + transport,
+        "--user",     "u",
+        "--password", password};
     if (expect_fail) {
       argv.insert(argv.end(), {"--expect", "fail", "--timeout", "8000"});
     }

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+// Stream framing and bounded output for TCP and TLS clients (RFC 8656 section 12.5 framing).
+#include "server/net/stream_connection.hpp"
+
+#include <boost/asio/write.hpp>
+#include <cstring>
+
+#include "protocol/framer.hpp"
+#include "server/net/shard.hpp"
+
+namespace turnpike::server::net {
+
+namespace {
+
+template <class Stream>
+constexpr bool is_tls = !std::is_same_v<Stream, boost::asio::ip::tcp::socket>;
+
+}  // namespace
+
+template <class Stream>
+basic_stream_connection<Stream>::basic_stream_connection(shard& owner, Stream stream,
+                                                         engine::five_tuple tuple)
+    : shard_(owner),
+      stream_(std::move(stream)),
+      tuple_(tuple),
+      handshake_timer_(owner.io()),
+      in_(4096) {}
+
+template <class Stream>
+boost::asio::ip::tcp::socket& basic_stream_connection<Stream>::socket() noexcept {
+  if constexpr (is_tls<Stream>) {
+    return stream_.next_layer();
+  } else {
+    return stream_;
+  }
+}
+
+template <class Stream>
+void basic_stream_connection<Stream>::start() {
+  boost::system::error_code ignored;
+  socket().set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+  shard_.add_connection(tuple_, this);
+  if constexpr (is_tls<Stream>) {
+    // A client that opens a connection and never completes the handshake is closed.
+    handshake_timer_.expires_after(handshake_limit);
+    handshake_timer_.async_wait(
+        [self = this->shared_from_this()](const boost::system::error_code& ec) {
+          if (!ec) self->close();
+        });
+    stream_.async_handshake(boost::asio::ssl::stream_base::server,
+                            [self = this->shared_from_this()](const boost::system::error_code& ec) {
+                              self->handshake_timer_.cancel();
+                              if (ec || self->closed_) {
+                                self->close();
+                                return;
+                              }
+                              self->read();
+                            });
+  } else {
+    read();
+  }
+}
+
+template <class Stream>
+void basic_stream_connection<Stream>::close() noexcept {
+  if (closed_) return;
+  closed_ = true;
+  handshake_timer_.cancel();
+  shard_.remove_connection(tuple_);
+  boost::system::error_code ignored;
+  socket().close(ignored);
+}
+
+template <class Stream>
+void basic_stream_connection<Stream>::read() {
+  if (in_len_ == in_.size()) in_.resize(std::min(in_.size() * 2, protocol::max_frame_size));
+  stream_.async_read_some(
+      boost::asio::buffer(in_.data() + in_len_, in_.size() - in_len_),
+      [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+        self->on_read(ec, n);
+      });
+}
+
+template <class Stream>
+void basic_stream_connection<Stream>::on_read(const boost::system::error_code& ec, std::size_t n) {
+  if (ec || closed_) {
+    close();
+    return;
+  }
+  in_len_ += n;
+  std::size_t off = 0;
+  for (;;) {
+    const protocol::frame f =
+        protocol::next_frame(protocol::byte_span(in_.data() + off, in_len_ - off));
+    if (f.status == protocol::frame_status::invalid) {
+      // Not STUN or ChannelData: nothing more on this stream can be trusted.
+      shard_.on_client_packet(tuple_, protocol::byte_span(in_.data() + off, in_len_ - off));
+      close();
+      return;
+    }
+    if (f.status == protocol::frame_status::need_more) {
+      if (f.size > in_.size()) in_.resize(f.size);  // bounded by protocol::max_frame_size
+      break;
+    }
+    shard_.on_client_packet(tuple_, protocol::byte_span(in_.data() + off, f.message_size));
+    if (closed_) return;
+    off += f.size;
+  }
+  if (off > 0) {
+    std::memmove(in_.data(), in_.data() + off, in_len_ - off);
+    in_len_ -= off;
+  }
+  read();
+}
+
+template <class Stream>
+void basic_stream_connection<Stream>::send(protocol::byte_span bytes) {
+  if (closed_) return;
+  if (pending_.size() + bytes.size() > max_pending_output) {
+    close();  // the client does not read what it asks for
+    return;
+  }
+  pending_.insert(pending_.end(), bytes.begin(), bytes.end());
+  if (!write_in_flight_) write();
+}
+
+template <class Stream>
+void basic_stream_connection<Stream>::write() {
+  writing_.clear();
+  std::swap(writing_, pending_);
+  write_in_flight_ = true;
+  boost::asio::async_write(
+      stream_, boost::asio::buffer(writing_),
+      [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+        self->write_in_flight_ = false;
+        if (ec) {
+          self->close();
+          return;
+        }
+        if (!self->pending_.empty() && !self->closed_) self->write();
+      });
+}
+
+template class basic_stream_connection<boost::asio::ip::tcp::socket>;
+template class basic_stream_connection<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>>;
+
+}  // namespace turnpike::server::net

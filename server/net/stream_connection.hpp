@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: Apache-2.0
+// A client's stream connection (TCP, or TLS over TCP): reads into its own buffer, frames the
+// stream with protocol::next_frame, hands each frame to the shard's engine, and queues
+// answers in a bounded buffer (a client that does not read them is disconnected). TLS
+// connections finish their handshake within a time limit before anything is read.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <vector>
+
+#include "server/engine/types.hpp"
+
+namespace turnpike::server::net {
+
+class shard;
+
+// What the shard knows of a connection: where answers go, and how to end it.
+class stream_connection {
+ public:
+  static constexpr std::size_t max_pending_output = 256 * 1024;
+  static constexpr std::chrono::seconds handshake_limit{10};
+
+  virtual ~stream_connection() = default;
+  virtual void send(protocol::byte_span bytes) = 0;
+  virtual void close() noexcept = 0;
+};
+
+template <class Stream>
+class basic_stream_connection final
+    : public stream_connection,
+      public std::enable_shared_from_this<basic_stream_connection<Stream>> {
+ public:
+  basic_stream_connection(shard& owner, Stream stream, engine::five_tuple tuple);
+  void start();
+  void send(protocol::byte_span bytes) override;
+  void close() noexcept override;
+
+ private:
+  void read();
+  void on_read(const boost::system::error_code& ec, std::size_t n);
+  void write();
+  boost::asio::ip::tcp::socket& socket() noexcept;
+
+  shard& shard_;
+  Stream stream_;
+  engine::five_tuple tuple_;
+  boost::asio::steady_timer handshake_timer_;
+  std::vector<std::uint8_t> in_;
+  std::size_t in_len_ = 0;
+  std::vector<std::uint8_t> pending_;
+  std::vector<std::uint8_t> writing_;
+  bool write_in_flight_ = false;
+  bool closed_ = false;
+};
+
+using tcp_connection = basic_stream_connection<boost::asio::ip::tcp::socket>;
+using tls_connection =
+    basic_stream_connection<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>>;
+
+}  // namespace turnpike::server::net

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: Apache-2.0
+// TURN over TLS with a certificate made at test time: turnutils_uclient -t -S on the TLS port
+// and on the plain port (the first byte tells them apart), plain TCP on the TLS port, headless
+// Chromium through turns: (trusting the test certificate by flag, and refusing it without),
+// a silent client closed after the handshake limit, and a bad certificate refused at start-up.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "support/certs.hpp"
+#include "support/process.hpp"
+#include "support/stun_client.hpp"
+
+namespace turnpike::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string browser_dir = TURNPIKE_SOURCE_DIR "/tests/interop/browser";
+
+class TlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cert_ = make_test_certificate();
+    const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    socklen_t len = 0;
+    auto ss = to_sockaddr(*protocol::transport_address::parse_ip("127.0.0.1", 0), len);
+    bind(fd, reinterpret_cast<const sockaddr*>(&ss), len);
+    sockaddr_storage bound{};
+    socklen_t blen = sizeof bound;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
+    peer_port_ = std::to_string(from_sockaddr(bound).port);
+    close(fd);
+    peer_ = std::make_unique<process>(
+        std::vector<std::string>{"turnutils_peer", "-L", "127.0.0.1", "-p", peer_port_});
+    server_ = std::make_unique<process>(std::vector<std::string>{TURNPIKE_BINARY,
+                                                                 "-n",
+                                                                 "-L",
+                                                                 "127.0.0.1",
+                                                                 "-p",
+                                                                 "0",
+                                                                 "--tls-listening-port",
+                                                                 "0",
+                                                                 "--cert",
+                                                                 cert_.cert,
+                                                                 "--pkey",
+                                                                 cert_.key,
+                                                                 "-u",
+                                                                 "u:p",
+                                                                 "-r",
+                                                                 "test",
+                                                                 "--allow-loopback-peers",
+                                                                 "--rfc5766-channel-numbers",
+                                                                 "--relay-threads",
+                                                                 "2"});
+    auto plain = server_->wait_for(std::regex(R"(listening tcp 127\.0\.0\.1:(\d+))"));
+    auto tls = server_->wait_for(std::regex(R"(listening tls 127\.0\.0\.1:(\d+))"));
+    ASSERT_TRUE(plain && tls) << server_->output();
+    plain_port_ = (*plain)[1];
+    tls_port_ = (*tls)[1];
+    ASSERT_TRUE(server_->wait_for(std::regex("iceServers"))) << server_->output();
+  }
+  void TearDown() override {
+    if (server_) {
+      server_->signal(SIGTERM);
+      EXPECT_EQ(server_->wait_exit(), 0) << server_->output();
+    }
+    std::filesystem::remove_all(std::filesystem::path(cert_.cert).parent_path());
+  }
+  std::string uclient(std::vector<std::string> flags, const std::string& port) {
+    std::vector<std::string> argv{"turnutils_uclient"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    for (const char* a : {"-u", "u", "-w", "p", "-e", "127.0.0.1", "-n", "30", "-m", "2"}) {
+      argv.emplace_back(a);
+    }
+    argv.insert(argv.end(), {"-r", peer_port_, "-p", port, "127.0.0.1"});
+    process c(argv);
+    c.wait_exit(60s);
+    return c.output();
+  }
+  static void expect_clean(const std::string& out) {
+    EXPECT_NE(out.find("start_mclient: tot_send_msgs=60, tot_recv_msgs=60"), std::string::npos)
+        << out;
+    EXPECT_NE(out.find("Total lost packets 0 (0.000000%)"), std::string::npos) << out;
+  }
+
+  test_certificate cert_;
+  std::unique_ptr<process> peer_;
+  std::unique_ptr<process> server_;
+  std::string plain_port_, tls_port_, peer_port_;
+};
+
+TEST_F(TlsTest, UclientOverTlsOnBothPortsAndTcpOnTheTlsPort) {
+  expect_clean(uclient({"-t", "-S"}, tls_port_));
+  expect_clean(uclient({"-t", "-S"}, plain_port_));
+  expect_clean(uclient({"-t"}, tls_port_));
+}
+
+TEST_F(TlsTest, ChromiumThroughTurns) {
+  ASSERT_TRUE(std::filesystem::exists(browser_dir + "/node_modules/playwright-core"));
+  const std::string url = "turns:127.0.0.1:" + tls_port_ + "?transport=tcp";
+  process ok({"node", browser_dir + "/relay_datachannel.mjs", "--url", url, "--user", "u",
+              "--password", "p", "--ignore-certificate-errors"});
+  EXPECT_EQ(ok.wait_exit(90s), 0) << ok.output();
+  EXPECT_NE(ok.output().find(R"("selected":{"local":"relay","remote":"relay")"), std::string::npos)
+      << ok.output();
+  // Without trusting the test certificate the browser refuses the server.
+  process refused({"node", browser_dir + "/relay_datachannel.mjs", "--url", url, "--user", "u",
+                   "--password", "p", "--expect", "fail", "--timeout", "8000"});
+  EXPECT_EQ(refused.wait_exit(90s), 0) << refused.output();
+}
+
+TEST_F(TlsTest, SilentClientIsClosedAfterTheHandshakeLimit) {
+  stun_client silent(SOCK_STREAM,
+                     *protocol::transport_address::parse_ip(
+                         "127.0.0.1", static_cast<std::uint16_t>(std::stoi(tls_port_))));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(silent.closed_by_peer(15000));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 9s);
+  // Meanwhile a well-behaved client is served on the same port.
+  stun_client plain(SOCK_STREAM,
+                    *protocol::transport_address::parse_ip(
+                        "127.0.0.1", static_cast<std::uint16_t>(std::stoi(tls_port_))));
+  EXPECT_TRUE(plain.binding());
+}
+
+TEST(TlsConfig, UnusableCertificateStopsStartup) {
+  const std::string bogus = testing::TempDir() + "/turnpike-bogus.pem";
+  std::ofstream(bogus) << "not a certificate\n";
+  process s(
+      {TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", "0", "--cert", bogus, "--pkey", bogus});
+  EXPECT_EQ(s.wait_exit(), 1);
+  EXPECT_NE(s.output().find("cert: " + bogus), std::string::npos) << s.output();
+}
+
+}  // namespace
+}  // namespace turnpike::test
