@@ -86,6 +86,8 @@ inline constexpr std::uint16_t requested_transport = 0x0019;
 inline constexpr std::uint16_t dont_fragment = 0x001A;
 inline constexpr std::uint16_t reservation_token = 0x0022;
 inline constexpr std::uint16_t additional_address_family = 0x8000;
+// The code the TURN IPv6 drafts used, still sent by coturn 4.6's clients (turnutils_uclient -Z).
+inline constexpr std::uint16_t additional_address_family_draft = 0x8032;
 inline constexpr std::uint16_t address_error_code = 0x8001;
 inline constexpr std::uint16_t icmp = 0x8004;
 // RFC 6062 (TURN TCP allocations)

@@ -36,10 +36,15 @@ struct channel_binding {
   clock::time_point expiry;
 };
 
+struct relay_endpoint {
+  relay_id id = 0;
+  protocol::transport_address relayed;  // as advertised (external-ip applied)
+};
+
 struct allocation {
   five_tuple client;
-  relay_id relay = 0;
-  protocol::transport_address relayed;  // as advertised (external-ip applied)
+  // One relayed address, or two (IPv4 and IPv6) for a dual allocation (RFC 8656 section 7.2).
+  std::vector<relay_endpoint> relays;
   std::string username;
   auth::credential key;
   bool key_is_sha256 = false;  // PASSWORD-ALGORITHM chose SHA-256
@@ -48,13 +53,19 @@ struct allocation {
   clock::time_point expiry;
   clock::time_point scheduled = clock::time_point::max();  // earliest queued deadline
   bool holds_quota = false;
-  bool ipv6_refused = false;  // asked for a dual allocation; the IPv6 half was refused (440)
+  int additional_error = 0;  // dual allocation asked, IPv6 half refused: 440 or 508
   std::vector<permission> permissions;
   std::vector<channel_binding> channels;
   // max-bps token bucket, in bytes.
   double tokens = 0;
   clock::time_point refilled;
 
+  const relay_endpoint* relay_for(protocol::address_family f) const noexcept {
+    for (const auto& r : relays) {
+      if (r.relayed.family == f) return &r;
+    }
+    return nullptr;
+  }
   permission* find_permission(const protocol::transport_address& peer) noexcept {
     for (auto& p : permissions) {
       if (p.ip.family == peer.family && p.ip.ip == peer.ip) return &p;

@@ -49,7 +49,7 @@ p::transport_address engine::advertised(const p::transport_address& relay) const
 void engine::schedule(allocation& a, clock::time_point when) noexcept {
   if (when >= a.scheduled) return;
   a.scheduled = when;
-  deadlines_.emplace(when, a.relay);
+  deadlines_.emplace(when, a.relays.front().id);
 }
 
 clock::time_point engine::next_deadline() const noexcept {
@@ -78,9 +78,11 @@ void engine::remove_allocation(const five_tuple& key) noexcept {
   const auto it = allocations_.find(key);
   if (it == allocations_.end()) return;
   allocation& a = it->second;
-  if (relays_ != nullptr) relays_->close_relay(a.relay);
+  for (const relay_endpoint& r : a.relays) {
+    if (relays_ != nullptr) relays_->close_relay(r.id);
+    by_relay_.erase(r.id);
+  }
   if (a.holds_quota && settings_.turn->quota != nullptr) settings_.turn->quota->release(a.username);
-  by_relay_.erase(a.relay);
   allocations_.erase(it);
 }
 
@@ -162,15 +164,17 @@ void engine::dispatch_authenticated(const five_tuple& path, const p::message_vie
 void engine::send_allocate_success(allocation& a, const p::message_view& req,
                                    const request_auth& auth) noexcept {
   p::message_builder b(*out_, p::method::allocate, p::msg_class::success_response, req.tid_bytes());
-  p::add_xor_address(b, p::attr::xor_relayed_address, a.relayed);
+  for (const relay_endpoint& r : a.relays) {
+    p::add_xor_address(b, p::attr::xor_relayed_address, r.relayed);
+  }
   b.add_u32(p::attr::lifetime,
             static_cast<std::uint32_t>(clamp_lifetime(*settings_.turn, lifetime_of(req)).count()));
   if (a.reserved) b.add(p::attr::reservation_token, *a.reserved);
   p::add_xor_address(b, p::attr::xor_mapped_address, a.client.remote);
-  if (a.ipv6_refused) {
+  if (a.additional_error != 0) {
     p::add_address_error_code(
-        b, p::address_family::ipv6, p::error::address_family_not_supported,
-        settings_.include_reason ? p::default_reason(p::error::address_family_not_supported) : "");
+        b, p::address_family::ipv6, a.additional_error,
+        settings_.include_reason ? p::default_reason(a.additional_error) : "");
   }
   ++counters_.success_responses;
   finish_and_send(a.client, b, req, &auth);
@@ -211,7 +215,8 @@ void engine::on_allocate(const five_tuple& path, const p::message_view& req,
   const auto token_attr = req.find(p::attr::reservation_token);
   const auto even_attr = req.find(p::attr::even_port);
   const auto family_attr = req.find(p::attr::requested_address_family);
-  const auto additional_attr = req.find(p::attr::additional_address_family);
+  auto additional_attr = req.find(p::attr::additional_address_family);
+  if (!additional_attr) additional_attr = req.find(p::attr::additional_address_family_draft);
   if (token_attr && (even_attr || family_attr)) {
     send_error(path, req, p::error::bad_request, {}, &auth);
     return;
@@ -237,16 +242,15 @@ void engine::on_allocate(const five_tuple& path, const p::message_view& req,
     rr.even_port = true;
     rr.reserve_next = *r;
   }
-  // ADDITIONAL-ADDRESS-FAMILY (dual allocation) must name IPv6. Until IPv6 relays exist the
-  // IPv4 relay is allocated and the answer says IPv6 failed (RFC 8656 section 7.2).
-  bool ipv6_refused = false;
-  if (additional_attr) {
+  // ADDITIONAL-ADDRESS-FAMILY (dual allocation, RFC 8656 section 7.2) must name IPv6; the
+  // IPv4 relay comes first and an IPv6 one is added when possible.
+  const bool dual = additional_attr.has_value();
+  if (dual) {
     auto f = p::decode_address_family(additional_attr->value);
     if (!f || *f != p::address_family::ipv6) {
       send_error(path, req, p::error::bad_request, {}, &auth);
       return;
     }
-    ipv6_refused = true;
   }
   if (family_attr) {
     auto f = p::decode_address_family(family_attr->value);
@@ -273,39 +277,65 @@ void engine::on_allocate(const five_tuple& path, const p::message_view& req,
   }
   allocation& a = allocations_[path];
   a.client = path;
-  a.relay = opened->id;
-  a.relayed = advertised(opened->local);
+  a.relays.push_back({opened->id, advertised(opened->local)});
+  if (dual) {
+    relay_request second;
+    second.family = p::address_family::ipv6;
+    second.dont_fragment = rr.dont_fragment;
+    relay_error why6{};
+    if (const auto v6 = relays_->open_relay(second, why6)) {
+      a.relays.push_back({v6->id, advertised(v6->local)});
+    } else {
+      a.additional_error = why6 == relay_error::no_such_family
+                               ? p::error::address_family_not_supported
+                               : p::error::insufficient_capacity;
+    }
+  }
   a.username = username;
   a.key = auth.key;
   a.key_is_sha256 = auth.key_is_sha256;
   a.allocate_tid = req.tid();
   a.reserved = opened->reserved;
   a.holds_quota = t.quota != nullptr;
-  a.ipv6_refused = ipv6_refused;
   a.expiry = now.mono + clamp_lifetime(t, lifetime_of(req));
   a.tokens = static_cast<double>(t.max_bps);
   a.refilled = now.mono;
-  by_relay_[a.relay] = path;
+  for (const relay_endpoint& r : a.relays) by_relay_[r.id] = path;
   schedule(a, a.expiry);
   ++counters_.allocations_created;
-  spdlog::debug("allocation {} for {} user '{}' relayed at {}", a.relay, path.remote.to_string(),
-                a.username, a.relayed.to_string());
+  spdlog::debug("allocation for {} user '{}' relayed at {}{}", path.remote.to_string(), a.username,
+                a.relays.front().relayed.to_string(),
+                a.relays.size() > 1 ? " and " + a.relays.back().relayed.to_string() : "");
   send_allocate_success(a, req, auth);
 }
 
 void engine::on_refresh(allocation& a, const p::message_view& req, const request_auth& auth,
                         const instant& now) noexcept {
   const turn_settings& t = *settings_.turn;
-  // RFC 8656 section 7.3: REQUESTED-ADDRESS-FAMILY must match the allocation's family.
+  // RFC 8656 section 7.3: REQUESTED-ADDRESS-FAMILY names one of the allocation's families;
+  // in a dual allocation, a zero lifetime then deletes that family's relay only.
+  const auto asked = lifetime_of(req);
+  p::message_builder b(*out_, p::method::refresh, p::msg_class::success_response, req.tid_bytes());
   if (const auto f = req.find(p::attr::requested_address_family)) {
     auto fam = p::decode_address_family(f->value);
-    if (!fam || *fam != a.relayed.family) {
+    const relay_endpoint* r = fam ? a.relay_for(*fam) : nullptr;
+    if (r == nullptr) {
       send_error(a.client, req, p::error::peer_address_family_mismatch, {}, &auth);
       return;
     }
+    if (asked && *asked == 0 && a.relays.size() > 1) {
+      const relay_id gone = r->id;
+      relays_->close_relay(gone);
+      by_relay_.erase(gone);
+      std::erase_if(a.relays, [gone](const relay_endpoint& e) { return e.id == gone; });
+      a.scheduled = clock::time_point::max();  // re-queue under the remaining relay's id
+      schedule(a, a.expire(now.mono));
+      b.add_u32(p::attr::lifetime, 0);
+      ++counters_.success_responses;
+      finish_and_send(a.client, b, req, &auth);
+      return;
+    }
   }
-  const auto asked = lifetime_of(req);
-  p::message_builder b(*out_, p::method::refresh, p::msg_class::success_response, req.tid_bytes());
   if (asked && *asked == 0) {
     b.add_u32(p::attr::lifetime, 0);
     ++counters_.success_responses;
@@ -335,7 +365,7 @@ void engine::on_create_permission(allocation& a, const p::message_view& req,
       return;
     }
     const auto canon = peer_policy::canonical(*peer);
-    if (canon.family != a.relayed.family) {
+    if (a.relay_for(canon.family) == nullptr) {
       send_error(a.client, req, p::error::peer_address_family_mismatch, {}, &auth);
       return;
     }
@@ -386,7 +416,7 @@ void engine::on_channel_bind(allocation& a, const p::message_view& req, const re
     return;
   }
   const auto canon = peer_policy::canonical(*peer);
-  if (canon.family != a.relayed.family) {
+  if (a.relay_for(canon.family) == nullptr) {
     send_error(a.client, req, p::error::peer_address_family_mismatch, {}, &auth);
     return;
   }
@@ -450,10 +480,15 @@ void engine::on_send_indication(const five_tuple& path, const p::message_view& i
     ++counters_.dropped_no_permission;
     return;
   }
+  const relay_endpoint* relay = a.relay_for(canon.family);
+  if (relay == nullptr) {
+    ++counters_.dropped_no_permission;
+    return;
+  }
   if (!spend(a, data_attr->value.size(), now)) return;
   ++counters_.relayed_to_peer_packets;
   counters_.relayed_to_peer_bytes += data_attr->value.size();
-  relays_->send_to_peer(a.relay, canon, data_attr->value);
+  relays_->send_to_peer(relay->id, canon, data_attr->value);
 }
 
 void engine::on_channel_data(const five_tuple& path, p::byte_span bytes,
@@ -483,10 +518,11 @@ void engine::on_channel_data(const five_tuple& path, p::byte_span bytes,
     ++counters_.dropped_no_permission;
     return;
   }
-  if (!spend(a, cd->data.size(), now)) return;
+  const relay_endpoint* relay = a.relay_for(ch->peer.family);
+  if (relay == nullptr || !spend(a, cd->data.size(), now)) return;
   ++counters_.relayed_to_peer_packets;
   counters_.relayed_to_peer_bytes += cd->data.size();
-  relays_->send_to_peer(a.relay, ch->peer, cd->data);
+  relays_->send_to_peer(relay->id, ch->peer, cd->data);
 }
 
 void engine::on_peer_packet(relay_id relay, const p::transport_address& from, p::byte_span bytes,

@@ -138,6 +138,33 @@ TEST_F(UclientTest, Rfc8656ChannelRangeRefusesOldChannelNumbers) {
   EXPECT_NE(r.output.find("channel bind: error 400"), std::string::npos) << r.output;
 }
 
+TEST_F(UclientTest, Ipv6RelayAndDualAllocation) {
+  // Listening (and so relaying) on 127.0.0.1 and ::1; a second echo peer on ::1.
+  start_server({"--listening-ip=::1", "--rfc5766-channel-numbers", "--no-rfc5780"});
+  const std::uint16_t v6_port = free_udp_port();
+  process peer6({"turnutils_peer", "-L", "::1", "-p", std::to_string(v6_port)});
+  auto run_to = [&](std::vector<std::string> flags, const std::string& peer_ip,
+                    std::uint16_t peer_port) {
+    std::vector<std::string> argv{"turnutils_uclient"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    argv.insert(argv.end(), {"-u", "u", "-w", "p", "-p", std::to_string(port_), "-e", peer_ip, "-r",
+                             std::to_string(peer_port), "-n", "30", "-m", "2", "127.0.0.1"});
+    process c(argv);
+    c.wait_exit(60s);
+    return c.output();
+  };
+  auto clean = [](const std::string& out) {
+    return out.find("start_mclient: tot_send_msgs=60, tot_recv_msgs=60") != std::string::npos &&
+           out.find("Total lost packets 0 (0.000000%)") != std::string::npos;
+  };
+  std::string out = run_to({"-x"}, "::1", v6_port);  // IPv6 relay, IPv4 client
+  EXPECT_TRUE(clean(out)) << out;
+  out = run_to({"-Z"}, "::1", v6_port);  // dual allocation, IPv6 peer
+  EXPECT_TRUE(clean(out)) << out;
+  out = run_to({"-Z"}, "127.0.0.1", peer_port_);  // dual allocation, IPv4 peer
+  EXPECT_TRUE(clean(out)) << out;
+}
+
 TEST_F(UclientTest, WrongPasswordCannotAllocate) {
   start_server();
   const auto r = run({}, "wrong");

@@ -48,8 +48,16 @@ class fake_relays final : public relay_io {
   std::optional<opened_relay> open_relay(const relay_request& r, relay_error& why) override {
     requests.push_back(r);
     if (r.family == p::address_family::ipv6) {
-      why = relay_error::no_such_family;
-      return std::nullopt;
+      if (!ipv6) {
+        why = relay_error::no_such_family;
+        return std::nullopt;
+      }
+      opened_relay o;
+      o.id = next_id++;
+      o.local = addr("2001:db8:1::1", next_port);
+      next_port = static_cast<std::uint16_t>(next_port + 2);
+      open.insert(o.id);
+      return o;
     }
     if (exhausted) {
       why = relay_error::no_port;
@@ -91,6 +99,7 @@ class fake_relays final : public relay_io {
   relay_id next_id = 1;
   std::uint16_t next_port = 50000;
   bool exhausted = false;
+  bool ipv6 = false;
 };
 
 const p::transport_address peer_a = addr("203.0.113.5", 7000);
@@ -661,6 +670,58 @@ TEST_F(TurnTest, DualAllocationRequestGetsIpv4AndRefusesIpv6) {
                               }),
                       other)),
             400);
+}
+
+TEST_F(TurnTest, DualAllocationWithBothFamilies) {
+  relays_.ipv6 = true;
+  make();
+  allocate(five_tuple{transport::udp, path_.local, addr("192.0.2.10", 1)});
+  auto dual = send(request(p::method::allocate, [](auto& b) {
+    p::add_requested_transport(b, p::transport_udp);
+    p::add_address_family(b, p::attr::additional_address_family, p::address_family::ipv6);
+  }));
+  ASSERT_EQ(code(dual), 0);
+  std::vector<p::transport_address> relayed;
+  for (const p::attribute& a : dual.attributes()) {
+    if (a.type == p::attr::xor_relayed_address) {
+      relayed.push_back(*p::decode_xor_address(a.value, dual.tid_bytes()));
+    }
+  }
+  ASSERT_EQ(relayed.size(), 2u);
+  EXPECT_EQ(relayed[0].family, p::address_family::ipv4);
+  EXPECT_EQ(relayed[1].family, p::address_family::ipv6);
+  EXPECT_FALSE(dual.find(p::attr::address_error_code));
+  const auto peer6 = addr("2606:4700::1111", 7000);
+  ASSERT_EQ(code(create_permission({peer_a, peer6})), 0);
+  auto send_ind = [&](const p::transport_address& to) {
+    engine_->on_packet(path_,
+                       request(
+                           p::method::send,
+                           [&](auto& b) {
+                             p::add_xor_address(b, p::attr::xor_peer_address, to);
+                             b.add(p::attr::data, std::string_view("x"));
+                           },
+                           false),
+                       now_);
+  };
+  send_ind(peer_a);
+  send_ind(peer6);
+  ASSERT_EQ(relays_.to_peer.size(), 2u);
+  const relay_id v4 = relays_.to_peer[0].id, v6 = relays_.to_peer[1].id;
+  EXPECT_NE(v4, v6);
+  // Deleting the IPv6 half leaves the IPv4 relay working.
+  auto gone = send(request(p::method::refresh, [](auto& b) {
+    p::add_address_family(b, p::attr::requested_address_family, p::address_family::ipv6);
+    b.add_u32(p::attr::lifetime, 0);
+  }));
+  EXPECT_EQ(code(gone), 0);
+  EXPECT_EQ(relays_.open.count(v6), 0u);
+  EXPECT_EQ(relays_.open.count(v4), 1u);
+  EXPECT_EQ(code(create_permission({peer6})), 443);
+  send_ind(peer_a);
+  EXPECT_EQ(relays_.to_peer.size(), 3u);
+  advance(600s);  // the remaining relay still expires on time
+  EXPECT_EQ(relays_.open.count(v4), 0u);
 }
 
 TEST_F(TurnTest, UnauthenticatedAnswersAreRateLimitedPerSource) {
