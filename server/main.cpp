@@ -92,13 +92,14 @@ int main(int argc, char** argv) {
         "stopped: packets={} binding={} classic={} success={} errors={} malformed={} "
         "bad_fingerprint={} not_request={} channel_data={} unanswered={} send_failures={} "
         "allocations={} expired={} to_peer={}/{}B to_client={}/{}B no_allocation={} "
-        "no_permission={} over_bandwidth={} limited_401={}",
+        "no_permission={} over_bandwidth={} limited_401={} stream_timeouts={} streams_refused={}",
         t.packets_in, t.binding_requests, t.binding_classic, t.success_responses, t.error_responses,
         t.dropped_malformed, t.dropped_bad_fingerprint, t.dropped_not_request,
         t.dropped_channel_data, t.dropped_unanswered, srv.send_failures(), t.allocations_created,
         t.allocations_expired, t.relayed_to_peer_packets, t.relayed_to_peer_bytes,
         t.relayed_to_client_packets, t.relayed_to_client_bytes, t.dropped_no_allocation,
-        t.dropped_no_permission, t.dropped_bandwidth, t.unauthenticated_limited);
+        t.dropped_no_permission, t.dropped_bandwidth, t.unauthenticated_limited,
+        srv.stream_timeouts(), srv.streams_refused());
   } catch (const boost::system::system_error& e) {
     spdlog::error("cannot listen: {}", e.what());
     rc = 1;

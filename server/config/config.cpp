@@ -148,6 +148,18 @@ const std::unordered_map<std::string_view, handler>& handlers() {
       {"no-tlsv1", [](server_config&, const setting& s) { (void)parse_flag(s); }},
       {"no-tlsv1_1", [](server_config&, const setting& s) { (void)parse_flag(s); }},
       {"no-tlsv1_2", [](server_config& c, const setting& s) { c.no_tlsv1_2 = parse_flag(s); }},
+      {"stream-frame-timeout",
+       [](server_config& c, const setting& s) {
+         c.stream_frame_timeout = static_cast<unsigned>(parse_uint(s, 1, 3600));
+       }},
+      {"stream-idle-timeout",
+       [](server_config& c, const setting& s) {
+         c.stream_idle_timeout = static_cast<unsigned>(parse_uint(s, 1, 86400));
+       }},
+      {"max-connections-per-ip",
+       [](server_config& c, const setting& s) {
+         c.max_connections_per_ip = static_cast<unsigned>(parse_uint(s, 0, 1u << 20));
+       }},
       // STUN behaviour.
       {"no-rfc5780", [](server_config& c, const setting& s) { c.rfc5780 = !parse_flag(s); }},
       {"no-stun-backward-compatibility",
@@ -359,6 +371,9 @@ std::string describe(const server_config& c) {
   if (!c.pkey_password.empty()) o << "pkey-pwd=<hidden>\n";
   if (!c.cipher_list.empty()) o << "cipher-list=" << c.cipher_list << "\n";
   flag("no-tlsv1_2", c.no_tlsv1_2);
+  o << "stream-frame-timeout=" << c.stream_frame_timeout << "\n";
+  o << "stream-idle-timeout=" << c.stream_idle_timeout << "\n";
+  o << "max-connections-per-ip=" << c.max_connections_per_ip << "\n";
   flag("no-rfc5780", !c.rfc5780);
   flag("no-stun-backward-compatibility", !c.stun_backward_compatibility);
   flag("fingerprint", c.fingerprint);

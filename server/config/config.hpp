@@ -49,6 +49,10 @@ struct server_config {
   std::string pkey_password;
   std::string cipher_list;
   bool no_tlsv1_2 = false;  // TLS 1.3 only
+  // Stream (TCP/TLS) client limits.
+  unsigned stream_frame_timeout = 10;   // handshake / first byte / finishing a started frame
+  unsigned stream_idle_timeout = 300;   // no byte received
+  unsigned max_connections_per_ip = 64;  // concurrent streams from one IP (0: unlimited)
   // STUN behaviour.
   bool rfc5780 = true;  // effective only with two listening addresses of one family
   bool stun_backward_compatibility = true;

@@ -55,6 +55,12 @@ constexpr std::array table{
     option_spec{"rfc5766-channel-numbers", '\0', k::flag, yes,
                 "accept channel numbers up to 0x7FFF (RFC 5766 clients)"},
     option_spec{"include-reason-string", '\0', k::flag, yes, "reason phrases in ERROR-CODE"},
+    option_spec{"stream-frame-timeout", '\0', k::value, yes,
+                "seconds to finish a TLS handshake or a started frame (10)"},
+    option_spec{"stream-idle-timeout", '\0', k::value, yes,
+                "seconds without a byte before a stream client is closed (300)"},
+    option_spec{"max-connections-per-ip", '\0', k::value, yes,
+                "concurrent TCP/TLS connections from one IP (64; 0 = unlimited)"},
     option_spec{"nonce-secret", '\0', k::value, yes,
                 "secret for stateless nonces, shared by a fleet (default: random)"},
     // coturn options not implemented yet: accepted with a warning.

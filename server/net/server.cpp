@@ -156,7 +156,14 @@ void server::start() {
   relays.min_port = cfg_.min_port;
   relays.max_port = cfg_.max_port;
   relays.reservations = &reservations_;
-  for (auto& s : shards_) s->init_engine(settings, relays);
+  stream_limits limits;
+  limits.frame_timeout = std::chrono::seconds(cfg_.stream_frame_timeout);
+  limits.idle_timeout = std::chrono::seconds(cfg_.stream_idle_timeout);
+  // The kernel spreads one IP's connections over the shards by port hash: each shard takes
+  // its share of the limit, rounded up.
+  const auto n = static_cast<unsigned>(shards_.size());
+  limits.per_ip = cfg_.max_connections_per_ip == 0 ? 0 : (cfg_.max_connections_per_ip + n - 1) / n;
+  for (auto& s : shards_) s->init_engine(settings, relays, limits);
   for (auto& s : shards_) s->start();
 }
 
@@ -172,6 +179,18 @@ engine::engine_counters server::totals() const noexcept {
   engine::engine_counters t;
   for (const auto& s : shards_) t += s->counters();
   return t;
+}
+
+std::uint64_t server::stream_timeouts() const noexcept {
+  std::uint64_t n = 0;
+  for (const auto& s : shards_) n += s->stream_timeouts();
+  return n;
+}
+
+std::uint64_t server::streams_refused() const noexcept {
+  std::uint64_t n = 0;
+  for (const auto& s : shards_) n += s->streams_refused();
+  return n;
 }
 
 std::uint64_t server::send_failures() const noexcept {

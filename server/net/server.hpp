@@ -45,6 +45,8 @@ class server {
   // After join().
   engine::engine_counters totals() const noexcept;
   std::uint64_t send_failures() const noexcept;
+  std::uint64_t stream_timeouts() const noexcept;
+  std::uint64_t streams_refused() const noexcept;
 
  private:
   engine::engine_settings engine_settings_for() const;

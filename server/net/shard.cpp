@@ -38,8 +38,10 @@ void prepare(Socket& s, const protocol::transport_address& local) {
 
 shard::shard(unsigned index) : index_(index), timer_(io_), rng_(std::random_device{}()) {}
 
-void shard::init_engine(engine::engine_settings settings, relay_setup relays) {
+void shard::init_engine(engine::engine_settings settings, relay_setup relays,
+                        stream_limits limits) {
   relay_setup_ = std::move(relays);
+  limits_ = limits;
   engine_.emplace(std::move(settings), *this, this);
 }
 
@@ -147,8 +149,27 @@ void shard::add_connection(const engine::five_tuple& t, stream_connection* c) {
   connections_[t] = c;
 }
 
+bool shard::admit_stream(const protocol::transport_address& remote) noexcept {
+  protocol::transport_address ip = remote;
+  ip.port = 0;
+  unsigned& open = per_ip_[ip];
+  if (limits_.per_ip != 0 && open >= limits_.per_ip) {
+    ++streams_refused_;
+    return false;
+  }
+  ++open;
+  return true;
+}
+
+void shard::release_stream(const protocol::transport_address& remote) noexcept {
+  protocol::transport_address ip = remote;
+  ip.port = 0;
+  if (const auto it = per_ip_.find(ip); it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+}
+
 void shard::remove_connection(const engine::five_tuple& t) noexcept {
   connections_.erase(t);
+  release_stream(t.remote);
   // Posted, not called: a connection may close while the engine is inside a handler that
   // writes to it (output overflow), and the allocation must not vanish under that handler.
   boost::asio::post(io_, [this, t] {

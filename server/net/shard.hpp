@@ -19,6 +19,7 @@
 
 #include "server/engine/engine.hpp"
 #include "server/net/relay_ports.hpp"
+#include "server/net/stream_connection.hpp"
 
 namespace turnpike::server::net {
 
@@ -32,6 +33,14 @@ struct relay_setup {
   std::uint16_t min_port = 49152;
   std::uint16_t max_port = 65535;
   relay_reservations* reservations = nullptr;
+};
+
+struct address_hash {
+  std::size_t operator()(const protocol::transport_address& a) const noexcept {
+    std::size_t h = 0;
+    for (std::uint8_t b : a.ip) h = h * 131 + b;
+    return h;
+  }
 };
 
 class shard final : public engine::client_sink, public engine::relay_io {
@@ -53,7 +62,7 @@ class shard final : public engine::client_sink, public engine::relay_io {
 
   // After the listeners are bound (the engine's peer policy needs their addresses), before
   // start().
-  void init_engine(engine::engine_settings settings, relay_setup relays);
+  void init_engine(engine::engine_settings settings, relay_setup relays, stream_limits limits = {});
   void start();
   // Thread-safe: ends allocations, closes every socket on the shard's thread and lets run()
   // return.
@@ -71,6 +80,15 @@ class shard final : public engine::client_sink, public engine::relay_io {
   void on_peer_packet(engine::relay_id id, const protocol::transport_address& peer,
                       protocol::byte_span bytes) noexcept;
   void count_send_failure() noexcept { ++send_failures_; }
+  void count_stream_timeout() noexcept { ++stream_timeouts_; }
+  const stream_limits& stream_limits_in_force() const noexcept { return limits_; }
+  // Counts an accepted stream against its IP; false (not counted) when the IP already has
+  // limits.per_ip on this shard. Every admitted stream is released exactly once: by
+  // remove_connection, or by release_stream when it never became a connection.
+  bool admit_stream(const protocol::transport_address& remote) noexcept;
+  void release_stream(const protocol::transport_address& remote) noexcept;
+  std::uint64_t stream_timeouts() const noexcept { return stream_timeouts_; }
+  std::uint64_t streams_refused() const noexcept { return streams_refused_; }
   void add_connection(const engine::five_tuple& t, stream_connection* c);
   void remove_connection(const engine::five_tuple& t) noexcept;
 
@@ -103,6 +121,11 @@ class shard final : public engine::client_sink, public engine::relay_io {
   engine::relay_id next_relay_ = 1;
   std::minstd_rand rng_;
   std::uint64_t send_failures_ = 0;
+  std::uint64_t stream_timeouts_ = 0;
+  std::uint64_t streams_refused_ = 0;
+  stream_limits limits_;
+  // Open stream connections per client IP (port zeroed), for limits_.per_ip.
+  std::unordered_map<protocol::transport_address, unsigned, address_hash> per_ip_;
   std::thread thread_;
 };
 

@@ -20,11 +20,7 @@ constexpr bool is_tls = !std::is_same_v<Stream, boost::asio::ip::tcp::socket>;
 template <class Stream>
 basic_stream_connection<Stream>::basic_stream_connection(shard& owner, Stream stream,
                                                          engine::five_tuple tuple)
-    : shard_(owner),
-      stream_(std::move(stream)),
-      tuple_(tuple),
-      handshake_timer_(owner.io()),
-      in_(4096) {}
+    : shard_(owner), stream_(std::move(stream)), tuple_(tuple), watchdog_(owner.io()), in_(4096) {}
 
 template <class Stream>
 boost::asio::ip::tcp::socket& basic_stream_connection<Stream>::socket() noexcept {
@@ -40,16 +36,17 @@ void basic_stream_connection<Stream>::start() {
   boost::system::error_code ignored;
   socket().set_option(boost::asio::ip::tcp::no_delay(true), ignored);
   shard_.add_connection(tuple_, this);
+  last_byte_ = std::chrono::steady_clock::now();
+  frame_started_ = std::chrono::steady_clock::time_point::max();
+  watch();
   if constexpr (is_tls<Stream>) {
-    // A client that opens a connection and never completes the handshake is closed.
-    handshake_timer_.expires_after(handshake_limit);
-    handshake_timer_.async_wait(
-        [self = this->shared_from_this()](const boost::system::error_code& ec) {
-          if (!ec) self->close();
-        });
+    // The handshake counts as a frame: it must finish within the frame timeout.
+    handshaking_ = true;
+    frame_started_ = last_byte_;
     stream_.async_handshake(boost::asio::ssl::stream_base::server,
                             [self = this->shared_from_this()](const boost::system::error_code& ec) {
-                              self->handshake_timer_.cancel();
+                              self->handshaking_ = false;
+                              self->frame_started_ = std::chrono::steady_clock::time_point::max();
                               if (ec || self->closed_) {
                                 self->close();
                                 return;
@@ -62,10 +59,34 @@ void basic_stream_connection<Stream>::start() {
 }
 
 template <class Stream>
+void basic_stream_connection<Stream>::watch() {
+  const stream_limits& limits = shard_.stream_limits_in_force();
+  // Check often enough to close within a fraction of the shorter limit.
+  const auto period = std::max(std::chrono::milliseconds(200),
+                               std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::min(limits.frame_timeout, limits.idle_timeout)) /
+                                   4);
+  watchdog_.expires_after(period);
+  watchdog_.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->closed_) return;
+    const stream_limits& l = self->shard_.stream_limits_in_force();
+    const auto now = std::chrono::steady_clock::now();
+    if (now - self->last_byte_ > l.idle_timeout ||
+        (self->frame_started_ != std::chrono::steady_clock::time_point::max() &&
+         now - self->frame_started_ > l.frame_timeout)) {
+      self->shard_.count_stream_timeout();
+      self->close();
+      return;
+    }
+    self->watch();
+  });
+}
+
+template <class Stream>
 void basic_stream_connection<Stream>::close() noexcept {
   if (closed_) return;
   closed_ = true;
-  handshake_timer_.cancel();
+  watchdog_.cancel();
   shard_.remove_connection(tuple_);
   boost::system::error_code ignored;
   socket().close(ignored);
@@ -88,6 +109,7 @@ void basic_stream_connection<Stream>::on_read(const boost::system::error_code& e
     return;
   }
   in_len_ += n;
+  last_byte_ = std::chrono::steady_clock::now();
   std::size_t off = 0;
   for (;;) {
     const protocol::frame f =
@@ -109,6 +131,13 @@ void basic_stream_connection<Stream>::on_read(const boost::system::error_code& e
   if (off > 0) {
     std::memmove(in_.data(), in_.data() + off, in_len_ - off);
     in_len_ -= off;
+  }
+  // A frame left incomplete must be finished within the frame timeout (a trickling client is
+  // closed); a completed one resets the clock.
+  if (in_len_ == 0) {
+    frame_started_ = std::chrono::steady_clock::time_point::max();
+  } else if (off > 0 || frame_started_ == std::chrono::steady_clock::time_point::max()) {
+    frame_started_ = last_byte_;
   }
   read();
 }

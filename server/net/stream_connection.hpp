@@ -17,11 +17,20 @@ namespace turnpike::server::net {
 
 class shard;
 
+// What a stream client is allowed: a slow or silent client costs bounded memory and time.
+struct stream_limits {
+  // TLS handshake, first byte, and completing any STUN/ChannelData frame once started.
+  std::chrono::seconds frame_timeout{10};
+  // No byte received for this long: closed.
+  std::chrono::seconds idle_timeout{300};
+  // Concurrent connections from one IP on one shard (0: unlimited).
+  unsigned per_ip = 0;
+};
+
 // What the shard knows of a connection: where answers go, and how to end it.
 class stream_connection {
  public:
   static constexpr std::size_t max_pending_output = 256 * 1024;
-  static constexpr std::chrono::seconds handshake_limit{10};
 
   virtual ~stream_connection() = default;
   virtual void send(protocol::byte_span bytes) = 0;
@@ -42,12 +51,17 @@ class basic_stream_connection final
   void read();
   void on_read(const boost::system::error_code& ec, std::size_t n);
   void write();
+  void watch();
   boost::asio::ip::tcp::socket& socket() noexcept;
 
   shard& shard_;
   Stream stream_;
   engine::five_tuple tuple_;
-  boost::asio::steady_timer handshake_timer_;
+  // One periodic check instead of a timer re-armed per read: the read path only stores times.
+  boost::asio::steady_timer watchdog_;
+  std::chrono::steady_clock::time_point last_byte_;
+  std::chrono::steady_clock::time_point frame_started_;  // max(): no partial frame (or handshake)
+  bool handshaking_ = false;
   std::vector<std::uint8_t> in_;
   std::size_t in_len_ = 0;
   std::vector<std::uint8_t> pending_;

@@ -47,7 +47,10 @@ void tcp_listener::accept() {
         }
         boost::system::error_code peer_ec;
         const auto peer = socket.remote_endpoint(peer_ec);
-        if (!peer_ec) {
+        if (!peer_ec && !shard_.admit_stream(from_endpoint(peer))) {
+          boost::system::error_code ignored;
+          socket.close(ignored);  // over the per-IP connection limit
+        } else if (!peer_ec) {
           const auto remote = from_endpoint(peer);
           if (tls_) {
             classify(std::make_shared<boost::asio::ip::tcp::socket>(std::move(socket)), remote);
@@ -63,23 +66,25 @@ void tcp_listener::accept() {
 void tcp_listener::classify(std::shared_ptr<boost::asio::ip::tcp::socket> socket,
                             protocol::transport_address remote) {
   auto timer = std::make_shared<boost::asio::steady_timer>(shard_.io());
-  timer->expires_after(stream_connection::handshake_limit);
-  timer->async_wait([socket](const boost::system::error_code& ec) {
+  timer->expires_after(shard_.stream_limits_in_force().frame_timeout);
+  timer->async_wait([this, socket](const boost::system::error_code& ec) {
     if (!ec) {
       boost::system::error_code ignored;
       socket->close(ignored);  // silent client: never said a byte
+      shard_.count_stream_timeout();
     }
   });
   socket->async_wait(
       boost::asio::ip::tcp::socket::wait_read,
       [this, socket, timer, remote](const boost::system::error_code& ec) {
         timer->cancel();
-        if (ec || !socket->is_open()) return;
         std::uint8_t first = 0;
-        const ssize_t n = ::recv(socket->native_handle(), &first, 1, MSG_PEEK);
+        const ssize_t n =
+            (ec || !socket->is_open()) ? -1 : ::recv(socket->native_handle(), &first, 1, MSG_PEEK);
         if (n != 1) {
           boost::system::error_code ignored;
           socket->close(ignored);
+          shard_.release_stream(remote);
           return;
         }
         if (first == 0x16) {  // TLS handshake record

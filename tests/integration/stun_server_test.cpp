@@ -206,6 +206,52 @@ TEST(ServerConfig, PortInUseIsAClearError) {
   EXPECT_NE(s.output().find("cannot listen"), std::string::npos) << s.output();
 }
 
+TEST(ServerStreams, SilentAndTricklingClientsAreClosedOnTime) {
+  process s({TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", "0", "--relay-threads", "1",
+             "--stream-frame-timeout", "2", "--stream-idle-timeout", "4",
+             "--max-connections-per-ip", "8"});
+  auto m = s.wait_for(std::regex(R"(listening tcp 127\.0\.0\.1:(\d+))"));
+  ASSERT_TRUE(m) << s.output();
+  const auto server = loopback(static_cast<std::uint16_t>(std::stoi((*m)[1])));
+  const auto well_behaved_ip = loopback(0, "127.0.0.2");
+  ASSERT_TRUE(s.wait_for(std::regex("iceServers")));
+
+  // 20 silent connections from 127.0.0.1: 8 admitted, 12 closed at once.
+  std::vector<std::unique_ptr<stun_client>> silent;
+  for (int i = 0; i < 20; ++i) silent.push_back(std::make_unique<stun_client>(SOCK_STREAM, server));
+  int refused = 0;
+  for (auto& c : silent) refused += c->closed_by_peer(300) ? 1 : 0;
+  EXPECT_EQ(refused, 12);
+  // A trickler: one byte of a Binding request every 500 ms; the frame never completes in time.
+  stun_client trickler(SOCK_STREAM, server, well_behaved_ip);
+  const bytes req = stun_client::binding_request();
+  const auto start = std::chrono::steady_clock::now();
+  bool trickler_closed = false;
+  for (std::size_t i = 0; i < req.size() && !trickler_closed; ++i) {
+    try {
+      trickler.send_raw({req[i]});
+    } catch (const std::exception&) {
+      trickler_closed = true;
+      break;
+    }
+    trickler_closed = trickler.closed_by_peer(500);
+    // Meanwhile a well-behaved client is answered.
+    stun_client good(SOCK_STREAM, server, well_behaved_ip);
+    ASSERT_TRUE(good.binding()) << i;
+  }
+  EXPECT_TRUE(trickler_closed);
+  const auto trickle_time = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(trickle_time, 1500ms);
+  EXPECT_LE(trickle_time, 5000ms);
+  // The admitted silent ones go after the idle timeout.
+  int closed = 0;
+  for (auto& c : silent) closed += c->closed_by_peer(6000) ? 1 : 0;
+  EXPECT_EQ(closed, 20);
+  s.signal(SIGTERM);
+  EXPECT_EQ(s.wait_exit(), 0);
+  EXPECT_NE(s.output().find("streams_refused=12"), std::string::npos) << s.output();
+}
+
 // Finds a port P with P and P+1 free for UDP and TCP on both loopback addresses.
 std::uint16_t free_port_pair() {
   std::mt19937 rng{std::random_device{}()};

@@ -59,9 +59,19 @@ inline protocol::transport_address from_sockaddr(const sockaddr_storage& ss) {
 
 class stun_client {
  public:
-  stun_client(int type, const protocol::transport_address& server) : server_(server) {
+  // `from`: a local address to bind first (another loopback IP, say).
+  stun_client(int type, const protocol::transport_address& server,
+              std::optional<protocol::transport_address> from = std::nullopt)
+      : server_(server) {
     fd_ = socket(server.family == protocol::address_family::ipv4 ? AF_INET : AF_INET6, type, 0);
     if (fd_ < 0) throw std::runtime_error("socket");
+    if (from) {
+      socklen_t flen = 0;
+      const auto fs = to_sockaddr(*from, flen);
+      if (bind(fd_, reinterpret_cast<const sockaddr*>(&fs), flen) != 0) {
+        throw std::runtime_error("bind " + from->to_string());
+      }
+    }
     socklen_t len = 0;
     const auto ss = to_sockaddr(server, len);
     if (connect(fd_, reinterpret_cast<const sockaddr*>(&ss), len) != 0) {
