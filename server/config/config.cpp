@@ -239,6 +239,23 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        [](server_config& c, const setting& s) {
          c.permission_lifetime = static_cast<unsigned>(parse_uint(s, 1, 86400));
        }},
+      {"no-udp-relay", [](server_config& c, const setting& s) { c.no_udp_relay = parse_flag(s); }},
+      {"keep-address-family",
+       [](server_config& c, const setting& s) {
+         if (parse_flag(s)) c.allocation_default_family = server_config::default_family::keep;
+       }},
+      {"allocation-default-address-family",
+       [](server_config& c, const setting& s) {
+         const std::string& v = need_value(s);
+         if (v == "ipv4")
+           c.allocation_default_family = server_config::default_family::ipv4;
+         else if (v == "ipv6")
+           c.allocation_default_family = server_config::default_family::ipv6;
+         else if (v == "keep")
+           c.allocation_default_family = server_config::default_family::keep;
+         else
+           fail(s, "'" + v + "' is not ipv4, ipv6 or keep");
+       }},
       {"rfc5766-channel-numbers",
        [](server_config& c, const setting& s) { c.rfc5766_channel_numbers = parse_flag(s); }},
       // Logging and process.
@@ -415,6 +432,10 @@ std::string describe(const server_config& c) {
   o << "channel-lifetime=" << c.channel_lifetime << "\n";
   o << "permission-lifetime=" << c.permission_lifetime << "\n";
   flag("rfc5766-channel-numbers", c.rfc5766_channel_numbers);
+  flag("no-udp-relay", c.no_udp_relay);
+  static const char* const families[] = {"ipv4", "ipv6", "keep"};
+  o << "allocation-default-address-family="
+    << families[static_cast<int>(c.allocation_default_family)] << "\n";
   flag("include-reason-string", c.include_reason_string);
   static const char* const levels[] = {"trace", "debug", "info", "warning", "error"};
   o << "log-level=" << levels[static_cast<int>(c.level)] << "\n";

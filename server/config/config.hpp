@@ -50,8 +50,8 @@ struct server_config {
   std::string cipher_list;
   bool no_tlsv1_2 = false;  // TLS 1.3 only
   // Stream (TCP/TLS) client limits.
-  unsigned stream_frame_timeout = 10;   // handshake / first byte / finishing a started frame
-  unsigned stream_idle_timeout = 300;   // no byte received
+  unsigned stream_frame_timeout = 10;    // handshake / first byte / finishing a started frame
+  unsigned stream_idle_timeout = 300;    // no byte received
   unsigned max_connections_per_ip = 64;  // concurrent streams from one IP (0: unlimited)
   // STUN behaviour.
   bool rfc5780 = true;  // effective only with two listening addresses of one family
@@ -91,6 +91,9 @@ struct server_config {
   unsigned channel_lifetime = 600;
   unsigned permission_lifetime = 300;
   bool rfc5766_channel_numbers = false;  // accept channels up to 0x7FFF
+  bool no_udp_relay = false;
+  // Relay family when the Allocate names none: ipv4, ipv6, or keep (the client's own).
+  enum class default_family { ipv4, ipv6, keep } allocation_default_family = default_family::ipv4;
   bool include_reason_string = false;
   // Logging and process.
   log_level level = log_level::info;

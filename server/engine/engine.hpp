@@ -41,6 +41,9 @@ struct turn_settings {
   std::chrono::seconds permission_lifetime{300};
   std::chrono::seconds channel_lifetime{600};
   std::uint16_t channel_max = 0x4FFF;  // 0x7FFF with rfc5766-channel-numbers
+  bool udp_relay = true;               // false with no-udp-relay
+  // Relay family when the Allocate names none; nullopt: the family the client came over.
+  std::optional<protocol::address_family> default_family = protocol::address_family::ipv4;
   // external-ip: relay IP as bound -> IP advertised in XOR-RELAYED-ADDRESS.
   std::vector<std::pair<protocol::transport_address, protocol::transport_address>> external_ips;
   std::uint64_t max_bps = 0;  // per allocation, both directions together; 0 = unlimited

@@ -204,11 +204,12 @@ void engine::on_allocate(const five_tuple& path, const p::message_view& req,
     send_error(path, req, p::error::bad_request, {}, &auth);
     return;
   }
-  if (*transport != p::transport_udp) {
+  if (*transport != p::transport_udp || !t.udp_relay) {
     send_error(path, req, p::error::unsupported_transport_protocol, {}, &auth);
     return;
   }
   relay_request rr;
+  rr.family = t.default_family.value_or(path.remote.family);
   // Step 4: DONT-FRAGMENT is honoured by setting DF on the relay socket.
   rr.dont_fragment = req.find(p::attr::dont_fragment).has_value();
   // Steps 5 and 6: RESERVATION-TOKEN excludes EVEN-PORT and REQUESTED-ADDRESS-FAMILY.

@@ -92,6 +92,18 @@ engine::engine_settings server::engine_settings_for() const {
   t.channel_max =
       cfg_.rfc5766_channel_numbers ? protocol::channel_max_rfc5766 : protocol::channel_max_rfc8656;
   t.max_bps = cfg_.max_bps;
+  t.udp_relay = !cfg_.no_udp_relay;
+  switch (cfg_.allocation_default_family) {
+    case config::server_config::default_family::ipv4:
+      t.default_family = protocol::address_family::ipv4;
+      break;
+    case config::server_config::default_family::ipv6:
+      t.default_family = protocol::address_family::ipv6;
+      break;
+    case config::server_config::default_family::keep:
+      t.default_family.reset();
+      break;
+  }
   if (cfg_.bps_capacity != 0) {
     t.capacity_bps = std::max<std::uint64_t>(1, cfg_.bps_capacity / shards_.size());
   }

@@ -724,6 +724,32 @@ TEST_F(TurnTest, DualAllocationWithBothFamilies) {
   EXPECT_EQ(relays_.open.count(v4), 0u);
 }
 
+TEST_F(TurnTest, DefaultFamilyAndNoUdpRelay) {
+  auto s = settings();
+  s.turn->default_family.reset();  // keep: the client's own family
+  make(std::move(s));
+  path_.remote = addr("2001:db8::9", 40000);
+  auto first = send(request(p::method::allocate, [](auto& b) {
+    p::add_requested_transport(b, p::transport_udp);
+  }, false));
+  nonce_ = std::string(*p::decode_text(p::attr::nonce, first.find(p::attr::nonce)->value));
+  EXPECT_EQ(code(send(request(p::method::allocate,
+                              [](auto& b) { p::add_requested_transport(b, p::transport_udp); }))),
+            440);  // an IPv6 client, and the fake has no IPv6 relay
+  EXPECT_EQ(relays_.requests.back().family, p::address_family::ipv6);
+
+  auto no_udp = settings();
+  no_udp.turn->udp_relay = false;
+  make(std::move(no_udp));
+  auto challenge = send(request(
+      p::method::allocate, [](auto& b) { p::add_requested_transport(b, p::transport_udp); },
+      false));
+  nonce_ = std::string(*p::decode_text(p::attr::nonce, challenge.find(p::attr::nonce)->value));
+  EXPECT_EQ(code(send(request(p::method::allocate,
+                              [](auto& b) { p::add_requested_transport(b, p::transport_udp); }))),
+            442);
+}
+
 TEST_F(TurnTest, UnauthenticatedAnswersAreRateLimitedPerSource) {
   make();
   sink_.out.clear();
