@@ -8,6 +8,7 @@
 #include <boost/system/system_error.hpp>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 
 #include "server/config/command_line.hpp"
@@ -79,9 +80,23 @@ int main(int argc, char** argv) {
     }
     boost::asio::io_context main_io;
     boost::asio::signal_set signals(main_io, SIGINT, SIGTERM);
+    boost::asio::signal_set reload(main_io, SIGUSR2);
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (!ec) spdlog::info("signal {} received, stopping", sig);
+      reload.cancel();
     });
+    // SIGUSR2: read the certificate and key again without dropping anyone.
+    std::function<void(const boost::system::error_code&, int)> on_reload =
+        [&](const boost::system::error_code& ec, int) {
+          if (ec) return;
+          if (auto failed = srv.reload_tls()) {
+            spdlog::error("certificate reload failed, keeping the old one: {}", *failed);
+          } else {
+            spdlog::info("certificate reloaded from {}", lc.cfg.cert_file);
+          }
+          reload.async_wait(on_reload);
+        };
+    reload.async_wait(on_reload);
     srv.start();
     print_banner(lc, srv);
     main_io.run();  // returns once the signal handler ran

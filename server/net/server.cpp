@@ -179,6 +179,17 @@ void server::start() {
   for (auto& s : shards_) s->start();
 }
 
+std::optional<std::string> server::reload_tls() {
+  if (!tls_) return std::string("TLS is not configured");
+  try {
+    tls_ = make_tls_context(cfg_);
+  } catch (const config::config_error& e) {
+    return std::string(e.what());
+  }
+  for (auto& s : shards_) s->reload_tls(tls_);
+  return std::nullopt;
+}
+
 void server::stop() {
   for (auto& s : shards_) s->stop();
 }

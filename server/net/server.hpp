@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ class server {
   void open();
   void start();
   void stop();  // thread-safe
+  // Reads cert and pkey again (SIGUSR2). On failure the old certificate stays in use and the
+  // reason is returned.
+  std::optional<std::string> reload_tls();
   void join();
 
   const std::vector<bound_listener>& listeners() const noexcept { return listeners_; }

@@ -85,6 +85,12 @@ void shard::start() {
   });
 }
 
+void shard::reload_tls(std::shared_ptr<boost::asio::ssl::context> tls) {
+  boost::asio::post(io_, [this, tls] {
+    for (auto& t : tcp_) t->set_tls(tls);
+  });
+}
+
 void shard::stop() {
   boost::asio::post(io_, [this] {
     if (engine_) engine_->close_all();

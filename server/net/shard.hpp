@@ -64,6 +64,8 @@ class shard final : public engine::client_sink, public engine::relay_io {
   // start().
   void init_engine(engine::engine_settings settings, relay_setup relays, stream_limits limits = {});
   void start();
+  // Thread-safe: TLS listeners take `tls` for connections accepted from now on.
+  void reload_tls(std::shared_ptr<boost::asio::ssl::context> tls);
   // Thread-safe: ends allocations, closes every socket on the shard's thread and lets run()
   // return.
   void stop();

@@ -22,6 +22,10 @@ class tcp_listener {
                protocol::transport_address local, std::shared_ptr<boost::asio::ssl::context> tls);
   void start();
   void close() noexcept;
+  // Certificate reload: new connections use `tls`; established ones keep their own.
+  void set_tls(std::shared_ptr<boost::asio::ssl::context> tls) noexcept {
+    if (tls_) tls_ = std::move(tls);
+  }
 
  private:
   void accept();

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "support/certs.hpp"
 #include "support/process.hpp"
@@ -123,6 +124,48 @@ TEST_F(TlsTest, SilentClientIsClosedAfterTheHandshakeLimit) {
                     *protocol::transport_address::parse_ip(
                         "127.0.0.1", static_cast<std::uint16_t>(std::stoi(tls_port_))));
   EXPECT_TRUE(plain.binding());
+}
+
+TEST_F(TlsTest, CertificateReloadOnSigusr2KeepsSessions) {
+  auto fingerprint = [&] {
+    process p({"sh", "-c",
+               "openssl s_client -connect 127.0.0.1:" + tls_port_ +
+                   " </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256"});
+    p.wait_exit(30s);
+    return p.output();
+  };
+  const std::string before = fingerprint();
+  ASSERT_NE(before.find("Fingerprint="), std::string::npos) << before;
+  // A TLS session relaying for about 4 s while the certificate changes under it.
+  std::vector<std::string> argv{
+      "turnutils_uclient", "-t", "-S",  "-u", "u", "-w", "p",       "-e",       "127.0.0.1", "-r",
+      peer_port_,          "-n", "200", "-m", "1", "-p", tls_port_, "127.0.0.1"};
+  process session(argv);
+  std::this_thread::sleep_for(1s);
+  const test_certificate next = make_test_certificate();
+  std::filesystem::copy_file(next.cert, cert_.cert,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(next.key, cert_.key,
+                             std::filesystem::copy_options::overwrite_existing);
+  server_->signal(SIGUSR2);
+  ASSERT_TRUE(server_->wait_for(std::regex("certificate reloaded"), 5s)) << server_->output();
+  const std::string after = fingerprint();
+  EXPECT_NE(after.find("Fingerprint="), std::string::npos) << after;
+  EXPECT_NE(after, before);
+  session.wait_exit(60s);
+  // Nothing was lost across the reload (uclient counts both directions of its session).
+  EXPECT_NE(session.output().find("start_mclient: tot_send_msgs=400, tot_recv_msgs=400"),
+            std::string::npos)
+      << session.output();
+  EXPECT_NE(session.output().find("Total lost packets 0 (0.000000%)"), std::string::npos)
+      << session.output();
+  // A broken file on reload keeps the old certificate.
+  std::ofstream(cert_.cert) << "garbage\n";
+  server_->signal(SIGUSR2);
+  EXPECT_TRUE(server_->wait_for(std::regex("certificate reload failed, keeping the old one"), 5s))
+      << server_->output();
+  EXPECT_EQ(fingerprint(), after);
+  std::filesystem::remove_all(std::filesystem::path(next.cert).parent_path());
 }
 
 TEST(TlsConfig, UnusableCertificateStopsStartup) {
