@@ -122,6 +122,10 @@ class engine {
                           const instant& now) noexcept;
   void on_channel_data(const five_tuple& path, protocol::byte_span bytes,
                        const instant& now) noexcept;
+  std::optional<protocol::transport_address> checked_peer(const allocation& a,
+                                                          const protocol::message_view& req,
+                                                          protocol::byte_span value, bool with_port,
+                                                          const request_auth& auth) noexcept;
   void send_allocate_success(allocation& a, const protocol::message_view& req,
                              const request_auth& auth) noexcept;
   void remove_allocation(const five_tuple& key) noexcept;

@@ -352,6 +352,29 @@ void engine::on_refresh(allocation& a, const p::message_view& req, const request
   finish_and_send(a.client, b, req, &auth);
 }
 
+std::optional<p::transport_address> engine::checked_peer(const allocation& a,
+                                                         const p::message_view& req,
+                                                         p::byte_span value, bool with_port,
+                                                         const request_auth& auth) noexcept {
+  // A peer the allocation may reach: decodable (400), of a family it relays (443), allowed
+  // by the policy (403). Answers the error itself.
+  const auto peer = p::decode_xor_address(value, req.tid_bytes());
+  if (!peer) {
+    send_error(a.client, req, p::error::bad_request, {}, &auth);
+    return std::nullopt;
+  }
+  const auto canon = peer_policy::canonical(*peer);
+  if (a.relay_for(canon.family) == nullptr) {
+    send_error(a.client, req, p::error::peer_address_family_mismatch, {}, &auth);
+    return std::nullopt;
+  }
+  if (!(with_port ? policy_->permits(canon) : policy_->permits_ip(canon))) {
+    send_error(a.client, req, p::error::forbidden, {}, &auth);
+    return std::nullopt;
+  }
+  return canon;
+}
+
 void engine::on_create_permission(allocation& a, const p::message_view& req,
                                   const request_auth& auth, const instant& now) noexcept {
   const turn_settings& t = *settings_.turn;
@@ -360,20 +383,7 @@ void engine::on_create_permission(allocation& a, const p::message_view& req,
   std::size_t peers = 0;
   for (const p::attribute& attr : req.counted_attributes()) {
     if (attr.type != p::attr::xor_peer_address) continue;
-    auto peer = p::decode_xor_address(attr.value, req.tid_bytes());
-    if (!peer) {
-      send_error(a.client, req, p::error::bad_request, {}, &auth);
-      return;
-    }
-    const auto canon = peer_policy::canonical(*peer);
-    if (a.relay_for(canon.family) == nullptr) {
-      send_error(a.client, req, p::error::peer_address_family_mismatch, {}, &auth);
-      return;
-    }
-    if (!policy_->permits_ip(canon)) {
-      send_error(a.client, req, p::error::forbidden, {}, &auth);
-      return;
-    }
+    if (!checked_peer(a, req, attr.value, false, auth)) return;
     ++peers;
   }
   if (peers == 0) {
@@ -411,20 +421,13 @@ void engine::on_channel_bind(allocation& a, const p::message_view& req, const re
     return;
   }
   const auto number = p::decode_channel_number(number_attr->value);
-  auto peer = p::decode_xor_address(peer_attr->value, req.tid_bytes());
-  if (!number || !peer || *number < p::channel_min || *number > t.channel_max) {
+  if (!number || *number < p::channel_min || *number > t.channel_max) {
     send_error(a.client, req, p::error::bad_request, {}, &auth);
     return;
   }
-  const auto canon = peer_policy::canonical(*peer);
-  if (a.relay_for(canon.family) == nullptr) {
-    send_error(a.client, req, p::error::peer_address_family_mismatch, {}, &auth);
-    return;
-  }
-  if (!policy_->permits(canon)) {
-    send_error(a.client, req, p::error::forbidden, {}, &auth);
-    return;
-  }
+  const auto checked = checked_peer(a, req, peer_attr->value, true, auth);
+  if (!checked) return;
+  const p::transport_address canon = *checked;
   channel_binding* by_number = a.channel_by_number(*number);
   channel_binding* by_peer = a.channel_by_peer(canon);
   // The number is bound to another peer, or the peer to another number: 400.

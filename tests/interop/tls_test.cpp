@@ -24,15 +24,7 @@ class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     cert_ = make_test_certificate();
-    const int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    socklen_t len = 0;
-    auto ss = to_sockaddr(*protocol::transport_address::parse_ip("127.0.0.1", 0), len);
-    bind(fd, reinterpret_cast<const sockaddr*>(&ss), len);
-    sockaddr_storage bound{};
-    socklen_t blen = sizeof bound;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
-    peer_port_ = std::to_string(from_sockaddr(bound).port);
-    close(fd);
+    peer_port_ = std::to_string(free_port());
     peer_ = std::make_unique<process>(
         std::vector<std::string>{"turnutils_peer", "-L", "127.0.0.1", "-p", peer_port_});
     server_ = std::make_unique<process>(std::vector<std::string>{TURNPIKE_BINARY,

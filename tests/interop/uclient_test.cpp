@@ -15,18 +15,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::uint16_t free_udp_port() {
-  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  socklen_t len = 0;
-  auto ss = to_sockaddr(*protocol::transport_address::parse_ip("127.0.0.1", 0), len);
-  bind(fd, reinterpret_cast<const sockaddr*>(&ss), len);
-  sockaddr_storage bound{};
-  socklen_t blen = sizeof bound;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
-  close(fd);
-  return from_sockaddr(bound).port;
-}
-
 struct uclient_result {
   long sent = -1;
   long received = -1;
@@ -37,7 +25,7 @@ struct uclient_result {
 class UclientTest : public ::testing::Test {
  protected:
   void start_server(std::vector<std::string> extra = {}) {
-    peer_port_ = free_udp_port();
+    peer_port_ = free_port();
     peer_ = std::make_unique<process>(std::vector<std::string>{"turnutils_peer", "-L", "127.0.0.1",
                                                                "-p", std::to_string(peer_port_)});
     // A coturn command line, unchanged: options Turnpike does not implement (no-cli, no-tls,
@@ -141,7 +129,7 @@ TEST_F(UclientTest, Rfc8656ChannelRangeRefusesOldChannelNumbers) {
 TEST_F(UclientTest, Ipv6RelayAndDualAllocation) {
   // Listening (and so relaying) on 127.0.0.1 and ::1; a second echo peer on ::1.
   start_server({"--listening-ip=::1", "--rfc5766-channel-numbers", "--no-rfc5780"});
-  const std::uint16_t v6_port = free_udp_port();
+  const std::uint16_t v6_port = free_port();
   process peer6({"turnutils_peer", "-L", "::1", "-p", std::to_string(v6_port)});
   auto run_to = [&](std::vector<std::string> flags, const std::string& peer_ip,
                     std::uint16_t peer_port) {

@@ -57,6 +57,19 @@ inline protocol::transport_address from_sockaddr(const sockaddr_storage& ss) {
   return a;
 }
 
+// A port the system just handed out on 127.0.0.1 for `type` (then closed again).
+inline std::uint16_t free_port(int type = SOCK_DGRAM) {
+  const int fd = socket(AF_INET, type, 0);
+  socklen_t len = 0;
+  auto ss = to_sockaddr(*protocol::transport_address::parse_ip("127.0.0.1", 0), len);
+  bind(fd, reinterpret_cast<const sockaddr*>(&ss), len);
+  sockaddr_storage bound{};
+  socklen_t blen = sizeof bound;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
+  close(fd);
+  return from_sockaddr(bound).port;
+}
+
 class stun_client {
  public:
   // `from`: a local address to bind first (another loopback IP, say).

@@ -12,6 +12,7 @@
 #include "protocol/integrity.hpp"
 #include "server/engine/engine.hpp"
 #include "support/hex.hpp"
+#include "support/recording_sink.hpp"
 
 namespace turnpike::server::engine {
 namespace {
@@ -19,18 +20,7 @@ namespace {
 namespace p = turnpike::protocol;
 using test::bytes;
 
-struct sent {
-  five_tuple path;
-  bytes data;
-};
-
-class recording_sink final : public client_sink {
- public:
-  void send_to_client(const five_tuple& path, p::byte_span b) override {
-    out.push_back({path, bytes(b.begin(), b.end())});
-  }
-  std::vector<sent> out;
-};
+using test::recording_sink;
 
 const std::array<std::uint8_t, 12> tid{9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2};
 

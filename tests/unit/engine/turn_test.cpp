@@ -18,6 +18,7 @@
 #include "protocol/long_term_key.hpp"
 #include "server/engine/engine.hpp"
 #include "support/hex.hpp"
+#include "support/recording_sink.hpp"
 
 namespace turnpike::server::engine {
 namespace {
@@ -30,18 +31,7 @@ p::transport_address addr(const char* ip, std::uint16_t port) {
   return *p::transport_address::parse_ip(ip, port);
 }
 
-struct sent {
-  five_tuple path;
-  bytes data;
-};
-
-class recording_sink final : public client_sink {
- public:
-  void send_to_client(const five_tuple& path, p::byte_span b) override {
-    out.push_back({path, bytes(b.begin(), b.end())});
-  }
-  std::vector<sent> out;
-};
+using test::recording_sink;
 
 class fake_relays final : public relay_io {
  public:
@@ -165,15 +155,18 @@ class TurnTest : public ::testing::Test {
     if (m.cls() != p::msg_class::error_response) return 0;
     return p::decode_error_code(m.find(p::attr::error_code)->value)->code;
   }
-  // 401 dance: learn the nonce, then allocate. Returns the relayed address.
-  p::transport_address allocate(const five_tuple& path) {
+  // An unauthenticated Allocate from `path` (default: path_): its 401 carries the nonce.
+  void learn_nonce(std::optional<five_tuple> path = std::nullopt) {
     auto challenge =
         send(request(
                  p::method::allocate,
                  [](auto& b) { p::add_requested_transport(b, p::transport_udp); }, false),
-             path);
-    EXPECT_EQ(code(challenge), 401);
+             path.value_or(path_));
     nonce_ = std::string(*p::decode_text(p::attr::nonce, challenge.find(p::attr::nonce)->value));
+  }
+  // 401 dance: learn the nonce, then allocate. Returns the relayed address.
+  p::transport_address allocate(const five_tuple& path) {
+    learn_nonce(path);
     auto ok = send(request(p::method::allocate,
                            [](auto& b) { p::add_requested_transport(b, p::transport_udp); }),
                    path);
@@ -253,10 +246,7 @@ TEST_F(TurnTest, AllocateRetransmissionAndMismatch) {
 
 TEST_F(TurnTest, AllocateRetransmissionGetsSameAnswer) {
   make();
-  auto challenge = send(request(
-      p::method::allocate, [](auto& b) { p::add_requested_transport(b, p::transport_udp); },
-      false));
-  nonce_ = std::string(*p::decode_text(p::attr::nonce, challenge.find(p::attr::nonce)->value));
+  learn_nonce();
   const std::array<std::uint8_t, 12> tid{7, 7, 7, 7};
   auto fill = [](auto& b) { p::add_requested_transport(b, p::transport_udp); };
   const bytes req = request_with_tid(p::method::allocate, fill, tid);
@@ -601,10 +591,7 @@ TEST_F(TurnTest, RestApiCredentials) {
   make(std::move(s));
   const std::string user = std::to_string(now_.unix_seconds + 3600) + ":alice";
   const std::string password = auth::rest_secrets::password_for("old-secret", user);
-  auto challenge = send(request(
-      p::method::allocate, [](auto& b) { p::add_requested_transport(b, p::transport_udp); },
-      false));
-  nonce_ = std::string(*p::decode_text(p::attr::nonce, challenge.find(p::attr::nonce)->value));
+  learn_nonce();
   auto fill = [](auto& b) { p::add_requested_transport(b, p::transport_udp); };
   EXPECT_EQ(code(send(request(p::method::allocate, fill, true, user, password))), 0);
   const std::string expired = std::to_string(now_.unix_seconds - 1) + ":bob";
@@ -729,10 +716,7 @@ TEST_F(TurnTest, DefaultFamilyAndNoUdpRelay) {
   s.turn->default_family.reset();  // keep: the client's own family
   make(std::move(s));
   path_.remote = addr("2001:db8::9", 40000);
-  auto first = send(request(p::method::allocate, [](auto& b) {
-    p::add_requested_transport(b, p::transport_udp);
-  }, false));
-  nonce_ = std::string(*p::decode_text(p::attr::nonce, first.find(p::attr::nonce)->value));
+  learn_nonce();
   EXPECT_EQ(code(send(request(p::method::allocate,
                               [](auto& b) { p::add_requested_transport(b, p::transport_udp); }))),
             440);  // an IPv6 client, and the fake has no IPv6 relay
@@ -741,10 +725,7 @@ TEST_F(TurnTest, DefaultFamilyAndNoUdpRelay) {
   auto no_udp = settings();
   no_udp.turn->udp_relay = false;
   make(std::move(no_udp));
-  auto challenge = send(request(
-      p::method::allocate, [](auto& b) { p::add_requested_transport(b, p::transport_udp); },
-      false));
-  nonce_ = std::string(*p::decode_text(p::attr::nonce, challenge.find(p::attr::nonce)->value));
+  learn_nonce();
   EXPECT_EQ(code(send(request(p::method::allocate,
                               [](auto& b) { p::add_requested_transport(b, p::transport_udp); }))),
             442);
