@@ -97,10 +97,12 @@ TEST(ConfigFile, FlagValuesAndUsers) {
 
 TEST(ConfigFile, UnsupportedCoturnOptionsWarnNeverSilently) {
   auto r = build_config(
-      parse_config_text("alt-tls-listening-port=5350\nno-dtls\nlistening-port=3478\n", "t.conf"), {});
+      parse_config_text("alt-tls-listening-port=5350\nno-dtls\nlistening-port=3478\n", "t.conf"),
+      {});
   ASSERT_EQ(r.warnings.size(), 2u);
-  EXPECT_EQ(r.warnings[0],
-            "t.conf:1: alt-tls-listening-port: coturn option not supported by Turnpike yet; ignored");
+  EXPECT_EQ(
+      r.warnings[0],
+      "t.conf:1: alt-tls-listening-port: coturn option not supported by Turnpike yet; ignored");
   EXPECT_EQ(r.warnings[1],
             "t.conf:2: no-dtls: coturn option not supported by Turnpike yet; ignored");
 }
