@@ -240,6 +240,7 @@ const std::unordered_map<std::string_view, handler>& handlers() {
          c.permission_lifetime = static_cast<unsigned>(parse_uint(s, 1, 86400));
        }},
       {"no-udp-relay", [](server_config& c, const setting& s) { c.no_udp_relay = parse_flag(s); }},
+      {"no-tcp-relay", [](server_config&, const setting& s) { (void)parse_flag(s); }},
       {"keep-address-family",
        [](server_config& c, const setting& s) {
          if (parse_flag(s)) c.allocation_default_family = server_config::default_family::keep;

@@ -4,9 +4,11 @@
 // Binding requests without the magic cookie).
 #include "server/engine/engine.hpp"
 
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include "protocol/attr_address.hpp"
+#include "protocol/attr_auth.hpp"
 #include "protocol/attr_error.hpp"
 #include "protocol/attr_nat.hpp"
 #include "protocol/attr_text.hpp"
@@ -98,6 +100,14 @@ engine::engine(engine_settings settings, client_sink& sink, relay_io* relays)
       relays_(relays),
       out_(std::make_unique<std::array<std::uint8_t, 65536 + 128>>()) {
   if (settings_.turn) {
+    // Authentication needs nonces; a caller that gave keys but no nonce codec gets one with
+    // a random secret (nonces then only hold within this process).
+    if (settings_.turn->keys != nullptr && !settings_.turn->nonce) {
+      std::array<std::uint8_t, 32> secret{};
+      RAND_bytes(secret.data(), static_cast<int>(secret.size()));
+      settings_.turn->nonce.emplace(secret, std::chrono::seconds(600),
+                                    p::security_feature::password_algorithms);
+    }
     policy_.emplace(settings_.turn->peers);
     capacity_tokens_ = static_cast<double>(settings_.turn->capacity_bps);
   }

@@ -252,11 +252,12 @@ TEST(ServerStreams, SilentAndTricklingClientsAreClosedOnTime) {
   EXPECT_NE(s.output().find("streams_refused=12"), std::string::npos) << s.output();
 }
 
-// Finds a port P with P and P+1 free for UDP and TCP on both loopback addresses.
+// Finds a port P with P and P+1 free for UDP and TCP on both loopback addresses, below both
+// the relay range (49152+) and the kernel's ephemeral range (32768+) so nothing races for it.
 std::uint16_t free_port_pair() {
   std::mt19937 rng{std::random_device{}()};
   for (int attempt = 0; attempt < 200; ++attempt) {
-    const auto p = static_cast<std::uint16_t>(20000 + rng() % 30000);
+    const auto p = static_cast<std::uint16_t>(20000 + rng() % 12000);
     bool ok = true;
     std::vector<int> fds;
     for (const char* ip : {"127.0.0.1", "127.0.0.2"}) {
