@@ -240,7 +240,7 @@ const std::unordered_map<std::string_view, handler>& handlers() {
          c.permission_lifetime = static_cast<unsigned>(parse_uint(s, 1, 86400));
        }},
       {"no-udp-relay", [](server_config& c, const setting& s) { c.no_udp_relay = parse_flag(s); }},
-      {"no-tcp-relay", [](server_config&, const setting& s) { (void)parse_flag(s); }},
+      {"no-tcp-relay", [](server_config& c, const setting& s) { c.no_tcp_relay = parse_flag(s); }},
       {"keep-address-family",
        [](server_config& c, const setting& s) {
          if (parse_flag(s)) c.allocation_default_family = server_config::default_family::keep;
@@ -434,6 +434,7 @@ std::string describe(const server_config& c) {
   o << "permission-lifetime=" << c.permission_lifetime << "\n";
   flag("rfc5766-channel-numbers", c.rfc5766_channel_numbers);
   flag("no-udp-relay", c.no_udp_relay);
+  flag("no-tcp-relay", c.no_tcp_relay);
   static const char* const families[] = {"ipv4", "ipv6", "keep"};
   o << "allocation-default-address-family="
     << families[static_cast<int>(c.allocation_default_family)] << "\n";

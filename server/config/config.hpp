@@ -92,6 +92,7 @@ struct server_config {
   unsigned permission_lifetime = 300;
   bool rfc5766_channel_numbers = false;  // accept channels up to 0x7FFF
   bool no_udp_relay = false;
+  bool no_tcp_relay = false;
   // Relay family when the Allocate names none: ipv4, ipv6, or keep (the client's own).
   enum class default_family { ipv4, ipv6, keep } allocation_default_family = default_family::ipv4;
   bool include_reason_string = false;

@@ -122,7 +122,7 @@ constexpr std::array table{
     option_spec{"no-dtls", '\0', k::flag, later, ""},
     option_spec{"no-udp-relay", '\0', k::flag, yes, "refuse UDP relays (442)"},
     option_spec{"no-tcp-relay", '\0', k::flag, yes,
-                "refuse TCP relays (442; always the case until RFC 6062 lands)"},
+                "refuse RFC 6062 TCP relays (442)"},
     option_spec{"new-log-timestamp-format", '\0', k::value, later, ""},
     option_spec{"stale-nonce", '\0', k::optional_value, yes, "nonce lifetime in seconds (600)"},
     option_spec{"max-allocate-lifetime", '\0', k::value, yes,

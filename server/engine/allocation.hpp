@@ -41,8 +41,19 @@ struct relay_endpoint {
   protocol::transport_address relayed;  // as advertised (external-ip applied)
 };
 
+// RFC 6062: a Connect waiting for the peer's TCP handshake.
+struct pending_connect {
+  std::uint32_t connection_id = 0;
+  protocol::transport_address peer;
+  protocol::transaction_id tid{};
+  bool mi256 = false;        // answer signed as the request was
+  bool fingerprint = false;  // the request carried FINGERPRINT
+};
+
 struct allocation {
   five_tuple client;
+  bool tcp = false;  // RFC 6062 TCP relay
+  std::vector<pending_connect> connects;
   // One relayed address, or two (IPv4 and IPv6) for a dual allocation (RFC 8656 section 7.2).
   std::vector<relay_endpoint> relays;
   std::string username;

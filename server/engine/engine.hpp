@@ -42,6 +42,7 @@ struct turn_settings {
   std::chrono::seconds channel_lifetime{600};
   std::uint16_t channel_max = 0x4FFF;  // 0x7FFF with rfc5766-channel-numbers
   bool udp_relay = true;               // false with no-udp-relay
+  bool tcp_relay = false;              // RFC 6062 TCP relays (the network layer must offer them)
   // Relay family when the Allocate names none; nullopt: the family the client came over.
   std::optional<protocol::address_family> default_family = protocol::address_family::ipv4;
   // external-ip: relay IP as bound -> IP advertised in XOR-RELAYED-ADDRESS.
@@ -88,6 +89,13 @@ class engine {
   // When on_timer should next be called (clock::time_point::max() when nothing is pending).
   clock::time_point next_deadline() const noexcept;
   void on_timer(const instant& now) noexcept;
+  // RFC 6062: the outcome of relay_io::connect_peer.
+  void on_peer_connected(std::uint32_t connection_id, bool ok) noexcept;
+  // RFC 6062: a peer connected to TCP relay `relay`. With a permission for it, the client is
+  // told (ConnectionAttempt) and the connection id and credentials to keep it under are
+  // returned; otherwise nullopt and the connection is to be closed.
+  std::optional<std::pair<std::uint32_t, tcp_connection_credentials>> on_peer_tcp_connection(
+      relay_id relay, const protocol::transport_address& peer, const instant& now) noexcept;
   // The client's stream closed: its allocations go (RFC 8656 section 2.2).
   void on_stream_closed(const five_tuple& path) noexcept;
   // Ends every allocation (shutdown).
@@ -118,6 +126,11 @@ class engine {
                             const request_auth& auth, const instant& now) noexcept;
   void on_channel_bind(allocation& a, const protocol::message_view& req, const request_auth& auth,
                        const instant& now) noexcept;
+  void on_connect(allocation& a, const protocol::message_view& req, const request_auth& auth,
+                  const instant& now) noexcept;
+  void on_connection_bind(const five_tuple& path, const protocol::message_view& req,
+                          const instant& now) noexcept;
+  std::uint32_t new_connection_id() noexcept;
   void on_send_indication(const five_tuple& path, const protocol::message_view& ind,
                           const instant& now) noexcept;
   void on_channel_data(const five_tuple& path, protocol::byte_span bytes,
@@ -160,6 +173,7 @@ class engine {
   engine_counters counters_;
   std::unordered_map<five_tuple, allocation, five_tuple_hash> allocations_;
   std::unordered_map<relay_id, five_tuple> by_relay_;
+  std::unordered_map<std::uint32_t, five_tuple> connecting_;  // RFC 6062 Connects under way
   using deadline = std::pair<clock::time_point, relay_id>;
   std::priority_queue<deadline, std::vector<deadline>, std::greater<>> deadlines_;
   // Per-source 401 budget: a small direct-mapped table, reset every second.

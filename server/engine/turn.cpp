@@ -83,6 +83,7 @@ void engine::remove_allocation(const five_tuple& key) noexcept {
     by_relay_.erase(r.id);
   }
   if (a.holds_quota && settings_.turn->quota != nullptr) settings_.turn->quota->release(a.username);
+  for (const pending_connect& c : a.connects) connecting_.erase(c.connection_id);
   allocations_.erase(it);
 }
 
@@ -122,6 +123,10 @@ bool engine::spend(allocation& a, std::size_t bytes, const instant& now) noexcep
 
 void engine::on_turn_request(const five_tuple& path, const p::message_view& req,
                              const instant& now) noexcept {
+  if (req.method_code() == static_cast<std::uint16_t>(p::method::connection_bind)) {
+    on_connection_bind(path, req, now);  // a data connection: checked against its allocation
+    return;
+  }
   const auto it = allocations_.find(path);
   allocation* existing = it == allocations_.end() ? nullptr : &it->second;
   if (settings_.turn->keys == nullptr) {
@@ -139,8 +144,8 @@ void engine::dispatch_authenticated(const five_tuple& path, const p::message_vie
     return;
   }
   if (m != p::method::refresh && m != p::method::create_permission &&
-      m != p::method::channel_bind) {
-    send_error(path, req, p::error::bad_request, {}, &auth);  // TCP relays arrive later
+      m != p::method::channel_bind && m != p::method::connect) {
+    send_error(path, req, p::error::bad_request, {}, &auth);
     return;
   }
   const auto it = allocations_.find(path);
@@ -154,6 +159,9 @@ void engine::dispatch_authenticated(const five_tuple& path, const p::message_vie
       break;
     case p::method::create_permission:
       on_create_permission(it->second, req, auth, now);
+      break;
+    case p::method::connect:
+      on_connect(it->second, req, auth, now);
       break;
     default:
       on_channel_bind(it->second, req, auth, now);
@@ -204,11 +212,18 @@ void engine::on_allocate(const five_tuple& path, const p::message_view& req,
     send_error(path, req, p::error::bad_request, {}, &auth);
     return;
   }
-  if (*transport != p::transport_udp || !t.udp_relay) {
+  // RFC 6062 section 5.1: TCP relays only for clients on TCP or TLS.
+  const bool tcp = *transport == p::transport_tcp && t.tcp_relay;
+  if ((*transport != p::transport_udp || !t.udp_relay) && !tcp) {
     send_error(path, req, p::error::unsupported_transport_protocol, {}, &auth);
     return;
   }
+  if (tcp && path.proto == transport::udp) {
+    send_error(path, req, p::error::bad_request, {}, &auth);
+    return;
+  }
   relay_request rr;
+  rr.tcp = tcp;
   rr.family = t.default_family.value_or(path.remote.family);
   // Step 4: DONT-FRAGMENT is honoured by setting DF on the relay socket.
   rr.dont_fragment = req.find(p::attr::dont_fragment).has_value();
@@ -298,6 +313,7 @@ void engine::on_allocate(const five_tuple& path, const p::message_view& req,
   a.allocate_tid = req.tid();
   a.reserved = opened->reserved;
   a.holds_quota = t.quota != nullptr;
+  a.tcp = tcp;
   a.expiry = now.mono + clamp_lifetime(t, lifetime_of(req));
   a.tokens = static_cast<double>(t.max_bps);
   a.refilled = now.mono;

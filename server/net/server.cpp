@@ -93,6 +93,7 @@ engine::engine_settings server::engine_settings_for() const {
       cfg_.rfc5766_channel_numbers ? protocol::channel_max_rfc5766 : protocol::channel_max_rfc8656;
   t.max_bps = cfg_.max_bps;
   t.udp_relay = !cfg_.no_udp_relay;
+  t.tcp_relay = !cfg_.no_tcp_relay;
   switch (cfg_.allocation_default_family) {
     case config::server_config::default_family::ipv4:
       t.default_family = protocol::address_family::ipv4;
@@ -168,6 +169,7 @@ void server::start() {
   relays.min_port = cfg_.min_port;
   relays.max_port = cfg_.max_port;
   relays.reservations = &reservations_;
+  relays.tcp_connections = cfg_.no_tcp_relay ? nullptr : &tcp_connections_;
   stream_limits limits;
   limits.frame_timeout = std::chrono::seconds(cfg_.stream_frame_timeout);
   limits.idle_timeout = std::chrono::seconds(cfg_.stream_idle_timeout);

@@ -95,6 +95,7 @@ void shard::stop() {
   boost::asio::post(io_, [this] {
     if (engine_) engine_->close_all();
     for (auto& u : udp_) u->close();
+    for (auto& [id, r] : tcp_relays_) r.second->close();
     for (auto& t : tcp_) t->close();
     std::vector<stream_connection*> open;
     open.reserve(connections_.size());
@@ -208,6 +209,44 @@ std::optional<boost::asio::ip::udp::socket> shard::bind_relay(const protocol::tr
 
 std::optional<engine::opened_relay> shard::open_relay(const engine::relay_request& request,
                                                       engine::relay_error& why) {
+  if (request.tcp) {
+    // RFC 6062: a listening socket on the relayed address; outgoing connections to peers
+    // are bound to the same address (SO_REUSEADDR/SO_REUSEPORT on both).
+    const protocol::transport_address* ip = nullptr;
+    for (const auto& candidate : relay_setup_.ips) {
+      if (candidate.family == request.family) {
+        ip = &candidate;
+        break;
+      }
+    }
+    if (ip == nullptr || relay_setup_.tcp_connections == nullptr) {
+      why = engine::relay_error::no_such_family;
+      return std::nullopt;
+    }
+    const unsigned lo = relay_setup_.min_port, hi = relay_setup_.max_port;
+    for (int attempt = 0; attempt < 64; ++attempt) {
+      protocol::transport_address at = *ip;
+      at.port = static_cast<std::uint16_t>(lo + rng_() % (hi - lo + 1));
+      boost::asio::ip::tcp::acceptor a(io_);
+      boost::system::error_code ec;
+      const auto ep = to_endpoint<boost::asio::ip::tcp>(at);
+      a.open(ep.protocol(), ec);
+      if (!ec) a.set_option(boost::asio::ip::tcp::acceptor::reuse_address(true), ec);
+      if (!ec) a.set_option(reuse_port(true), ec);
+      if (!ec) a.bind(ep, ec);
+      if (!ec) a.listen(boost::asio::socket_base::max_listen_connections, ec);
+      if (ec) continue;
+      engine::opened_relay out;
+      out.id = next_relay_++;
+      out.local = at;
+      auto l = std::make_shared<tcp_relay_listener>(*this, out.id, std::move(a));
+      l->start();
+      tcp_relays_.emplace(out.id, std::make_pair(at, std::move(l)));
+      return out;
+    }
+    why = engine::relay_error::no_port;
+    return std::nullopt;
+  }
   std::optional<boost::asio::ip::udp::socket> socket;
   engine::opened_relay out;
   if (request.token) {
@@ -268,10 +307,82 @@ std::optional<engine::opened_relay> shard::open_relay(const engine::relay_reques
 }
 
 void shard::close_relay(engine::relay_id id) {
-  const auto it = relays_.find(id);
-  if (it == relays_.end()) return;
-  it->second->close();
-  relays_.erase(it);
+  if (const auto it = relays_.find(id); it != relays_.end()) {
+    it->second->close();
+    relays_.erase(it);
+  }
+  if (const auto it = tcp_relays_.find(id); it != tcp_relays_.end()) {
+    it->second.second->close();
+    tcp_relays_.erase(it);
+  }
+}
+
+void shard::connect_peer(engine::relay_id id, const protocol::transport_address& peer,
+                         std::uint32_t connection_id,
+                         engine::tcp_connection_credentials credentials) {
+  const auto relay = tcp_relays_.find(id);
+  auto socket = std::make_shared<boost::asio::ip::tcp::socket>(io_);
+  boost::system::error_code ec;
+  if (relay != tcp_relays_.end()) {
+    const auto from = to_endpoint<boost::asio::ip::tcp>(relay->second.first);
+    socket->open(from.protocol(), ec);
+    if (!ec) socket->set_option(boost::asio::ip::tcp::socket::reuse_address(true), ec);
+    if (!ec) socket->set_option(reuse_port(true), ec);
+    if (!ec) socket->bind(from, ec);
+  }
+  if (relay == tcp_relays_.end() || ec) {
+    spdlog::debug("tcp relay connect {}: cannot bind: {}", connection_id, ec.message());
+    boost::asio::post(io_,
+                      [this, connection_id] { engine_->on_peer_connected(connection_id, false); });
+    return;
+  }
+  // RFC 6062 section 5.2: give up after 30 s.
+  auto timer =
+      std::make_shared<boost::asio::steady_timer>(io_, tcp_connection_registry::bind_limit);
+  timer->async_wait([socket](const boost::system::error_code& wait_ec) {
+    if (!wait_ec) {
+      boost::system::error_code ignored;
+      socket->close(ignored);
+    }
+  });
+  socket->async_connect(
+      to_endpoint<boost::asio::ip::tcp>(peer), [this, socket, timer, connection_id, credentials](
+                                                   const boost::system::error_code& connect_ec) {
+        timer->cancel();
+        bool ok = !connect_ec && socket->is_open();
+        spdlog::debug("tcp relay connect {}: {}", connection_id,
+                      connect_ec ? connect_ec.message() : std::string("connected"));
+        if (ok) {
+          ok = relay_setup_.tcp_connections->put(connection_id, socket->release(), credentials);
+        }
+        engine_->on_peer_connected(connection_id, ok);
+      });
+}
+
+std::optional<engine::tcp_connection_credentials> shard::connection_credentials(
+    std::uint32_t connection_id) {
+  if (relay_setup_.tcp_connections == nullptr) return std::nullopt;
+  return relay_setup_.tcp_connections->credentials(connection_id);
+}
+
+bool shard::bind_connection(std::uint32_t connection_id, const engine::five_tuple& data_path) {
+  const auto conn = connections_.find(data_path);
+  if (conn == connections_.end() || relay_setup_.tcp_connections == nullptr) return false;
+  const auto fd = relay_setup_.tcp_connections->take(connection_id);
+  if (!fd) return false;
+  conn->second->splice(*fd);
+  return true;
+}
+
+void shard::on_peer_tcp_connection(engine::relay_id id, boost::asio::ip::tcp::socket peer) {
+  boost::system::error_code ec;
+  const auto remote = peer.remote_endpoint(ec);
+  if (ec) return;
+  auto offered = engine_->on_peer_tcp_connection(id, from_endpoint(remote), now());
+  spdlog::debug("tcp relay {}: peer {} {}", id, from_endpoint(remote).to_string(),
+                offered ? "offered to the client" : "refused (no permission)");
+  if (!offered) return;  // no permission: the socket closes as it goes out of scope
+  relay_setup_.tcp_connections->put(offered->first, peer.release(), std::move(offered->second));
 }
 
 void shard::send_to_peer(engine::relay_id id, const protocol::transport_address& peer,

@@ -20,6 +20,7 @@
 #include "server/engine/engine.hpp"
 #include "server/net/relay_ports.hpp"
 #include "server/net/stream_connection.hpp"
+#include "server/net/tcp_relay.hpp"
 
 namespace turnpike::server::net {
 
@@ -33,6 +34,7 @@ struct relay_setup {
   std::uint16_t min_port = 49152;
   std::uint16_t max_port = 65535;
   relay_reservations* reservations = nullptr;
+  tcp_connection_registry* tcp_connections = nullptr;  // RFC 6062; null: no TCP relays
 };
 
 struct address_hash {
@@ -102,6 +104,14 @@ class shard final : public engine::client_sink, public engine::relay_io {
   void close_relay(engine::relay_id id) override;
   void send_to_peer(engine::relay_id id, const protocol::transport_address& peer,
                     protocol::byte_span bytes) override;
+  void connect_peer(engine::relay_id id, const protocol::transport_address& peer,
+                    std::uint32_t connection_id,
+                    engine::tcp_connection_credentials credentials) override;
+  std::optional<engine::tcp_connection_credentials> connection_credentials(
+      std::uint32_t connection_id) override;
+  bool bind_connection(std::uint32_t connection_id, const engine::five_tuple& data_path) override;
+  // A peer connected to one of this shard's TCP relays.
+  void on_peer_tcp_connection(engine::relay_id id, boost::asio::ip::tcp::socket peer);
 
  private:
   static engine::instant now() noexcept;
@@ -120,6 +130,9 @@ class shard final : public engine::client_sink, public engine::relay_io {
   std::vector<std::unique_ptr<tcp_listener>> tcp_;
   std::unordered_map<engine::five_tuple, stream_connection*, engine::five_tuple_hash> connections_;
   std::unordered_map<engine::relay_id, std::shared_ptr<relay_socket>> relays_;
+  std::unordered_map<engine::relay_id,
+                     std::pair<protocol::transport_address, std::shared_ptr<tcp_relay_listener>>>
+      tcp_relays_;
   engine::relay_id next_relay_ = 1;
   std::minstd_rand rng_;
   std::uint64_t send_failures_ = 0;

@@ -2,7 +2,10 @@
 // Stream framing and bounded output for TCP and TLS clients (RFC 8656 section 12.5 framing).
 #include "server/net/stream_connection.hpp"
 
+#include <sys/socket.h>
+#include <unistd.h>
 #include <boost/asio/write.hpp>
+
 #include <cstring>
 
 #include "protocol/framer.hpp"
@@ -90,6 +93,7 @@ void basic_stream_connection<Stream>::close() noexcept {
   shard_.remove_connection(tuple_);
   boost::system::error_code ignored;
   socket().close(ignored);
+  if (peer_) peer_->close(ignored);
 }
 
 template <class Stream>
@@ -110,6 +114,10 @@ void basic_stream_connection<Stream>::on_read(const boost::system::error_code& e
   }
   in_len_ += n;
   last_byte_ = std::chrono::steady_clock::now();
+  if (peer_) {
+    forward_to_peer(0, in_len_);  // a bound data connection: raw bytes to the peer
+    return;
+  }
   std::size_t off = 0;
   for (;;) {
     const protocol::frame f =
@@ -127,6 +135,11 @@ void basic_stream_connection<Stream>::on_read(const boost::system::error_code& e
     shard_.on_client_packet(tuple_, protocol::byte_span(in_.data() + off, f.message_size));
     if (closed_) return;
     off += f.size;
+    if (peer_) {  // ConnectionBind succeeded: whatever follows is the client's raw data
+      frame_started_ = std::chrono::steady_clock::time_point::max();
+      forward_to_peer(off, in_len_);
+      return;
+    }
   }
   if (off > 0) {
     std::memmove(in_.data(), in_.data() + off, in_len_ - off);
@@ -166,7 +179,70 @@ void basic_stream_connection<Stream>::write() {
           self->close();
           return;
         }
-        if (!self->pending_.empty() && !self->closed_) self->write();
+        if (!self->pending_.empty() && !self->closed_) {
+          self->write();
+        } else if (self->peer_read_paused_ && !self->closed_) {
+          self->peer_read_paused_ = false;
+          self->read_peer();
+        }
+      });
+}
+
+template <class Stream>
+void basic_stream_connection<Stream>::splice(int fd) {
+  boost::system::error_code ec;
+  peer_.emplace(shard_.io());
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  peer_->assign(ss.ss_family == AF_INET6 ? boost::asio::ip::tcp::v6() : boost::asio::ip::tcp::v4(),
+                fd, ec);
+  if (ec) {
+    ::close(fd);
+    close();
+    return;
+  }
+  peer_->set_option(boost::asio::ip::tcp::no_delay(true), ec);
+  peer_in_.resize(16384);
+  read_peer();
+}
+
+template <class Stream>
+void basic_stream_connection<Stream>::read_peer() {
+  peer_->async_read_some(
+      boost::asio::buffer(peer_in_),
+      [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+        if (ec || self->closed_) {
+          self->close();  // the peer went away: so does the data connection
+          return;
+        }
+        self->send(protocol::byte_span(self->peer_in_.data(), n));
+        // Back-pressure: while the client is slow, stop reading the peer.
+        if (self->pending_.size() > max_pending_output / 4) {
+          self->peer_read_paused_ = true;
+          return;
+        }
+        self->read_peer();
+      });
+}
+
+template <class Stream>
+void basic_stream_connection<Stream>::forward_to_peer(std::size_t from, std::size_t to) {
+  if (from == to) {
+    in_len_ = 0;
+    read();
+    return;
+  }
+  // One write at a time; the client is not read again until it is done (back-pressure).
+  boost::asio::async_write(
+      *peer_, boost::asio::buffer(in_.data() + from, to - from),
+      [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+        if (ec || self->closed_) {
+          self->close();
+          return;
+        }
+        self->in_len_ = 0;
+        self->read();
       });
 }
 

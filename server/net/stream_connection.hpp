@@ -9,6 +9,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "server/engine/types.hpp"
@@ -35,6 +36,9 @@ class stream_connection {
   virtual ~stream_connection() = default;
   virtual void send(protocol::byte_span bytes) = 0;
   virtual void close() noexcept = 0;
+  // RFC 6062 ConnectionBind: from now on this connection carries raw bytes to and from the
+  // peer socket `fd` (taken over).
+  virtual void splice(int fd) = 0;
 };
 
 template <class Stream>
@@ -46,8 +50,11 @@ class basic_stream_connection final
   void start();
   void send(protocol::byte_span bytes) override;
   void close() noexcept override;
+  void splice(int fd) override;
 
  private:
+  void read_peer();
+  void forward_to_peer(std::size_t from, std::size_t to);
   void read();
   void on_read(const boost::system::error_code& ec, std::size_t n);
   void write();
@@ -68,6 +75,10 @@ class basic_stream_connection final
   std::vector<std::uint8_t> writing_;
   bool write_in_flight_ = false;
   bool closed_ = false;
+  // RFC 6062 data connection, once bound.
+  std::optional<boost::asio::ip::tcp::socket> peer_;
+  std::vector<std::uint8_t> peer_in_;
+  bool peer_read_paused_ = false;
 };
 
 using tcp_connection = basic_stream_connection<boost::asio::ip::tcp::socket>;

@@ -90,6 +90,13 @@ TEST_F(TlsTest, UclientOverTlsOnBothPortsAndTcpOnTheTlsPort) {
   expect_clean(uclient({"-t"}, tls_port_));
 }
 
+TEST_F(TlsTest, TcpRelaysOverTls) {
+  const std::string out = uclient({"-T", "-S"}, tls_port_);
+  EXPECT_NE(out.find("start_mclient: tot_send_msgs=60, tot_recv_msgs=60"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("Total lost packets 0 (0.000000%)"), std::string::npos) << out;
+}
+
 TEST_F(TlsTest, ChromiumThroughTurns) {
   ASSERT_TRUE(std::filesystem::exists(browser_dir + "/node_modules/playwright-core"));
   const std::string url = "turns:127.0.0.1:" + tls_port_ + "?transport=tcp";

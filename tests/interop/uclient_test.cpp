@@ -118,6 +118,16 @@ TEST_F(UclientTest, TurnOverTcpWithUdpRelay) {
   expect_clean(run({"-t", "-s"}), 200);
 }
 
+TEST_F(UclientTest, TcpRelaysRfc6062) {
+  // -T: TCP allocations, Connect from one client's relay to the other's, ConnectionAttempt,
+  // ConnectionBind on new data connections, then raw bytes both ways.
+  start_server();
+  const auto r = run({"-T"});
+  EXPECT_EQ(r.sent, r.received) << r.output;
+  EXPECT_GT(r.sent, 0) << r.output;
+  EXPECT_TRUE(r.zero_loss) << r.output;
+}
+
 TEST_F(UclientTest, Rfc8656ChannelRangeRefusesOldChannelNumbers) {
   // Without rfc5766-channel-numbers, 4.6.1's channels above 0x4FFF are refused with 400, as
   // RFC 8656 says; its Send indications still work.

@@ -3,6 +3,7 @@
 // every method, the error codes RFC 8656 and RFC 8489 name, and every expiry.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "auth/rest_secrets.hpp"
@@ -77,6 +78,29 @@ class fake_relays final : public relay_io {
   void send_to_peer(relay_id id, const p::transport_address& peer, p::byte_span b) override {
     to_peer.push_back({id, peer, bytes(b.begin(), b.end())});
   }
+  void connect_peer(relay_id id, const p::transport_address& peer, std::uint32_t connection_id,
+                    tcp_connection_credentials credentials) override {
+    connects.push_back({id, peer, connection_id});
+    held[connection_id] = credentials;
+  }
+  std::optional<tcp_connection_credentials> connection_credentials(std::uint32_t id) override {
+    const auto it = held.find(id);
+    if (it == held.end()) return std::nullopt;
+    return it->second;
+  }
+  bool bind_connection(std::uint32_t id, const five_tuple& data_path) override {
+    if (held.erase(id) == 0) return false;
+    bound.emplace_back(id, data_path);
+    return true;
+  }
+  struct connect_call {
+    relay_id relay;
+    p::transport_address peer;
+    std::uint32_t connection_id;
+  };
+  std::vector<connect_call> connects;
+  std::map<std::uint32_t, tcp_connection_credentials> held;
+  std::vector<std::pair<std::uint32_t, five_tuple>> bound;
   struct datagram {
     relay_id id;
     p::transport_address peer;
@@ -728,6 +752,105 @@ TEST_F(TurnTest, DefaultFamilyAndNoUdpRelay) {
   learn_nonce();
   EXPECT_EQ(code(send(request(p::method::allocate,
                               [](auto& b) { p::add_requested_transport(b, p::transport_udp); }))),
+            442);
+}
+
+TEST_F(TurnTest, TcpAllocationsRfc6062) {
+  auto s = settings();
+  s.turn->tcp_relay = true;
+  make(std::move(s));
+  auto tcp_allocate = [&](const five_tuple& where) {
+    return send(request(p::method::allocate,
+                        [](auto& b) { p::add_requested_transport(b, p::transport_tcp); }),
+                where);
+  };
+  learn_nonce();
+  EXPECT_EQ(code(tcp_allocate(path_)), 400);  // TCP relays need a TCP/TLS control connection
+  path_.proto = transport::tcp;
+  learn_nonce();
+  ASSERT_EQ(code(tcp_allocate(path_)), 0);
+  EXPECT_TRUE(relays_.requests.back().tcp);
+
+  auto connect = [&](std::optional<p::transport_address> peer) {
+    return send(request(p::method::connect, [&](auto& b) {
+      if (peer) p::add_xor_address(b, p::attr::xor_peer_address, *peer);
+    }));
+  };
+  EXPECT_EQ(code(connect(std::nullopt)), 400);
+  EXPECT_EQ(code(connect(addr("10.0.0.1", 80))), 403);
+  // A Connect is answered when the network layer reports the outcome.
+  sink_.out.clear();
+  engine_->on_packet(
+      path_,
+      request(p::method::connect,
+              [&](auto& b) { p::add_xor_address(b, p::attr::xor_peer_address, peer_a); }),
+      now_);
+  EXPECT_TRUE(sink_.out.empty());
+  ASSERT_EQ(relays_.connects.size(), 1u);
+  EXPECT_EQ(relays_.connects[0].peer, peer_a);
+  EXPECT_EQ(code(connect(peer_a)), 446);  // already connecting to that peer
+  sink_.out.clear();
+  const std::uint32_t id = relays_.connects[0].connection_id;
+  engine_->on_peer_connected(id, true);
+  ASSERT_EQ(sink_.out.size(), 1u);
+  auto ok = *p::message_view::parse(sink_.out[0].data);
+  EXPECT_TRUE(ok.is(p::method::connect, p::msg_class::success_response));
+  EXPECT_EQ(*p::decode_u32(ok.find(p::attr::connection_id)->value), id);
+  EXPECT_TRUE(p::check_message_integrity(ok, p::long_term_key_md5("u", "test", "p")));
+  // A failed connect: 447.
+  sink_.out.clear();
+  engine_->on_packet(
+      path_,
+      request(p::method::connect,
+              [&](auto& b) { p::add_xor_address(b, p::attr::xor_peer_address, peer_b); }),
+      now_);
+  engine_->on_peer_connected(relays_.connects.back().connection_id, false);
+  EXPECT_EQ(code(*p::message_view::parse(sink_.out.back().data)), 447);
+
+  // ConnectionBind on a new data connection.
+  const five_tuple data{transport::tcp, path_.local, addr("192.0.2.10", 40002)};
+  auto bind = [&](std::uint32_t cid, const std::string& user, const std::string& pw) {
+    return send(request(
+                    p::method::connection_bind,
+                    [&](auto& b) { b.add_u32(p::attr::connection_id, cid); }, true, user, pw),
+                data);
+  };
+  EXPECT_EQ(code(bind(12345, "u", "p")), 400);  // no such connection
+  EXPECT_EQ(code(bind(id, "v", "q")), 441);     // not the allocation's user
+  EXPECT_EQ(code(bind(id, "u", "wrong")), 401);
+  ASSERT_EQ(code(bind(id, "u", "p")), 0);
+  ASSERT_EQ(relays_.bound.size(), 1u);
+  EXPECT_EQ(relays_.bound[0].second, data);
+
+  // A peer connecting in: only with a permission, announced by ConnectionAttempt.
+  EXPECT_FALSE(engine_->on_peer_tcp_connection(1, addr("203.0.113.77", 5555), now_));
+  ASSERT_EQ(code(create_permission({addr("203.0.113.77", 0)})), 0);
+  sink_.out.clear();
+  const auto offered = engine_->on_peer_tcp_connection(1, addr("203.0.113.77", 5555), now_);
+  ASSERT_TRUE(offered);
+  EXPECT_EQ(offered->second.username, "u");
+  ASSERT_EQ(sink_.out.size(), 1u);
+  auto attempt = *p::message_view::parse(sink_.out[0].data);
+  EXPECT_TRUE(attempt.is(p::method::connection_attempt, p::msg_class::indication));
+  EXPECT_EQ(*p::decode_u32(attempt.find(p::attr::connection_id)->value), offered->first);
+  EXPECT_EQ(
+      *p::decode_xor_address(attempt.find(p::attr::xor_peer_address)->value, attempt.tid_bytes()),
+      addr("203.0.113.77", 5555));
+}
+
+TEST_F(TurnTest, ConnectNeedsATcpAllocation) {
+  make();
+  allocate(path_);
+  EXPECT_EQ(code(send(request(
+                p::method::connect,
+                [](auto& b) { p::add_xor_address(b, p::attr::xor_peer_address, peer_a); }))),
+            400);
+  auto no_tcp = settings();  // tcp_relay off: TCP allocations are refused
+  make(std::move(no_tcp));
+  path_.proto = transport::tcp;
+  learn_nonce();
+  EXPECT_EQ(code(send(request(p::method::allocate,
+                              [](auto& b) { p::add_requested_transport(b, p::transport_tcp); }))),
             442);
 }
 
