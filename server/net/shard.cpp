@@ -5,6 +5,7 @@
 
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/asio/detail/socket_option.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -353,7 +354,9 @@ void shard::connect_peer(engine::relay_id id, const protocol::transport_address&
         spdlog::debug("tcp relay connect {}: {}", connection_id,
                       connect_ec ? connect_ec.message() : std::string("connected"));
         if (ok) {
-          ok = relay_setup_.tcp_connections->put(connection_id, socket->release(), credentials);
+          const int fd = socket->release();
+          ok = relay_setup_.tcp_connections->put(connection_id, fd, credentials);
+          if (!ok) ::close(fd);
         }
         engine_->on_peer_connected(connection_id, ok);
       });
@@ -382,7 +385,10 @@ void shard::on_peer_tcp_connection(engine::relay_id id, boost::asio::ip::tcp::so
   spdlog::debug("tcp relay {}: peer {} {}", id, from_endpoint(remote).to_string(),
                 offered ? "offered to the client" : "refused (no permission)");
   if (!offered) return;  // no permission: the socket closes as it goes out of scope
-  relay_setup_.tcp_connections->put(offered->first, peer.release(), std::move(offered->second));
+  const int fd = peer.release();
+  if (!relay_setup_.tcp_connections->put(offered->first, fd, std::move(offered->second))) {
+    ::close(fd);  // a connection id collision: the client will not get this one
+  }
 }
 
 void shard::send_to_peer(engine::relay_id id, const protocol::transport_address& peer,

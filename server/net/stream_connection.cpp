@@ -216,6 +216,7 @@ void basic_stream_connection<Stream>::read_peer() {
           self->close();  // the peer went away: so does the data connection
           return;
         }
+        self->last_byte_ = std::chrono::steady_clock::now();  // traffic either way is not idle
         self->send(protocol::byte_span(self->peer_in_.data(), n));
         // Back-pressure: while the client is slow, stop reading the peer.
         if (self->pending_.size() > max_pending_output / 4) {
