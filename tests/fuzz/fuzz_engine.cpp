@@ -67,6 +67,7 @@ e::engine& the_engine() {
     e::turn_settings t;
     t.realm = "fuzz";  // no key source: anonymous TURN, so every method is reachable
     t.peers.allow_loopback = true;
+    t.tcp_relay = true;  // RFC 6062 requests reach their handlers (the fake never connects)
     s.turn = t;
     return e::engine(s, sink, &relays);
   }();
