@@ -302,7 +302,7 @@ void engine::send_error(const five_tuple& path, const p::message_view& req, int 
 }
 
 void engine::finish_and_send(const five_tuple& path, p::message_builder& b,
-                             const p::message_view& req, const request_auth* auth) noexcept {
+                             bool request_had_fingerprint, const request_auth* auth) noexcept {
   if (!settings_.software.empty()) p::add_text(b, p::attr::software, settings_.software);
   if (auth != nullptr && auth->authenticated) {
     if (auth->mi256) {
@@ -311,7 +311,7 @@ void engine::finish_and_send(const five_tuple& path, p::message_builder& b,
       b.add_message_integrity(auth->key_bytes());
     }
   }
-  if (settings_.fingerprint_always || req.fingerprint()) b.add_fingerprint();
+  if (settings_.fingerprint_always || request_had_fingerprint) b.add_fingerprint();
   auto out = b.finish();
   if (!out) return;
   sink_.send_to_client(path, *out);

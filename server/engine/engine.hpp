@@ -163,8 +163,14 @@ class engine {
   void send_error(const five_tuple& path, const protocol::message_view& req, int code,
                   std::span<const std::uint16_t> unknown = {},
                   const request_auth* auth = nullptr) noexcept;
+  // Adds SOFTWARE, MESSAGE-INTEGRITY(-SHA256) as `auth` says, FINGERPRINT when the request had
+  // one (or always), and sends.
   void finish_and_send(const five_tuple& path, class protocol::message_builder& b,
-                       const protocol::message_view& req, const request_auth* auth) noexcept;
+                       const protocol::message_view& req, const request_auth* auth) noexcept {
+    finish_and_send(path, b, req.fingerprint().has_value(), auth);
+  }
+  void finish_and_send(const five_tuple& path, class protocol::message_builder& b,
+                       bool request_had_fingerprint, const request_auth* auth) noexcept;
 
   engine_settings settings_;
   client_sink& sink_;

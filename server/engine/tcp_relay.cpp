@@ -86,16 +86,7 @@ void engine::on_peer_connected(std::uint32_t connection_id, bool ok) noexcept {
     p::add_error_code(b, code, settings_.include_reason ? p::default_reason(code) : "");
     ++counters_.error_responses;
   }
-  if (!settings_.software.empty()) p::add_text(b, p::attr::software, settings_.software);
-  if (auth.authenticated) {
-    if (auth.mi256) {
-      b.add_message_integrity_sha256(auth.key_bytes());
-    } else {
-      b.add_message_integrity(auth.key_bytes());
-    }
-  }
-  if (settings_.fingerprint_always || done.fingerprint) b.add_fingerprint();
-  if (auto out = b.finish()) sink_.send_to_client(a.client, *out);
+  finish_and_send(a.client, b, done.fingerprint, &auth);
 }
 
 std::optional<std::pair<std::uint32_t, tcp_connection_credentials>> engine::on_peer_tcp_connection(
