@@ -1,39 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
-// Relay port selection within min-port..max-port, and the server-wide table of ports kept
-// for a later Allocate by EVEN-PORT's R bit (RFC 8656 section 7.2, RESERVATION-TOKEN). Ports
-// are probed by binding (the kernel knows which are free); the reservation table is touched
-// only on Allocate, so one mutex serves all shards.
+// Ports kept for a later Allocate by EVEN-PORT's R bit (RFC 8656 section 7.2,
+// RESERVATION-TOKEN): the bound socket waits 30 s under a random 8-byte token, and the shard
+// that receives the Allocate naming it adopts the socket.
 #pragma once
 
-#include <chrono>
-#include <map>
-#include <mutex>
-#include <optional>
-
 #include "server/engine/relay_io.hpp"
+#include "server/net/held_descriptors.hpp"
 
 namespace turnpike::server::net {
 
 class relay_reservations {
  public:
-  static constexpr std::chrono::seconds hold{30};
-
-  // Keeps `fd` (a bound UDP socket) for `hold` and returns its token.
+  // Keeps `fd` (a bound UDP socket at `local`) and returns its token.
   engine::reservation_token put(int fd, const protocol::transport_address& local);
   // Takes the socket kept under `token`; nullopt when unknown or expired.
   std::optional<std::pair<int, protocol::transport_address>> take(
-      const engine::reservation_token& token);
-  ~relay_reservations();
+      const engine::reservation_token& token) {
+    return held_.take(token);
+  }
 
  private:
-  struct held {
-    int fd;
-    protocol::transport_address local;
-    std::chrono::steady_clock::time_point until;
-  };
-  void drop_expired(std::chrono::steady_clock::time_point now);
-  std::mutex mutex_;
-  std::map<engine::reservation_token, held> held_;
+  held_descriptors<engine::reservation_token, protocol::transport_address> held_{
+      std::chrono::seconds(30)};
 };
 
 }  // namespace turnpike::server::net

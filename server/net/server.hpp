@@ -63,7 +63,7 @@ class server {
   std::unique_ptr<auth::key_chain> keys_;
   auth::quota quota_;
   relay_reservations reservations_;
-  tcp_connection_registry tcp_connections_;
+  tcp_connection_registry tcp_connections_{tcp_bind_limit};
   std::array<std::uint8_t, 32> nonce_secret_{};
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::vector<std::unique_ptr<shard>> shards_;

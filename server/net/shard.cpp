@@ -338,8 +338,7 @@ void shard::connect_peer(engine::relay_id id, const protocol::transport_address&
     return;
   }
   // RFC 6062 section 5.2: give up after 30 s.
-  auto timer =
-      std::make_shared<boost::asio::steady_timer>(io_, tcp_connection_registry::bind_limit);
+  auto timer = std::make_shared<boost::asio::steady_timer>(io_, tcp_bind_limit);
   timer->async_wait([socket](const boost::system::error_code& wait_ec) {
     if (!wait_ec) {
       boost::system::error_code ignored;
@@ -365,15 +364,15 @@ void shard::connect_peer(engine::relay_id id, const protocol::transport_address&
 std::optional<engine::tcp_connection_credentials> shard::connection_credentials(
     std::uint32_t connection_id) {
   if (relay_setup_.tcp_connections == nullptr) return std::nullopt;
-  return relay_setup_.tcp_connections->credentials(connection_id);
+  return relay_setup_.tcp_connections->peek(connection_id);
 }
 
 bool shard::bind_connection(std::uint32_t connection_id, const engine::five_tuple& data_path) {
   const auto conn = connections_.find(data_path);
   if (conn == connections_.end() || relay_setup_.tcp_connections == nullptr) return false;
-  const auto fd = relay_setup_.tcp_connections->take(connection_id);
-  if (!fd) return false;
-  conn->second->splice(*fd);
+  const auto held = relay_setup_.tcp_connections->take(connection_id);
+  if (!held) return false;
+  conn->second->splice(held->first);
   return true;
 }
 

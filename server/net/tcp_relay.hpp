@@ -15,32 +15,15 @@
 #include <optional>
 
 #include "server/engine/relay_io.hpp"
+#include "server/net/held_descriptors.hpp"
 
 namespace turnpike::server::net {
 
 class shard;
 
-class tcp_connection_registry {
- public:
-  static constexpr std::chrono::seconds bind_limit{30};
-
-  // Keeps `fd` (a connected peer socket) under `id`; false if the id is taken.
-  bool put(std::uint32_t id, int fd, engine::tcp_connection_credentials credentials);
-  std::optional<engine::tcp_connection_credentials> credentials(std::uint32_t id);
-  // Takes the descriptor (the caller owns it from now on).
-  std::optional<int> take(std::uint32_t id);
-  ~tcp_connection_registry();
-
- private:
-  struct held {
-    int fd;
-    engine::tcp_connection_credentials credentials;
-    std::chrono::steady_clock::time_point until;
-  };
-  void drop_expired(std::chrono::steady_clock::time_point now);
-  std::mutex mutex_;
-  std::map<std::uint32_t, held> held_;
-};
+// Connected peer sockets waiting for ConnectionBind, with the credentials it must carry.
+using tcp_connection_registry = held_descriptors<std::uint32_t, engine::tcp_connection_credentials>;
+inline constexpr std::chrono::seconds tcp_bind_limit{30};
 
 // A TCP relay's listening socket: peers connect to the relayed address.
 class tcp_relay_listener : public std::enable_shared_from_this<tcp_relay_listener> {
