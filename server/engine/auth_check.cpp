@@ -61,7 +61,7 @@ void engine::send_unauthenticated(const five_tuple& path, const p::message_view&
   }
   const turn_settings& t = *settings_.turn;
   p::message_builder b(*out_, req.method_code(), p::msg_class::error_response, req.tid_bytes());
-  p::add_error_code(b, code, settings_.include_reason ? p::default_reason(code) : "");
+  p::add_error_code(b, code, reason(code));
   p::add_text(b, p::attr::realm, t.realm);
   const auto nonce = t.nonce->make(now.unix_seconds, path.remote);
   b.add(p::attr::nonce, std::string_view(nonce.data(), nonce.size()));

@@ -157,13 +157,9 @@ void engine::on_packet(const five_tuple& path, p::byte_span bytes, const instant
     if (header_is_sound(bytes) && p::class_of(p::load_u16(bytes.data())) == p::msg_class::request) {
       p::message_builder b(*out_, p::method_of(p::load_u16(bytes.data())),
                            p::msg_class::error_response, bytes.subspan(8, 12));
-      p::add_error_code(b, p::error::bad_request,
-                        settings_.include_reason ? p::default_reason(p::error::bad_request) : "");
-      if (settings_.fingerprint_always) b.add_fingerprint();
-      if (auto out = b.finish()) {
-        ++counters_.error_responses;
-        sink_.send_to_client(path, *out);
-      }
+      p::add_error_code(b, p::error::bad_request, reason(p::error::bad_request));
+      ++counters_.error_responses;
+      finish_and_send(path, b, false, nullptr);
     }
     return;
   }
@@ -292,10 +288,14 @@ void engine::on_classic_binding(const five_tuple& path, p::byte_span bytes) noex
   sink_.send_to_client(path, *out);
 }
 
+std::string_view engine::reason(int code) const noexcept {
+  return settings_.include_reason ? p::default_reason(code) : std::string_view{};
+}
+
 void engine::send_error(const five_tuple& path, const p::message_view& req, int code,
                         std::span<const std::uint16_t> unknown, const request_auth* auth) noexcept {
   p::message_builder b(*out_, req.method_code(), p::msg_class::error_response, req.tid_bytes());
-  p::add_error_code(b, code, settings_.include_reason ? p::default_reason(code) : "");
+  p::add_error_code(b, code, reason(code));
   if (!unknown.empty()) p::add_unknown_attributes(b, unknown);
   ++counters_.error_responses;
   finish_and_send(path, b, req, auth);

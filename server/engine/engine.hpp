@@ -160,6 +160,8 @@ class engine {
                                const instant& now) noexcept;
 
   // Answers
+  // The reason phrase for `code` when include-reason-string is on, else empty.
+  std::string_view reason(int code) const noexcept;
   void send_error(const five_tuple& path, const protocol::message_view& req, int code,
                   std::span<const std::uint16_t> unknown = {},
                   const request_auth* auth = nullptr) noexcept;

@@ -83,7 +83,7 @@ void engine::on_peer_connected(std::uint32_t connection_id, bool ok) noexcept {
     ++counters_.success_responses;
   } else {
     const int code = p::error::connection_timeout_or_failure;
-    p::add_error_code(b, code, settings_.include_reason ? p::default_reason(code) : "");
+    p::add_error_code(b, code, reason(code));
     ++counters_.error_responses;
   }
   finish_and_send(a.client, b, done.fingerprint, &auth);

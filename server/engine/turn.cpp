@@ -180,9 +180,8 @@ void engine::send_allocate_success(allocation& a, const p::message_view& req,
   if (a.reserved) b.add(p::attr::reservation_token, *a.reserved);
   p::add_xor_address(b, p::attr::xor_mapped_address, a.client.remote);
   if (a.additional_error != 0) {
-    p::add_address_error_code(
-        b, p::address_family::ipv6, a.additional_error,
-        settings_.include_reason ? p::default_reason(a.additional_error) : "");
+    p::add_address_error_code(b, p::address_family::ipv6, a.additional_error,
+                              reason(a.additional_error));
   }
   ++counters_.success_responses;
   finish_and_send(a.client, b, req, &auth);

@@ -66,7 +66,7 @@ server::~server() {
   join();
 }
 
-engine::engine_settings server::engine_settings_for() const {
+engine::engine_settings server::engine_settings_for() {
   engine::engine_settings s;
   s.answer_binding = !cfg_.no_stun;
   s.fingerprint_always = cfg_.fingerprint;
@@ -80,8 +80,7 @@ engine::engine_settings server::engine_settings_for() const {
   engine::turn_settings t;
   t.realm = realm_;
   t.keys = keys_.get();
-  t.quota =
-      (cfg_.user_quota != 0 || cfg_.total_quota != 0) ? const_cast<auth::quota*>(&quota_) : nullptr;
+  t.quota = (cfg_.user_quota != 0 || cfg_.total_quota != 0) ? &quota_ : nullptr;
   t.nonce.emplace(nonce_secret_, std::chrono::seconds(cfg_.stale_nonce),
                   protocol::security_feature::password_algorithms);
   t.default_lifetime =

@@ -53,7 +53,7 @@ class server {
   std::uint64_t streams_refused() const noexcept;
 
  private:
-  engine::engine_settings engine_settings_for() const;
+  engine::engine_settings engine_settings_for();
 
   config::server_config cfg_;
   listen_plan plan_;
