@@ -3,8 +3,9 @@
 // datagram or stream frame), peer packets (a relay id, the peer and the bytes), and time.
 // Outputs: through the injected client_sink (to clients) and relay_io (relay sockets, to
 // peers). No sockets, no clock of its own, no allocation on the data path. It answers STUN
-// Binding (RFC 8489 section 10, RFC 5780 section 6) and serves TURN over UDP relays
-// (RFC 8656): Allocate, Refresh, CreatePermission, ChannelBind, Send/Data, ChannelData.
+// Binding (RFC 8489 section 10, RFC 5780 section 6) and serves TURN (RFC 8656): Allocate,
+// Refresh, CreatePermission, ChannelBind, Send/Data, ChannelData over UDP relays, and
+// Connect/ConnectionAttempt/ConnectionBind over TCP relays (RFC 6062).
 #pragma once
 
 #include <array>
