@@ -76,7 +76,8 @@ message_builder& add_coded(message_builder& b, std::uint16_t type, std::uint8_t 
   out[1] = 0;
   out[2] = static_cast<std::uint8_t>(code / 100);
   out[3] = static_cast<std::uint8_t>(code % 100);
-  std::memcpy(out.data() + 4, reason.data(), reason.size());
+  // An empty reason may be a default string_view whose data() is null: copy nothing then.
+  if (!reason.empty()) std::memcpy(out.data() + 4, reason.data(), reason.size());
   return b;
 }
 

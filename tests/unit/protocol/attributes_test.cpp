@@ -69,6 +69,9 @@ TEST(ErrorCode, RoundTripAndReasons) {
   EXPECT_TRUE(default_reason(499).empty());
   auto empty = encode([](auto& b) { add_error_code(b, 401, ""); });
   EXPECT_EQ(decode_error_code(empty)->reason, "");
+  // A default string_view (null data) is an empty reason too.
+  auto null_reason = encode([](auto& b) { add_error_code(b, 401, std::string_view{}); });
+  EXPECT_EQ(null_reason, empty);
 }
 
 TEST(ErrorCode, DecodeErrors) {
