@@ -139,6 +139,9 @@ const std::unordered_map<std::string_view, handler>& handlers() {
       {"no-udp", [](server_config& c, const setting& s) { c.udp = !parse_flag(s); }},
       {"no-tcp", [](server_config& c, const setting& s) { c.tcp = !parse_flag(s); }},
       {"no-tls", [](server_config& c, const setting& s) { c.tls = !parse_flag(s); }},
+      {"no-dtls", [](server_config& c, const setting& s) { c.dtls = !parse_flag(s); }},
+      {"dtls", [](server_config& c, const setting& s) { c.dtls = parse_flag(s); }},
+      {"CA-file", [](server_config& c, const setting& s) { c.ca_file = need_value(s); }},
       {"tls-listening-port",
        [](server_config& c, const setting& s) { c.tls_listening_port = parse_port(s, true); }},
       {"cert", [](server_config& c, const setting& s) { c.cert_file = need_value(s); }},
@@ -383,11 +386,13 @@ std::string describe(const server_config& c) {
   flag("no-udp", !c.udp);
   flag("no-tcp", !c.tcp);
   flag("no-tls", !c.tls);
+  flag("no-dtls", !c.dtls);
   o << "tls-listening-port=" << c.tls_listening_port << "\n";
   if (!c.cert_file.empty()) o << "cert=" << c.cert_file << "\n";
   if (!c.pkey_file.empty()) o << "pkey=" << c.pkey_file << "\n";
   if (!c.pkey_password.empty()) o << "pkey-pwd=<hidden>\n";
   if (!c.cipher_list.empty()) o << "cipher-list=" << c.cipher_list << "\n";
+  if (!c.ca_file.empty()) o << "CA-file=" << c.ca_file << "\n";
   flag("no-tlsv1_2", c.no_tlsv1_2);
   o << "stream-frame-timeout=" << c.stream_frame_timeout << "\n";
   o << "stream-idle-timeout=" << c.stream_idle_timeout << "\n";

@@ -48,7 +48,11 @@ struct server_config {
   std::string pkey_file;
   std::string pkey_password;
   std::string cipher_list;
+  std::string ca_file;      // set: clients must present a certificate this bundle verifies
   bool no_tlsv1_2 = false;  // TLS 1.3 only
+  // DTLS 1.2 on every UDP listener (told apart from STUN by the first byte, RFC 7983), and a
+  // UDP listener on tls-listening-port, when cert and pkey are set and not no-dtls.
+  bool dtls = true;
   // Stream (TCP/TLS) client limits.
   unsigned stream_frame_timeout = 10;    // handshake / first byte / finishing a started frame
   unsigned stream_idle_timeout = 300;    // no byte received
@@ -106,6 +110,7 @@ struct server_config {
   std::string pidfile;
 
   bool tls_enabled() const noexcept { return tls && !cert_file.empty() && !pkey_file.empty(); }
+  bool dtls_enabled() const noexcept { return dtls && !cert_file.empty() && !pkey_file.empty(); }
 
   std::uint16_t effective_alt_port() const noexcept {
     if (alt_listening_port != 0) return alt_listening_port;

@@ -116,7 +116,7 @@ void engine::on_connection_bind(const five_tuple& path, const p::message_view& r
                                 const instant& now) noexcept {
   // Section 5.4: on a new stream connection, authenticated with the allocation's
   // credentials, naming a connection the server holds.
-  if (path.proto == transport::udp) {
+  if (!is_stream(path.proto)) {
     send_error(path, req, p::error::bad_request);
     return;
   }

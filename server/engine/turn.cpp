@@ -217,7 +217,7 @@ void engine::on_allocate(const five_tuple& path, const p::message_view& req,
     send_error(path, req, p::error::unsupported_transport_protocol, {}, &auth);
     return;
   }
-  if (tcp && path.proto == transport::udp) {
+  if (tcp && !is_stream(path.proto)) {
     send_error(path, req, p::error::bad_request, {}, &auth);
     return;
   }
@@ -563,7 +563,7 @@ void engine::on_peer_packet(relay_id relay, const p::transport_address& from, p:
   if (!spend(a, bytes.size(), now)) return;
   channel_binding* ch = a.channel_by_peer(peer);
   if (ch != nullptr && ch->expiry > now.mono) {
-    const bool stream = a.client.proto != transport::udp;
+    const bool stream = is_stream(a.client.proto);
     const auto n = p::write_channel_data(*out_, ch->number, bytes, stream);
     if (!n) return;
     ++counters_.relayed_to_client_packets;

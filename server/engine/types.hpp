@@ -14,6 +14,12 @@ enum class transport : std::uint8_t { udp, tcp, tls, dtls };
 
 const char* transport_name(transport t) noexcept;
 
+// TCP and TLS carry byte streams (frames, padded ChannelData, RFC 6062 connections); UDP and
+// DTLS carry datagrams.
+constexpr bool is_stream(transport t) noexcept {
+  return t == transport::tcp || t == transport::tls;
+}
+
 // A client's path to the server: for UDP the pair of addresses, for streams one connection.
 struct five_tuple {
   transport proto = transport::udp;

@@ -56,6 +56,7 @@ server::server(const config::server_config& cfg)
     RAND_bytes(nonce_secret_.data(), static_cast<int>(nonce_secret_.size()));
   }
   if (cfg_.tls_enabled()) tls_ = make_tls_context(cfg_);
+  if (cfg_.dtls_enabled() && cfg_.udp) dtls_ = make_dtls_context(cfg_);
   unsigned n = cfg_.relay_threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) shards_.push_back(std::make_unique<shard>(i));
@@ -133,7 +134,7 @@ void server::open() {
   auto bind_all = [&](engine::transport proto, protocol::transport_address want, bool alternate) {
     for (auto& s : shards_) {
       try {
-        want = proto == engine::transport::udp ? s->open_udp(want) : s->open_tcp(want, tls_);
+        want = engine::is_stream(proto) ? s->open_tcp(want, tls_) : s->open_udp(want, dtls_);
       } catch (const boost::system::system_error& e) {
         throw boost::system::system_error(
             e.code(), std::string(engine::transport_name(proto)) + " " + want.to_string());
@@ -153,10 +154,24 @@ void server::open() {
     }
     // TURN over TLS on its own port (plain TCP is told apart there too, and TLS on the
     // plain port, by the first byte).
+    std::uint16_t tls_port = cfg_.tls_listening_port;
     if (tls_) {
       protocol::transport_address want = ip;
-      want.port = cfg_.tls_listening_port;
-      bind_all(engine::transport::tls, want, false);
+      want.port = tls_port;
+      tls_port = bind_all(engine::transport::tls, want, false);
+    }
+    // And DTLS on the same port over UDP (plain STUN is told apart there too); with
+    // tls-listening-port=0, the port the OS gave TLS when it is free for UDP too.
+    if (dtls_) {
+      protocol::transport_address want = ip;
+      want.port = tls_port;
+      try {
+        bind_all(engine::transport::dtls, want, false);
+      } catch (const boost::system::system_error&) {
+        if (cfg_.tls_listening_port != 0) throw;
+        want.port = 0;
+        bind_all(engine::transport::dtls, want, false);
+      }
     }
   }
 }
@@ -181,13 +196,17 @@ void server::start() {
 }
 
 std::optional<std::string> server::reload_tls() {
-  if (!tls_) return std::string("TLS is not configured");
+  if (!tls_ && !dtls_) return std::string("TLS and DTLS are not configured");
+  std::shared_ptr<boost::asio::ssl::context> tls, dtls;
   try {
-    tls_ = make_tls_context(cfg_);
+    if (tls_) tls = make_tls_context(cfg_);
+    if (dtls_) dtls = make_dtls_context(cfg_);
   } catch (const config::config_error& e) {
     return std::string(e.what());
   }
-  for (auto& s : shards_) s->reload_tls(tls_);
+  tls_ = tls ? tls : tls_;
+  dtls_ = dtls ? dtls : dtls_;
+  for (auto& s : shards_) s->reload_tls(tls, dtls);
   return std::nullopt;
 }
 
@@ -217,6 +236,12 @@ std::uint64_t server::streams_refused() const noexcept {
   return n;
 }
 
+dtls_counters server::dtls_totals() const noexcept {
+  dtls_counters c;
+  for (const auto& s : shards_) c += s->dtls_totals();
+  return c;
+}
+
 std::uint64_t server::send_failures() const noexcept {
   std::uint64_t n = 0;
   for (const auto& s : shards_) n += s->send_failures();
@@ -232,7 +257,8 @@ std::string ice_servers_json(const std::vector<bound_listener>& listeners, bool 
   };
   std::vector<std::string> urls;
   for (const auto& l : listeners) {
-    if (l.alternate) continue;
+    // Browsers do not speak TURN over DTLS; the UDP port it shares already gets stun:.
+    if (l.alternate || l.proto == engine::transport::dtls) continue;
     const std::string where = l.address.to_string();
     if (l.proto == engine::transport::udp) {
       urls.push_back(std::string("stun:").append(where));

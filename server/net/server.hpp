@@ -51,6 +51,7 @@ class server {
   std::uint64_t send_failures() const noexcept;
   std::uint64_t stream_timeouts() const noexcept;
   std::uint64_t streams_refused() const noexcept;
+  dtls_counters dtls_totals() const noexcept;
 
  private:
   engine::engine_settings engine_settings_for();
@@ -66,6 +67,7 @@ class server {
   tcp_connection_registry tcp_connections_{tcp_bind_limit};
   std::array<std::uint8_t, 32> nonce_secret_{};
   std::shared_ptr<boost::asio::ssl::context> tls_;
+  std::shared_ptr<boost::asio::ssl::context> dtls_;
   std::vector<std::unique_ptr<shard>> shards_;
   std::vector<bound_listener> listeners_;
 };

@@ -55,11 +55,12 @@ engine::instant shard::now() noexcept {
   return {engine::clock::now(), static_cast<std::int64_t>(std::time(nullptr))};
 }
 
-protocol::transport_address shard::open_udp(const protocol::transport_address& local) {
+protocol::transport_address shard::open_udp(const protocol::transport_address& local,
+                                            std::shared_ptr<boost::asio::ssl::context> dtls) {
   boost::asio::ip::udp::socket s(io_);
   prepare(s, local);
   const auto bound = from_endpoint(s.local_endpoint());
-  udp_.push_back(std::make_unique<udp_socket>(*this, std::move(s), bound));
+  udp_.push_back(std::make_unique<udp_socket>(*this, std::move(s), bound, std::move(dtls)));
   return bound;
 }
 
@@ -86,10 +87,24 @@ void shard::start() {
   });
 }
 
-void shard::reload_tls(std::shared_ptr<boost::asio::ssl::context> tls) {
-  boost::asio::post(io_, [this, tls] {
-    for (auto& t : tcp_) t->set_tls(tls);
+void shard::reload_tls(std::shared_ptr<boost::asio::ssl::context> tls,
+                       std::shared_ptr<boost::asio::ssl::context> dtls) {
+  boost::asio::post(io_, [this, tls, dtls] {
+    if (tls) {
+      for (auto& t : tcp_) t->set_tls(tls);
+    }
+    if (dtls) {
+      for (auto& u : udp_) u->set_dtls(dtls);
+    }
   });
+}
+
+dtls_counters shard::dtls_totals() const noexcept {
+  dtls_counters c;
+  for (const auto& u : udp_) {
+    if (u->dtls() != nullptr) c += u->dtls()->counters();
+  }
+  return c;
 }
 
 void shard::stop() {
@@ -135,10 +150,12 @@ void shard::rearm_timer() {
 }
 
 void shard::send_to_client(const engine::five_tuple& path, protocol::byte_span bytes) {
-  if (path.proto == engine::transport::udp) {
+  if (!engine::is_stream(path.proto)) {
     for (auto& u : udp_) {
       if (u->local() == path.local) {
-        if (!u->send_to(path.remote, bytes)) ++send_failures_;
+        const bool sent = path.proto == engine::transport::udp ? u->send_to(path.remote, bytes)
+                                                               : u->send_dtls(path.remote, bytes);
+        if (!sent) ++send_failures_;
         return;
       }
     }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "server/engine/engine.hpp"
+#include "server/net/dtls.hpp"
 #include "server/net/relay_ports.hpp"
 #include "server/net/stream_connection.hpp"
 #include "server/net/tcp_relay.hpp"
@@ -57,7 +58,9 @@ class shard final : public engine::client_sink, public engine::relay_io {
 
   // Before start(), from the main thread. Return the bound address (an OS-chosen port filled
   // in). Throw boost::system::system_error when binding fails.
-  protocol::transport_address open_udp(const protocol::transport_address& local);
+  // With `dtls`, the socket also serves DTLS (told apart by the first byte).
+  protocol::transport_address open_udp(const protocol::transport_address& local,
+                                       std::shared_ptr<boost::asio::ssl::context> dtls = nullptr);
   // With `tls`, the listener tells TLS from plain TCP by each connection's first byte.
   protocol::transport_address open_tcp(const protocol::transport_address& local,
                                        std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
@@ -66,8 +69,10 @@ class shard final : public engine::client_sink, public engine::relay_io {
   // start().
   void init_engine(engine::engine_settings settings, relay_setup relays, stream_limits limits = {});
   void start();
-  // Thread-safe: TLS listeners take `tls` for connections accepted from now on.
-  void reload_tls(std::shared_ptr<boost::asio::ssl::context> tls);
+  // Thread-safe: TLS listeners take `tls` for connections accepted from now on, DTLS ones
+  // `dtls` for new handshakes (either may be null: unchanged).
+  void reload_tls(std::shared_ptr<boost::asio::ssl::context> tls,
+                  std::shared_ptr<boost::asio::ssl::context> dtls);
   // Thread-safe: ends allocations, closes every socket on the shard's thread and lets run()
   // return.
   void stop();
@@ -78,6 +83,7 @@ class shard final : public engine::client_sink, public engine::relay_io {
     return engine_ ? engine_->counters() : engine::engine_counters{};
   }
   std::uint64_t send_failures() const noexcept { return send_failures_; }
+  dtls_counters dtls_totals() const noexcept;
 
   // From the shard's sockets.
   void on_client_packet(const engine::five_tuple& path, protocol::byte_span bytes) noexcept;

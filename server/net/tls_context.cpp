@@ -7,6 +7,8 @@
 
 #include <cstring>
 
+#include "server/net/dtls.hpp"
+
 namespace turnpike::server::net {
 namespace {
 
@@ -32,23 +34,22 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
   return SSL_TLSEXT_ERR_NOACK;
 }
 
-}  // namespace
-
-std::shared_ptr<boost::asio::ssl::context> make_tls_context(const config::server_config& cfg) {
+// Certificate chain, key, cipher list, client verification and ALPN: the same for TLS and DTLS.
+void load_identity(boost::asio::ssl::context& ctx, const config::server_config& cfg) {
   namespace ssl = boost::asio::ssl;
-  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
-  SSL_CTX* native = ctx->native_handle();
-  SSL_CTX_set_min_proto_version(native, cfg.no_tlsv1_2 ? TLS1_3_VERSION : TLS1_2_VERSION);
-  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression |
-                   ssl::context::single_dh_use);
+  SSL_CTX* native = ctx.native_handle();
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression |
+                  ssl::context::single_dh_use);
+  // Idle sessions give their read and write buffers back (tens of kB each).
+  SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
   if (!cfg.pkey_password.empty()) {
     const std::string pw = cfg.pkey_password;
-    ctx->set_password_callback([pw](std::size_t, ssl::context::password_purpose) { return pw; });
+    ctx.set_password_callback([pw](std::size_t, ssl::context::password_purpose) { return pw; });
   }
   boost::system::error_code ec;
-  ctx->use_certificate_chain_file(cfg.cert_file, ec);
+  ctx.use_certificate_chain_file(cfg.cert_file, ec);
   if (ec) throw config::config_error("cert: " + cfg.cert_file + ": " + ec.message());
-  ctx->use_private_key_file(cfg.pkey_file, ssl::context::pem, ec);
+  ctx.use_private_key_file(cfg.pkey_file, ssl::context::pem, ec);
   if (ec) throw config::config_error("pkey: " + cfg.pkey_file + ": " + ec.message());
   if (SSL_CTX_check_private_key(native) != 1) {
     throw config::config_error("pkey: " + cfg.pkey_file + " does not match " + cfg.cert_file);
@@ -56,7 +57,33 @@ std::shared_ptr<boost::asio::ssl::context> make_tls_context(const config::server
   if (!cfg.cipher_list.empty() && SSL_CTX_set_cipher_list(native, cfg.cipher_list.c_str()) != 1) {
     throw config::config_error("cipher-list: " + openssl_reason());
   }
+  if (!cfg.ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(native, cfg.ca_file.c_str(), nullptr) != 1) {
+      throw config::config_error("CA-file: " + cfg.ca_file + ": " + openssl_reason());
+    }
+    SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  }
   SSL_CTX_set_alpn_select_cb(native, select_alpn, nullptr);
+}
+
+}  // namespace
+
+std::shared_ptr<boost::asio::ssl::context> make_tls_context(const config::server_config& cfg) {
+  namespace ssl = boost::asio::ssl;
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(),
+                                cfg.no_tlsv1_2 ? TLS1_3_VERSION : TLS1_2_VERSION);
+  load_identity(*ctx, cfg);
+  return ctx;
+}
+
+std::shared_ptr<boost::asio::ssl::context> make_dtls_context(const config::server_config& cfg) {
+  SSL_CTX* native = SSL_CTX_new(DTLS_server_method());
+  if (native == nullptr) throw config::config_error("DTLS: " + openssl_reason());
+  auto ctx = std::make_shared<boost::asio::ssl::context>(native);  // takes ownership
+  SSL_CTX_set_min_proto_version(native, DTLS1_2_VERSION);
+  load_identity(*ctx, cfg);
+  install_dtls_cookies(native);
   return ctx;
 }
 

@@ -8,19 +8,24 @@
 namespace turnpike::server::net {
 
 udp_socket::udp_socket(shard& owner, boost::asio::ip::udp::socket socket,
-                       protocol::transport_address local)
+                       protocol::transport_address local,
+                       std::shared_ptr<boost::asio::ssl::context> dtls)
     : shard_(owner),
       socket_(std::move(socket)),
       local_(local),
       buffer_(std::make_unique<std::array<std::uint8_t, 65536>>()) {
   socket_.non_blocking(true);
+  if (dtls) dtls_ = std::make_unique<dtls_endpoint>(owner, *this, std::move(dtls));
 }
+
+udp_socket::~udp_socket() = default;
 
 void udp_socket::start() {
   receive();
 }
 
 void udp_socket::close() noexcept {
+  if (dtls_) dtls_->close_all();
   boost::system::error_code ignored;
   socket_.close(ignored);
 }
@@ -32,7 +37,10 @@ void udp_socket::receive() {
         if (ec == boost::asio::error::operation_aborted || !socket_.is_open()) return;
         if (!ec) {
           const engine::five_tuple path{engine::transport::udp, local_, from_endpoint(from_)};
-          shard_.on_client_packet(path, protocol::byte_span(buffer_->data(), n));
+          const protocol::byte_span bytes(buffer_->data(), n);
+          if (!dtls_ || !dtls_->on_datagram(path.remote, bytes)) {
+            shard_.on_client_packet(path, bytes);
+          }
         }
         // Other errors (an ICMP port unreachable reported on this socket) are per-datagram.
         receive();
@@ -45,6 +53,15 @@ bool udp_socket::send_to(const protocol::transport_address& to,
   socket_.send_to(boost::asio::buffer(bytes.data(), bytes.size()),
                   to_endpoint<boost::asio::ip::udp>(to), 0, ec);
   return !ec;
+}
+
+bool udp_socket::send_dtls(const protocol::transport_address& to,
+                           protocol::byte_span bytes) noexcept {
+  return dtls_ && dtls_->send(to, bytes);
+}
+
+void udp_socket::set_dtls(std::shared_ptr<boost::asio::ssl::context> dtls) noexcept {
+  if (dtls_ && dtls) dtls_->set_context(std::move(dtls));
 }
 
 }  // namespace turnpike::server::net

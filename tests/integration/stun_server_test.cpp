@@ -140,13 +140,13 @@ TEST(ServerConfig, BadConfigStopsStartupNamingFileAndLine) {
 }
 
 TEST(ServerConfig, CheckConfigPrintsEffectiveConfigAndWarnings) {
-  process s({TURNPIKE_BINARY, "-n", "--check-config", "-L", "127.0.0.1", "--CA-file",
-             "/nonexistent.pem", "--no-cli", "--log-format", "json"});
+  process s({TURNPIKE_BINARY, "-n", "--check-config", "-L", "127.0.0.1", "--mobility", "--no-cli",
+             "--log-format", "json"});
   EXPECT_EQ(s.wait_exit(), 0);
   const std::string out = s.output();
   EXPECT_NE(out.find("listening-ip=127.0.0.1"), std::string::npos) << out;
   EXPECT_NE(out.find("log-format=json"), std::string::npos) << out;
-  EXPECT_NE(out.find("CA-file: coturn option not supported by Turnpike yet"), std::string::npos)
+  EXPECT_NE(out.find("mobility: coturn option not supported by Turnpike yet"), std::string::npos)
       << out;
 }
 

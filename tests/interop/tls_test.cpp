@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// TURN over TLS with a certificate made at test time: turnutils_uclient -t -S on the TLS port
-// and on the plain port (the first byte tells them apart), plain TCP on the TLS port, headless
-// Chromium through turns: (trusting the test certificate by flag, and refusing it without),
-// a silent client closed after the handshake limit, and a bad certificate refused at start-up.
+// TURN over TLS and DTLS with a certificate made at test time: turnutils_uclient -t -S on the
+// TLS port and on the plain port (the first byte tells them apart), -S (DTLS) on both UDP
+// ports, plain TCP on the TLS port, headless Chromium through turns: (trusting the test
+// certificate by flag, and refusing it without), a silent client closed after the handshake
+// limit, client certificates required by CA-file, and a bad certificate refused at start-up.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -49,9 +50,11 @@ class TlsTest : public ::testing::Test {
                                                                  "2"});
     auto plain = server_->wait_for(std::regex(R"(listening tcp 127\.0\.0\.1:(\d+))"));
     auto tls = server_->wait_for(std::regex(R"(listening tls 127\.0\.0\.1:(\d+))"));
-    ASSERT_TRUE(plain && tls) << server_->output();
+    auto dtls = server_->wait_for(std::regex(R"(listening dtls 127\.0\.0\.1:(\d+))"));
+    ASSERT_TRUE(plain && tls && dtls) << server_->output();
     plain_port_ = (*plain)[1];
     tls_port_ = (*tls)[1];
+    dtls_port_ = (*dtls)[1];
     ASSERT_TRUE(server_->wait_for(std::regex("iceServers"))) << server_->output();
   }
   void TearDown() override {
@@ -81,13 +84,22 @@ class TlsTest : public ::testing::Test {
   test_certificate cert_;
   std::unique_ptr<process> peer_;
   std::unique_ptr<process> server_;
-  std::string plain_port_, tls_port_, peer_port_;
+  std::string plain_port_, tls_port_, dtls_port_, peer_port_;
 };
 
 TEST_F(TlsTest, UclientOverTlsOnBothPortsAndTcpOnTheTlsPort) {
   expect_clean(uclient({"-t", "-S"}, tls_port_));
   expect_clean(uclient({"-t", "-S"}, plain_port_));
   expect_clean(uclient({"-t"}, tls_port_));
+}
+
+// uclient -S without -t is TURN over DTLS: on the TLS port's UDP side and on the plain UDP
+// port (the first byte tells DTLS from STUN). uclient offers DTLS 1.0 on some connection
+// attempts and retries with 1.2 when refused; the messages must all arrive.
+TEST_F(TlsTest, UclientOverDtlsOnBothPorts) {
+  expect_clean(uclient({"-S"}, dtls_port_));
+  expect_clean(uclient({"-S"}, plain_port_));
+  expect_clean(uclient({"-S", "-s"}, dtls_port_));
 }
 
 TEST_F(TlsTest, TcpRelaysOverTls) {
@@ -165,6 +177,43 @@ TEST_F(TlsTest, CertificateReloadOnSigusr2KeepsSessions) {
       << server_->output();
   EXPECT_EQ(fingerprint(), after);
   std::filesystem::remove_all(std::filesystem::path(next.cert).parent_path());
+}
+
+// With CA-file, TLS and DTLS clients must present a certificate one of its CAs signed:
+// checked with openssl s_client (TLS 1.2 and DTLS 1.2, where the refusal comes inside the
+// handshake) without a certificate, with the trusted one, and with an untrusted one.
+TEST(TlsConfig, CaFileRequiresTrustedClientCertificates) {
+  const auto server_cert = make_test_certificate();
+  const auto client_cert = make_test_certificate();
+  process s({TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", "0", "--tls-listening-port", "0",
+             "--cert", server_cert.cert, "--pkey", server_cert.key, "--CA-file", client_cert.cert});
+  auto tls = s.wait_for(std::regex(R"(listening tls 127\.0\.0\.1:(\d+))"));
+  auto dtls = s.wait_for(std::regex(R"(listening dtls 127\.0\.0\.1:(\d+))"));
+  ASSERT_TRUE(tls && dtls) << s.output();
+  auto handshake = [](const std::string& mode, const std::string& port,
+                      const test_certificate* cert) {
+    std::vector<std::string> argv{"openssl",  "s_client",          mode,
+                                  "-connect", "127.0.0.1:" + port, "-brief"};
+    if (cert != nullptr) argv.insert(argv.end(), {"-cert", cert->cert, "-key", cert->key});
+    process c(argv);
+    c.wait_exit(10s);
+    return c.output();
+  };
+  for (const auto& [mode, port] : {std::pair<std::string, std::string>{"-tls1_2", (*tls)[1]},
+                                   std::pair<std::string, std::string>{"-dtls1_2", (*dtls)[1]}}) {
+    EXPECT_NE(handshake(mode, port, nullptr).find("alert handshake failure"), std::string::npos)
+        << mode;
+    const auto trusted = handshake(mode, port, &client_cert);
+    EXPECT_NE(trusted.find("CONNECTION ESTABLISHED"), std::string::npos) << mode << trusted;
+    EXPECT_EQ(trusted.find("alert"), std::string::npos) << mode << trusted;
+    EXPECT_NE(handshake(mode, port, &server_cert).find("alert unknown ca"), std::string::npos)
+        << mode;
+  }
+  s.signal(SIGTERM);
+  EXPECT_EQ(s.wait_exit(), 0) << s.output();
+  for (const auto* c : {&server_cert, &client_cert}) {
+    std::filesystem::remove_all(std::filesystem::path(c->cert).parent_path());
+  }
 }
 
 TEST(TlsConfig, UnusableCertificateStopsStartup) {

@@ -26,6 +26,9 @@ class process {
     pid_ = fork();
     if (pid_ < 0) throw std::runtime_error("fork");
     if (pid_ == 0) {
+      // No input: a child that reads stdin sees end-of-file at once.
+      const int null_fd = open("/dev/null", O_RDONLY);
+      if (null_fd >= 0) dup2(null_fd, 0);
       dup2(fds[1], 1);
       dup2(fds[1], 2);
       close(fds[0]);

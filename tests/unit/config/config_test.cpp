@@ -97,14 +97,14 @@ TEST(ConfigFile, FlagValuesAndUsers) {
 
 TEST(ConfigFile, UnsupportedCoturnOptionsWarnNeverSilently) {
   auto r = build_config(
-      parse_config_text("alt-tls-listening-port=5350\nno-dtls\nlistening-port=3478\n", "t.conf"),
+      parse_config_text("alt-tls-listening-port=5350\nmobility\nlistening-port=3478\n", "t.conf"),
       {});
   ASSERT_EQ(r.warnings.size(), 2u);
   EXPECT_EQ(
       r.warnings[0],
       "t.conf:1: alt-tls-listening-port: coturn option not supported by Turnpike yet; ignored");
   EXPECT_EQ(r.warnings[1],
-            "t.conf:2: no-dtls: coturn option not supported by Turnpike yet; ignored");
+            "t.conf:2: mobility: coturn option not supported by Turnpike yet; ignored");
 }
 
 TEST(CommandLine, OverridesFileAndListsReplace) {
@@ -130,11 +130,10 @@ TEST(CommandLine, SpecialOptions) {
   EXPECT_EQ(build_config({}, cl.settings).cfg.level, log_level::trace);
   // A coturn command line with options we do not implement yet still parses.
   cl = cli({"-n", "--min-port", "49152", "--max-port=65535", "--no-tls", "--stale-nonce",
-            "--CA-file", "/x.pem", "--secure-stun", "--no-dtls", "--user", "u:p", "--user", "v:q",
-            "-a"});
+            "--mobility", "--secure-stun", "--dh566", "--user", "u:p", "--user", "v:q", "-a"});
   ASSERT_FALSE(cl.exit_code);
   auto r = build_config({}, cl.settings);
-  EXPECT_EQ(r.warnings.size(), 3u);  // CA-file, secure-stun, no-dtls
+  EXPECT_EQ(r.warnings.size(), 3u);  // mobility, secure-stun, dh566
   EXPECT_EQ(r.cfg.min_port, 49152);
   EXPECT_EQ(r.cfg.stale_nonce, 600u);
   EXPECT_EQ(r.cfg.users.size(), 2u);

@@ -550,6 +550,31 @@ TEST_F(TurnTest, Rfc5766ChannelRangeAndStreamPadding) {
   EXPECT_TRUE(relays_.open.empty());
 }
 
+TEST_F(TurnTest, DtlsIsADatagramTransport) {
+  // RFC 8656 section 12.5: ChannelData over DTLS is not padded; RFC 6062: no TCP relay and
+  // no ConnectionBind over DTLS. An ended DTLS session ends its allocation.
+  auto s = settings();
+  s.turn->tcp_relay = true;
+  make(std::move(s));
+  path_.proto = transport::dtls;
+  learn_nonce();
+  EXPECT_EQ(code(send(request(p::method::allocate,
+                              [](auto& b) { p::add_requested_transport(b, p::transport_tcp); }))),
+            400);
+  EXPECT_EQ(code(send(request(p::method::connection_bind,
+                              [](auto& b) { b.add_u32(p::attr::connection_id, 1); }))),
+            400);
+  allocate(path_);
+  EXPECT_EQ(code(channel_bind(0x4001, peer_a)), 0);
+  sink_.out.clear();
+  engine_->on_peer_packet(1, peer_a, test::as_bytes("reply"), now_);
+  ASSERT_EQ(sink_.out.size(), 1u);
+  EXPECT_EQ(sink_.out[0].data.size(), 9u);  // 4-byte header + 5, unpadded
+  EXPECT_EQ(sink_.out[0].path.proto, transport::dtls);
+  engine_->on_stream_closed(path_);
+  EXPECT_EQ(engine_->allocation_count(), 0u);
+}
+
 TEST_F(TurnTest, EvenPortReservationAndDontFragment) {
   make();
   allocate(five_tuple{transport::udp, path_.local, addr("192.0.2.10", 1)});
