@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/system/system_error.hpp>
 #include <cstdio>
 #include <fstream>
@@ -81,10 +82,34 @@ int main(int argc, char** argv) {
     boost::asio::io_context main_io;
     boost::asio::signal_set signals(main_io, SIGINT, SIGTERM);
     boost::asio::signal_set reload(main_io, SIGUSR2);
+    boost::asio::steady_timer redis_watch(main_io);
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (!ec) spdlog::info("signal {} received, stopping", sig);
       reload.cancel();
+      redis_watch.cancel();
     });
+    // redis-userdb: log when Redis becomes reachable or unreachable.
+    bool redis_up = false;
+    std::function<void(const boost::system::error_code&)> on_redis_watch =
+        [&](const boost::system::error_code& ec) {
+          if (ec || srv.redis() == nullptr) return;
+          const bool up = srv.redis()->up();
+          if (up != redis_up) {
+            if (up) {
+              spdlog::info("redis-userdb {}:{} connected", lc.cfg.redis_userdb->host,
+                           lc.cfg.redis_userdb->port);
+            } else {
+              spdlog::warn(
+                  "redis-userdb {}:{} unreachable: serving cached credentials, new users "
+                  "get 500 until it is back",
+                  lc.cfg.redis_userdb->host, lc.cfg.redis_userdb->port);
+            }
+            redis_up = up;
+          }
+          redis_watch.expires_after(std::chrono::milliseconds(500));
+          redis_watch.async_wait(on_redis_watch);
+        };
+    on_redis_watch({});
     // SIGUSR2: read the certificate and key again without dropping anyone.
     std::function<void(const boost::system::error_code&, int)> on_reload =
         [&](const boost::system::error_code& ec, int) {
@@ -104,6 +129,14 @@ int main(int argc, char** argv) {
     srv.join();
     const auto t = srv.totals();
     const auto d = srv.dtls_totals();
+    if (const auto r = srv.redis_user_stats()) {
+      const auto c = srv.redis()->stats();
+      spdlog::info(
+          "redis-userdb: round_trips={} failures={} queue_full={} connects={} cache_hits={} "
+          "lookups={} coalesced={} served_stale={} unavailable={}",
+          c.round_trips, c.failures, c.queue_full, c.connects, r->cache_hits, r->lookups,
+          r->coalesced, r->served_stale, r->unavailable);
+    }
     spdlog::info(
         "stopped: packets={} binding={} classic={} success={} errors={} malformed={} "
         "bad_fingerprint={} not_request={} channel_data={} unanswered={} send_failures={} "

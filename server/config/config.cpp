@@ -200,6 +200,18 @@ const std::unordered_map<std::string_view, handler>& handlers() {
          c.rest_api_separator = s.value->front();
        }},
       {"nonce-secret", [](server_config& c, const setting& s) { c.nonce_secret = need_value(s); }},
+      {"redis-userdb",
+       [](server_config& c, const setting& s) {
+         try {
+           c.redis_userdb = auth::parse_redis_endpoint(need_value(s));
+         } catch (const std::invalid_argument& e) {
+           fail(s, e.what());
+         }
+       }},
+      {"redis-cache-ttl",
+       [](server_config& c, const setting& s) {
+         c.redis_cache_ttl = static_cast<unsigned>(parse_uint(s, 0, 3600));
+       }},
       {"stale-nonce",
        [](server_config& c, const setting& s) {
          c.stale_nonce = s.value ? static_cast<unsigned>(parse_uint(s, 1, 86400)) : 600;
@@ -362,8 +374,8 @@ loaded_config build_config(const std::vector<setting>& from_file,
   if (c.stun_only && c.no_stun) throw config_error("stun-only and no-stun together answer nothing");
   if (c.lt_cred_mech && c.no_auth) throw config_error("lt-cred-mech and no-auth contradict");
   if (c.min_port > c.max_port) throw config_error("min-port is above max-port");
-  if (c.use_auth_secret && c.static_auth_secrets.empty()) {
-    throw config_error("use-auth-secret needs at least one static-auth-secret");
+  if (c.use_auth_secret && c.static_auth_secrets.empty() && !c.redis_userdb) {
+    throw config_error("use-auth-secret needs a static-auth-secret or a redis-userdb");
   }
   if (c.listening_port != 0 && c.alt_listening_port == c.listening_port) {
     throw config_error("alt-listening-port equals listening-port");
@@ -414,6 +426,14 @@ std::string describe(const server_config& c) {
   }
   if (c.rest_api_separator != ':') o << "rest-api-separator=" << c.rest_api_separator << "\n";
   if (!c.nonce_secret.empty()) o << "nonce-secret=<hidden>\n";
+  if (c.redis_userdb) {
+    const auto& r = *c.redis_userdb;
+    o << "redis-userdb=\"ip=" << r.host << " port=" << r.port << " dbname=" << r.db;
+    if (!r.user.empty()) o << " user=" << r.user;
+    if (!r.password.empty()) o << " password=<hidden>";
+    o << " connect_timeout=" << r.connect_timeout.count() << "\"\n";
+    o << "redis-cache-ttl=" << c.redis_cache_ttl << "\n";
+  }
   o << "stale-nonce=" << c.stale_nonce << "\n";
   if (!c.server_name.empty()) o << "server-name=" << c.server_name << "\n";
   for (const auto& ip : c.relay_ips) o << "relay-ip=" << ip.ip_string() << "\n";

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "auth/redis_client.hpp"
 #include "protocol/ip_range.hpp"
 #include "protocol/long_term_key.hpp"
 #include "protocol/types.hpp"
@@ -70,6 +71,9 @@ struct server_config {
   std::vector<user_entry> users;
   bool lt_cred_mech = false;
   bool no_auth = false;
+  // Users and REST secrets in Redis (coturn's layout), cached for redis_cache_ttl seconds.
+  std::optional<auth::redis_endpoint> redis_userdb;
+  unsigned redis_cache_ttl = 5;
   bool use_auth_secret = false;                  // TURN REST API
   std::vector<std::string> static_auth_secrets;  // several for rotation
   char rest_api_separator = ':';

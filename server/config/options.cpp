@@ -63,6 +63,8 @@ constexpr std::array table{
                 "concurrent TCP/TLS connections from one IP (64; 0 = unlimited)"},
     option_spec{"nonce-secret", '\0', k::value, yes,
                 "secret for stateless nonces, shared by a fleet (default: random)"},
+    option_spec{"redis-cache-ttl", '\0', k::value, yes,
+                "seconds a credential read from redis-userdb is reused (5)"},
     // coturn options not implemented yet: accepted with a warning.
     option_spec{"listening-device", 'd', k::value, later, ""},
     option_spec{"tls-listening-port", '\0', k::value, yes, "TURN over TLS port (5349)"},
@@ -95,7 +97,9 @@ constexpr std::array table{
     option_spec{"mysql-userdb", 'M', k::value, later, ""},
     option_spec{"mongo-userdb", 'J', k::value, later, ""},
     option_spec{"secret-key-file", '\0', k::value, later, ""},
-    option_spec{"redis-userdb", 'N', k::value, later, ""},
+    option_spec{"redis-userdb", 'N', k::value, yes,
+                "Redis with users and REST secrets in coturn's layout: \"ip=.. port=.. dbname=.. "
+                "password=..\""},
     option_spec{"redis-statsdb", 'O', k::value, later, ""},
     option_spec{"use-auth-secret", '\0', k::flag, yes, "TURN REST API credentials"},
     option_spec{"static-auth-secret", '\0', k::list, yes,

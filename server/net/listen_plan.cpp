@@ -5,6 +5,8 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -34,6 +36,49 @@ std::vector<protocol::transport_address> interface_addresses() {
   }
   freeifaddrs(list);
   return out;
+}
+
+std::uint16_t free_udp_and_tcp_port(const protocol::transport_address& ip) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  const int family = ip.family == protocol::address_family::ipv4 ? AF_INET : AF_INET6;
+  auto fill = [&](std::uint16_t port) {
+    ss = {};
+    if (family == AF_INET) {
+      auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+      sin->sin_family = AF_INET;
+      sin->sin_port = htons(port);
+      std::memcpy(&sin->sin_addr, ip.ip.data(), 4);
+      len = sizeof(sockaddr_in);
+    } else {
+      auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+      sin6->sin6_family = AF_INET6;
+      sin6->sin6_port = htons(port);
+      std::memcpy(&sin6->sin6_addr, ip.ip.data(), 16);
+      len = sizeof(sockaddr_in6);
+    }
+  };
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    const int udp = ::socket(family, SOCK_DGRAM, 0);
+    if (udp < 0) return 0;
+    fill(0);
+    std::uint16_t port = 0;
+    if (::bind(udp, reinterpret_cast<sockaddr*>(&ss), len) == 0 &&
+        ::getsockname(udp, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+      port = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
+                                     : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+    }
+    const int tcp = ::socket(family, SOCK_STREAM, 0);
+    bool ok = false;
+    if (port != 0 && tcp >= 0) {
+      fill(port);
+      ok = ::bind(tcp, reinterpret_cast<sockaddr*>(&ss), len) == 0;
+    }
+    if (tcp >= 0) ::close(tcp);
+    ::close(udp);
+    if (ok) return port;
+  }
+  return 0;
 }
 
 listen_plan make_listen_plan(const config::server_config& cfg,

@@ -10,6 +10,7 @@
 #include "server/net/tls_context.hpp"
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <boost/system/system_error.hpp>
 #include <thread>
 
@@ -41,11 +42,12 @@ server::server(const config::server_config& cfg)
       }
       sources.push_back(users_.get());
     }
-    if (sources.empty()) {
+    if (sources.empty() && !cfg_.redis_userdb) {
       spdlog::warn(
-          "no users and no static-auth-secret: every TURN request will be refused "
-          "(set no-auth for anonymous relaying)");
+          "no users, no static-auth-secret and no redis-userdb: every TURN request will be "
+          "refused (set no-auth for anonymous relaying)");
     }
+    key_sources_ = sources;
     keys_ = std::make_unique<auth::key_chain>(std::move(sources));
   }
   // Stateless nonces: a fleet that shares nonce-secret accepts each other's nonces.
@@ -60,11 +62,35 @@ server::server(const config::server_config& cfg)
   unsigned n = cfg_.relay_threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) shards_.push_back(std::make_unique<shard>(i));
+  if (cfg_.redis_userdb && !cfg_.stun_only && !cfg_.no_auth) {
+    redis_ = std::make_unique<auth::redis_client>(*cfg_.redis_userdb);
+    auth::redis_users_options o;
+    o.rest = cfg_.use_auth_secret;
+    o.rest_separator = cfg_.rest_api_separator;
+    o.cache_ttl = std::chrono::seconds(cfg_.redis_cache_ttl);
+    redis_users_ = std::make_unique<auth::redis_users>(*redis_, o);
+    for (auto& s : shards_) {
+      boost::asio::io_context* io = &s->io();
+      shard_redis_.push_back(std::make_unique<auth::redis_key_source>(
+          *redis_users_, [io](std::function<void()> f) { boost::asio::post(*io, std::move(f)); }));
+      auto sources = key_sources_;
+      sources.push_back(shard_redis_.back().get());
+      shard_keys_.push_back(std::make_unique<auth::key_chain>(std::move(sources)));
+    }
+  }
+}
+
+std::optional<auth::redis_users_stats> server::redis_user_stats() const {
+  if (!redis_users_) return std::nullopt;
+  return redis_users_->stats();
 }
 
 server::~server() {
   stop();
   join();
+  // The Redis thread first: its last callbacks use the user cache and post to the shards'
+  // (stopped) io_contexts, so both must still exist.
+  redis_.reset();
 }
 
 engine::engine_settings server::engine_settings_for() {
@@ -149,12 +175,15 @@ void server::open() {
     for (std::uint16_t port : ports) {
       protocol::transport_address want = ip;
       want.port = port;
+      // listening-port=0: one OS-chosen port for UDP and TCP alike.
+      if (port == 0 && cfg_.udp && cfg_.tcp) want.port = free_udp_and_tcp_port(ip);
       if (cfg_.udp) want.port = bind_all(engine::transport::udp, want, port != plan_.port);
       if (cfg_.tcp) bind_all(engine::transport::tcp, want, port != plan_.port);
     }
     // TURN over TLS on its own port (plain TCP is told apart there too, and TLS on the
     // plain port, by the first byte).
     std::uint16_t tls_port = cfg_.tls_listening_port;
+    if (tls_port == 0 && tls_ && dtls_) tls_port = free_udp_and_tcp_port(ip);
     if (tls_) {
       protocol::transport_address want = ip;
       want.port = tls_port;
@@ -191,7 +220,11 @@ void server::start() {
   // its share of the limit, rounded up.
   const auto n = static_cast<unsigned>(shards_.size());
   limits.per_ip = cfg_.max_connections_per_ip == 0 ? 0 : (cfg_.max_connections_per_ip + n - 1) / n;
-  for (auto& s : shards_) s->init_engine(settings, relays, limits);
+  for (std::size_t i = 0; i < shards_.size(); ++i) {
+    auto own = settings;
+    if (own.turn && !shard_keys_.empty()) own.turn->keys = shard_keys_[i].get();
+    shards_[i]->init_engine(std::move(own), relays, limits);
+  }
   for (auto& s : shards_) s->start();
 }
 

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "auth/quota.hpp"
+#include "auth/redis_client.hpp"
+#include "auth/redis_users.hpp"
 #include "auth/rest_secrets.hpp"
 #include "auth/static_users.hpp"
 #include "server/config/config.hpp"
@@ -52,6 +54,9 @@ class server {
   std::uint64_t stream_timeouts() const noexcept;
   std::uint64_t streams_refused() const noexcept;
   dtls_counters dtls_totals() const noexcept;
+  // With redis-userdb (null otherwise); thread-safe.
+  const auth::redis_client* redis() const noexcept { return redis_.get(); }
+  std::optional<auth::redis_users_stats> redis_user_stats() const;
 
  private:
   engine::engine_settings engine_settings_for();
@@ -62,6 +67,13 @@ class server {
   std::unique_ptr<auth::static_users> users_;
   std::unique_ptr<auth::rest_secrets> rest_;
   std::unique_ptr<auth::key_chain> keys_;
+  // redis-userdb: one client thread and cache for the server; each shard asks through its
+  // own key_source (answers posted back to it) at the end of its own key chain.
+  std::unique_ptr<auth::redis_client> redis_;
+  std::unique_ptr<auth::redis_users> redis_users_;
+  std::vector<std::unique_ptr<auth::redis_key_source>> shard_redis_;
+  std::vector<std::unique_ptr<auth::key_chain>> shard_keys_;
+  std::vector<auth::key_source*> key_sources_;  // the sources before Redis
   auth::quota quota_;
   relay_reservations reservations_;
   tcp_connection_registry tcp_connections_{tcp_bind_limit};

@@ -53,11 +53,13 @@ class process {
   process(const process&) = delete;
   process& operator=(const process&) = delete;
 
-  // Returns the first line (old or new) matching `re`, reading for at most `limit`.
+  // Returns the first line matching `re` (among lines from number `from` on, old or new),
+  // reading for at most `limit`.
   std::optional<std::smatch> wait_for(const std::regex& re,
-                                      std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+                                      std::chrono::milliseconds limit = std::chrono::seconds(10),
+                                      std::size_t from = 0) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
-    std::size_t scanned = 0;
+    std::size_t scanned = from;
     for (;;) {
       for (; scanned < lines_.size(); ++scanned) {
         std::smatch m;
@@ -70,6 +72,8 @@ class process {
   }
 
   void signal(int sig) { kill(pid_, sig); }
+  // Lines read so far (a mark for wait_for's `from`).
+  std::size_t line_count() const { return lines_.size(); }
 
   // Waits for exit (reading output meanwhile); returns the exit code, or -signal.
   std::optional<int> wait_exit(std::chrono::milliseconds limit = std::chrono::seconds(10)) {

@@ -15,9 +15,13 @@
 #include <stdexcept>
 
 #include "protocol/attr_address.hpp"
+#include "protocol/attr_error.hpp"
+#include "protocol/attr_text.hpp"
+#include "protocol/attr_turn.hpp"
 #include "protocol/builder.hpp"
 #include "protocol/framer.hpp"
 #include "protocol/integrity.hpp"
+#include "protocol/long_term_key.hpp"
 #include "protocol/message.hpp"
 #include "support/hex.hpp"
 
@@ -170,6 +174,48 @@ class stun_client {
       if (!a) return std::nullopt;
       return *a;
     }
+  }
+
+  // The long-term-credential Allocate exchange (RFC 8656 section 7.2): an unauthenticated
+  // Allocate, then one signed with the nonce and realm of the 401. Returns the final answer's
+  // error code (0 for success, -1 for no answer).
+  int allocate(const std::string& user, const std::string& password) {
+    std::string nonce, realm;
+    for (int round = 0; round < 2; ++round) {
+      static std::mt19937 rng{std::random_device{}()};
+      std::array<std::uint8_t, 12> tid{};
+      for (auto& b : tid) b = static_cast<std::uint8_t>(rng());
+      std::array<std::uint8_t, 512> buf{};
+      protocol::message_builder b(buf, protocol::method::allocate, protocol::msg_class::request,
+                                  tid);
+      protocol::add_requested_transport(b, protocol::transport_udp);
+      if (round == 1) {
+        b.add(protocol::attr::username, std::string_view(user));
+        b.add(protocol::attr::realm, std::string_view(realm));
+        b.add(protocol::attr::nonce, std::string_view(nonce));
+        b.add_message_integrity(protocol::long_term_key_md5(user, realm, password));
+      }
+      auto out = b.finish();
+      send_raw(bytes(out->begin(), out->end()));
+      std::optional<protocol::message_view> m;
+      std::optional<bytes> r;
+      while (!m) {
+        r = receive(5000);
+        if (!r) return -1;
+        auto parsed = protocol::message_view::parse(*r);
+        if (parsed && std::equal(tid.begin(), tid.end(), r->begin() + 8)) m = *parsed;
+      }
+      if (m->cls() == protocol::msg_class::success_response) return 0;
+      const auto ec = m->find(protocol::attr::error_code);
+      if (!ec) return -1;
+      const int code = protocol::decode_error_code(ec->value)->code;
+      if (round == 1 || code != 401) return code;
+      nonce = std::string(
+          *protocol::decode_text(protocol::attr::nonce, m->find(protocol::attr::nonce)->value));
+      realm = std::string(
+          *protocol::decode_text(protocol::attr::realm, m->find(protocol::attr::realm)->value));
+    }
+    return -1;
   }
 
  private:

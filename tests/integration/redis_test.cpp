@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: Apache-2.0
+// redis-userdb against a real redis-server started on a free loopback port: a user added with
+// turnpike-admin and one written by hand with redis-cli in coturn's layout (the key coturn's
+// turnadmin -k prints) both relay with turnutils_uclient; a deleted user is refused once the
+// cache lifetime has passed; TURN REST secrets kept in Redis rotate; Redis killed mid-run:
+// the running session keeps relaying, a cached user still gets in, an unknown one gets a
+// 500-class answer, and after Redis restarts the server reconnects by itself.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "support/process.hpp"
+#include "support/redis.hpp"
+#include "support/stun_client.hpp"
+
+namespace turnpike::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct uclient_result {
+  long sent = -1;
+  long received = -1;
+  bool zero_loss = false;
+  std::string output;
+  // uclient -m 1 runs a client pair: each message is counted once per direction.
+  bool clean(long messages) const {
+    return sent == 2 * messages && received == 2 * messages && zero_loss;
+  }
+};
+
+class RedisTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    peer_port_ = std::to_string(free_port());
+    peer_ = std::make_unique<process>(
+        std::vector<std::string>{"turnutils_peer", "-L", "127.0.0.1", "-p", peer_port_});
+  }
+  void start_server(std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{TURNPIKE_BINARY,
+                                  "-n",
+                                  "-L",
+                                  "127.0.0.1",
+                                  "-p",
+                                  "0",
+                                  "-r",
+                                  "test",
+                                  "--redis-userdb",
+                                  redis_.connection(),
+                                  "--redis-cache-ttl",
+                                  "1",
+                                  "--allow-loopback-peers",
+                                  "--rfc5766-channel-numbers",
+                                  "--relay-threads",
+                                  "2"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    server_ = std::make_unique<process>(argv);
+    auto m = server_->wait_for(std::regex(R"(listening udp 127\.0\.0\.1:(\d+))"));
+    ASSERT_TRUE(m) << server_->output();
+    port_ = (*m)[1];
+    ASSERT_TRUE(server_->wait_for(std::regex("redis-userdb .* connected"), 10s))
+        << server_->output();
+  }
+  void TearDown() override {
+    if (server_) {
+      server_->signal(SIGTERM);
+      EXPECT_EQ(server_->wait_exit(), 0) << server_->output();
+    }
+  }
+  std::string admin(std::vector<std::string> args) {
+    std::vector<std::string> argv{TURNPIKE_ADMIN_BINARY, "-N", redis_.connection()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    process p(argv);
+    EXPECT_EQ(p.wait_exit(), 0) << p.output();
+    return p.output();
+  }
+  // uclient with `auth` (-u/-w or -W flags), `messages` messages, one client.
+  uclient_result uclient(std::vector<std::string> auth, int messages = 20,
+                         std::vector<std::string> more = {}) {
+    std::vector<std::string> argv{"turnutils_uclient"};
+    argv.insert(argv.end(), auth.begin(), auth.end());
+    argv.insert(argv.end(), more.begin(), more.end());
+    argv.insert(argv.end(), {"-e", "127.0.0.1", "-r", peer_port_, "-n", std::to_string(messages),
+                             "-m", "1", "-p", port_, "127.0.0.1"});
+    process c(argv);
+    c.wait_exit(60s);
+    uclient_result r;
+    r.output = c.output();
+    const std::regex totals(R"(start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+))");
+    for (auto it = std::sregex_iterator(r.output.begin(), r.output.end(), totals);
+         it != std::sregex_iterator(); ++it) {
+      r.sent = std::stol((*it)[1]);
+      r.received = std::stol((*it)[2]);
+    }
+    r.zero_loss = r.output.find("Total lost packets 0 (0.000000%)") != std::string::npos;
+    return r;
+  }
+  // The final answer code of an Allocate with long-term credentials (0: allocated).
+  int allocate(const std::string& name, const std::string& password) {
+    stun_client c(SOCK_DGRAM, *protocol::transport_address::parse_ip(
+                                  "127.0.0.1", static_cast<std::uint16_t>(std::stoi(port_))));
+    return c.allocate(name, password);
+  }
+  static std::vector<std::string> user(const std::string& name, const std::string& password) {
+    return {"-u", name, "-w", password};
+  }
+
+  redis_server redis_;
+  std::unique_ptr<process> peer_;
+  std::unique_ptr<process> server_;
+  std::string port_, peer_port_;
+};
+
+// The key coturn's own turnadmin computes, to store by hand as coturn would.
+std::string turnadmin_key(const std::string& user, const std::string& realm,
+                          const std::string& password) {
+  process p({"turnadmin", "-k", "-u", user, "-r", realm, "-p", password});
+  p.wait_exit();
+  std::smatch m;
+  const std::string out = p.output();
+  if (!std::regex_search(out, m, std::regex("0x([0-9a-f]{32})"))) return {};
+  return m[1];
+}
+
+TEST_F(RedisTest, AdminAddedAndHandWrittenUsersAllocateAndDeletedUsersAreRefused) {
+  admin({"-a", "-u", "alice", "-r", "test", "-p", "alice-pw"});
+  const std::string key = turnadmin_key("bob", "test", "bob-pw");
+  ASSERT_EQ(key.size(), 32u);
+  EXPECT_NE(redis_.cli({"SET", "turn/realm/test/user/bob/key", key}).find("OK"), std::string::npos);
+  const std::string listed = admin({"-l", "-r", "test"});
+  EXPECT_NE(listed.find("alice\ttest"), std::string::npos) << listed;
+  EXPECT_NE(listed.find("bob\ttest"), std::string::npos) << listed;
+  start_server();
+  auto a = uclient(user("alice", "alice-pw"));
+  EXPECT_TRUE(a.clean(20)) << a.output;
+  auto b = uclient(user("bob", "bob-pw"));
+  EXPECT_TRUE(b.clean(20)) << b.output;
+  EXPECT_FALSE(uclient(user("alice", "wrong")).clean(20));
+  // Deleted: refused once the cache lifetime (1 s here) has passed.
+  admin({"-d", "-u", "alice", "-r", "test"});
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(allocate("alice", "alice-pw"), 401);
+  EXPECT_FALSE(uclient(user("alice", "alice-pw")).clean(20));
+}
+
+TEST_F(RedisTest, RestSecretsInRedisRotate) {
+  admin({"-s", "first-secret", "-r", "test"});
+  start_server({"--use-auth-secret"});
+  auto first = uclient({"-u", "carol", "-W", "first-secret"});
+  EXPECT_TRUE(first.clean(20)) << first.output;
+  // Rotation: the new secret is added, then the old one removed.
+  admin({"-s", "second-secret", "-r", "test"});
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_TRUE(uclient({"-u", "carol", "-W", "second-secret"}).clean(20));
+  EXPECT_TRUE(uclient({"-u", "carol", "-W", "first-secret"}).clean(20));
+  admin({"-X", "first-secret", "-r", "test"});
+  EXPECT_EQ(admin({"-S", "-r", "test"}), "second-secret\n");
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_FALSE(uclient({"-u", "carol", "-W", "first-secret"}).clean(20));
+  EXPECT_TRUE(uclient({"-u", "carol", "-W", "second-secret"}).clean(20));
+}
+
+TEST_F(RedisTest, RedisKilledMidRunAndRestarted) {
+  admin({"-a", "-u", "dave", "-r", "test", "-p", "dave-pw"});
+  start_server();
+  ASSERT_TRUE(uclient(user("dave", "dave-pw")).clean(20));
+  // A session of ~4 s (200 messages, 20 ms apart) with Redis killed 1 s in.
+  std::thread killer([&] {
+    std::this_thread::sleep_for(1s);
+    redis_.kill();
+  });
+  auto during = uclient(user("dave", "dave-pw"), 200);
+  killer.join();
+  EXPECT_TRUE(during.clean(200)) << during.output;
+  ASSERT_TRUE(server_->wait_for(std::regex("redis-userdb .* unreachable"), 10s))
+      << server_->output();
+  const std::size_t mark = server_->line_count();
+  // Redis down: the cached user still gets in; one never seen gets 500, not 401.
+  auto cached = uclient(user("dave", "dave-pw"));
+  EXPECT_TRUE(cached.clean(20)) << cached.output;
+  EXPECT_EQ(allocate("erin", "erin-pw"), 500);
+  EXPECT_EQ(allocate("dave", "dave-pw"), 0);
+  // Redis back (empty: no persistence): the server reconnects by itself.
+  redis_.start();
+  admin({"-a", "-u", "erin", "-r", "test", "-p", "erin-pw"});
+  ASSERT_TRUE(server_->wait_for(std::regex("redis-userdb .* connected"), 15s, mark))
+      << server_->output();
+  auto back = uclient(user("erin", "erin-pw"));
+  EXPECT_TRUE(back.clean(20)) << back.output;
+}
+
+TEST(RedisConfig, BadConnectionStringStopsStartup) {
+  process s({TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", "0", "--redis-userdb",
+             "ip=127.0.0.1 prot=6379"});
+  EXPECT_EQ(s.wait_exit(), 1);
+  EXPECT_NE(s.output().find("redis-userdb: unknown key 'prot'"), std::string::npos) << s.output();
+}
+
+}  // namespace
+}  // namespace turnpike::test
