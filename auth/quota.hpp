@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// Allocation quotas shared by the shards of one server: user-quota (per username) and
-// total-quota (486 Allocation Quota Reached, RFC 8656 section 7.2). Taken on Allocate and
-// released when the allocation ends: control path only, so a mutex is fine here.
+// Allocation quotas (486 Allocation Quota Reached, RFC 8656 section 7.2): user-quota (per
+// username) and total-quota. `allocation_quota` is what the engine asks on Allocate and tells
+// when an allocation ends; asynchronous, because a fleet counts in Redis
+// (`redis_quota.hpp`). `quota` is the per-process count, shared by the shards behind a mutex
+// (control path only: Allocate and deletion, never per packet).
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -11,7 +15,21 @@
 
 namespace turnpike::auth {
 
-class quota {
+enum class quota_verdict { granted, refused, unavailable };
+
+class allocation_quota {
+ public:
+  using callback = std::function<void(quota_verdict)>;
+  virtual ~allocation_quota() = default;
+  // Calls `done` exactly once: before returning, or later on the caller's executor. `lease`
+  // names the allocation (unique within this process) for release().
+  virtual void acquire(std::string_view user, std::string_view realm, std::uint64_t lease,
+                       callback done) = 0;
+  // Only after a granted acquire.
+  virtual void release(std::string_view user, std::string_view realm, std::uint64_t lease) = 0;
+};
+
+class quota final : public allocation_quota {
  public:
   // 0 means unlimited.
   quota(unsigned per_user, unsigned total) noexcept : per_user_(per_user), total_(total) {}
@@ -19,6 +37,11 @@ class quota {
   bool acquire(std::string_view user);
   void release(std::string_view user);
   unsigned in_use() const;
+
+  void acquire(std::string_view user, std::string_view, std::uint64_t, callback done) override {
+    done(acquire(user) ? quota_verdict::granted : quota_verdict::refused);
+  }
+  void release(std::string_view user, std::string_view, std::uint64_t) override { release(user); }
 
  private:
   mutable std::mutex mutex_;

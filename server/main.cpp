@@ -136,6 +136,9 @@ int main(int argc, char** argv) {
           "lookups={} coalesced={} served_stale={} unavailable={}",
           c.round_trips, c.failures, c.queue_full, c.connects, r->cache_hits, r->lookups,
           r->coalesced, r->served_stale, r->unavailable);
+      const auto q = *srv.redis_quota_stats();
+      spdlog::info("fleet quota: granted={} refused={} granted_locally={} renewals={}", q.granted,
+                   q.refused, q.granted_locally, q.renewals);
     }
     spdlog::info(
         "stopped: packets={} binding={} classic={} success={} errors={} malformed={} "

@@ -208,6 +208,10 @@ const std::unordered_map<std::string_view, handler>& handlers() {
            fail(s, e.what());
          }
        }},
+      {"redis-lease-ttl",
+       [](server_config& c, const setting& s) {
+         c.redis_lease_ttl = static_cast<unsigned>(parse_uint(s, 3, 3600));
+       }},
       {"redis-cache-ttl",
        [](server_config& c, const setting& s) {
          c.redis_cache_ttl = static_cast<unsigned>(parse_uint(s, 0, 3600));
@@ -433,6 +437,7 @@ std::string describe(const server_config& c) {
     if (!r.password.empty()) o << " password=<hidden>";
     o << " connect_timeout=" << r.connect_timeout.count() << "\"\n";
     o << "redis-cache-ttl=" << c.redis_cache_ttl << "\n";
+    o << "redis-lease-ttl=" << c.redis_lease_ttl << "\n";
   }
   o << "stale-nonce=" << c.stale_nonce << "\n";
   if (!c.server_name.empty()) o << "server-name=" << c.server_name << "\n";

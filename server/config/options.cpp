@@ -65,6 +65,8 @@ constexpr std::array table{
                 "secret for stateless nonces, shared by a fleet (default: random)"},
     option_spec{"redis-cache-ttl", '\0', k::value, yes,
                 "seconds a credential read from redis-userdb is reused (5)"},
+    option_spec{"redis-lease-ttl", '\0', k::value, yes,
+                "seconds an allocation's fleet quota lease lasts unrenewed (60)"},
     // coturn options not implemented yet: accepted with a warning.
     option_spec{"listening-device", 'd', k::value, later, ""},
     option_spec{"tls-listening-port", '\0', k::value, yes, "TURN over TLS port (5349)"},

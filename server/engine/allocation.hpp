@@ -64,6 +64,7 @@ struct allocation {
   clock::time_point expiry;
   clock::time_point scheduled = clock::time_point::max();  // earliest queued deadline
   bool holds_quota = false;
+  std::uint64_t lease = 0;   // the quota lease (with holds_quota)
   int additional_error = 0;  // dual allocation asked, IPv6 half refused: 440 or 508
   std::vector<permission> permissions;
   std::vector<channel_binding> channels;

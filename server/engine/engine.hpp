@@ -33,9 +33,9 @@ struct five_tuple_hash {
 
 struct turn_settings {
   std::string realm;
-  auth::key_source* keys = nullptr;  // nullptr: no-auth (anonymous relaying)
-  auth::quota* quota = nullptr;      // nullptr: unlimited
-  std::optional<nonce_codec> nonce;  // required with keys
+  auth::key_source* keys = nullptr;         // nullptr: no-auth (anonymous relaying)
+  auth::allocation_quota* quota = nullptr;  // nullptr: unlimited
+  std::optional<nonce_codec> nonce;         // required with keys
   peer_policy_options peers;
   std::chrono::seconds default_lifetime{600};
   std::chrono::seconds max_lifetime{3600};
@@ -121,6 +121,10 @@ class engine {
                        const instant& now) noexcept;
   void on_allocate(const five_tuple& path, const protocol::message_view& req,
                    const request_auth& auth, const instant& now) noexcept;
+  // The part of Allocate after the quota granted `lease` (0: no quota in force).
+  void finish_allocate(const five_tuple& path, const protocol::message_view& req,
+                       const request_auth& auth, const relay_request& rr, bool dual,
+                       std::uint64_t lease, const instant& now) noexcept;
   void on_refresh(allocation& a, const protocol::message_view& req, const request_auth& auth,
                   const instant& now) noexcept;
   void on_create_permission(allocation& a, const protocol::message_view& req,
@@ -183,6 +187,9 @@ class engine {
   std::unordered_map<five_tuple, allocation, five_tuple_hash> allocations_;
   std::unordered_map<relay_id, five_tuple> by_relay_;
   std::unordered_map<std::uint32_t, five_tuple> connecting_;  // RFC 6062 Connects under way
+  // Allocates waiting for an asynchronous quota answer; their retransmissions are dropped.
+  std::unordered_map<five_tuple, std::uint64_t, five_tuple_hash> pending_allocates_;
+  std::uint64_t next_lease_ = 1;
   using deadline = std::pair<clock::time_point, relay_id>;
   std::priority_queue<deadline, std::vector<deadline>, std::greater<>> deadlines_;
   // Per-source 401 budget: a small direct-mapped table, reset every second.

@@ -82,13 +82,16 @@ void engine::remove_allocation(const five_tuple& key) noexcept {
     if (relays_ != nullptr) relays_->close_relay(r.id);
     by_relay_.erase(r.id);
   }
-  if (a.holds_quota && settings_.turn->quota != nullptr) settings_.turn->quota->release(a.username);
+  if (a.holds_quota && settings_.turn->quota != nullptr) {
+    settings_.turn->quota->release(a.username, settings_.turn->realm, a.lease);
+  }
   for (const pending_connect& c : a.connects) connecting_.erase(c.connection_id);
   allocations_.erase(it);
 }
 
 void engine::on_stream_closed(const five_tuple& path) noexcept {
   remove_allocation(path);
+  pending_allocates_.erase(path);  // a quota answer still on its way is given back on arrival
 }
 
 void engine::close_all() noexcept {
@@ -200,7 +203,13 @@ void engine::on_allocate(const five_tuple& path, const p::message_view& req,
     }
     return;
   }
-  // Step 3: REQUESTED-TRANSPORT, UDP only for now.
+  // An Allocate from this five-tuple is waiting for its quota: the retransmission is dropped
+  // (the client retransmits again and meets the allocation, or the refusal).
+  if (pending_allocates_.contains(path)) {
+    ++counters_.dropped_unanswered;
+    return;
+  }
+  // Step 3: REQUESTED-TRANSPORT.
   const auto transport_attr = req.find(p::attr::requested_transport);
   if (!transport_attr) {
     send_error(path, req, p::error::bad_request, {}, &auth);
@@ -275,16 +284,53 @@ void engine::on_allocate(const five_tuple& path, const p::message_view& req,
     }
     rr.family = *f;
   }
-  // Quotas (486).
-  const std::string username(auth.username);
-  if (t.quota != nullptr && !t.quota->acquire(username)) {
-    send_error(path, req, p::error::allocation_quota_reached, {}, &auth);
+  if (t.quota == nullptr) {
+    finish_allocate(path, req, auth, rr, dual, 0, now);
     return;
   }
+  // Quotas (486): the answer may come later (a fleet counts in Redis). The request and the
+  // user name are copied; the allocation is made when the answer arrives, unless the client's
+  // stream closed meanwhile.
+  const std::uint64_t lease = next_lease_++;
+  pending_allocates_[path] = lease;
+  auto copy = std::make_shared<std::vector<std::uint8_t>>(req.bytes().begin(), req.bytes().end());
+  auto user = std::make_shared<std::string>(auth.username);
+  t.quota->acquire(
+      *user, t.realm, lease,
+      [this, alive = alive_, path, copy, user, signed_by = auth, rr, dual, lease,
+       now](auth::quota_verdict v) mutable {
+        if (!*alive) return;
+        const auto pending = pending_allocates_.find(path);
+        const bool wanted = pending != pending_allocates_.end() && pending->second == lease;
+        if (wanted) pending_allocates_.erase(pending);
+        auto m = p::message_view::parse(*copy);
+        if (!wanted || !m) {
+          if (v == auth::quota_verdict::granted) {
+            settings_.turn->quota->release(*user, settings_.turn->realm, lease);
+          }
+          return;
+        }
+        signed_by.username = *user;
+        if (v != auth::quota_verdict::granted) {
+          send_error(path, *m,
+                     v == auth::quota_verdict::refused ? p::error::allocation_quota_reached
+                                                       : p::error::server_error,
+                     {}, &signed_by);
+          return;
+        }
+        finish_allocate(path, *m, signed_by, rr, dual, lease, now);
+      });
+}
+
+void engine::finish_allocate(const five_tuple& path, const p::message_view& req,
+                             const request_auth& auth, const relay_request& rr, bool dual,
+                             std::uint64_t lease, const instant& now) noexcept {
+  const turn_settings& t = *settings_.turn;
+  const std::string username(auth.username);
   relay_error why{};
   const auto opened = relays_->open_relay(rr, why);
   if (!opened) {
-    if (t.quota != nullptr) t.quota->release(username);
+    if (t.quota != nullptr) t.quota->release(username, t.realm, lease);
     const int code = why == relay_error::no_such_family ? p::error::address_family_not_supported
                                                         : p::error::insufficient_capacity;
     send_error(path, req, code, {}, &auth);
@@ -312,7 +358,8 @@ void engine::on_allocate(const five_tuple& path, const p::message_view& req,
   a.allocate_tid = req.tid();
   a.reserved = opened->reserved;
   a.holds_quota = t.quota != nullptr;
-  a.tcp = tcp;
+  a.lease = lease;
+  a.tcp = rr.tcp;
   a.expiry = now.mono + clamp_lifetime(t, lifetime_of(req));
   a.tokens = static_cast<double>(t.max_bps);
   a.refilled = now.mono;

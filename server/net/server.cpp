@@ -69,15 +69,24 @@ server::server(const config::server_config& cfg)
     o.rest_separator = cfg_.rest_api_separator;
     o.cache_ttl = std::chrono::seconds(cfg_.redis_cache_ttl);
     redis_users_ = std::make_unique<auth::redis_users>(*redis_, o);
+    redis_quota_ = std::make_unique<auth::redis_quota>(*redis_, cfg_.user_quota, cfg_.total_quota,
+                                                       std::chrono::seconds(cfg_.redis_lease_ttl));
     for (auto& s : shards_) {
       boost::asio::io_context* io = &s->io();
-      shard_redis_.push_back(std::make_unique<auth::redis_key_source>(
-          *redis_users_, [io](std::function<void()> f) { boost::asio::post(*io, std::move(f)); }));
+      auto post = [io](std::function<void()> f) { boost::asio::post(*io, std::move(f)); };
+      shard_redis_.push_back(std::make_unique<auth::redis_key_source>(*redis_users_, post));
+      shard_quotas_.push_back(
+          std::make_unique<auth::posting_quota>(*redis_quota_, s->index(), post));
       auto sources = key_sources_;
       sources.push_back(shard_redis_.back().get());
       shard_keys_.push_back(std::make_unique<auth::key_chain>(std::move(sources)));
     }
   }
+}
+
+std::optional<auth::redis_quota_stats> server::redis_quota_stats() const {
+  if (!redis_quota_) return std::nullopt;
+  return redis_quota_->stats();
 }
 
 std::optional<auth::redis_users_stats> server::redis_user_stats() const {
@@ -90,6 +99,8 @@ server::~server() {
   join();
   // The Redis thread first: its last callbacks use the user cache and post to the shards'
   // (stopped) io_contexts, so both must still exist.
+  // Quota renewals stop before the client goes.
+  redis_quota_.reset();
   redis_.reset();
 }
 
@@ -223,6 +234,7 @@ void server::start() {
   for (std::size_t i = 0; i < shards_.size(); ++i) {
     auto own = settings;
     if (own.turn && !shard_keys_.empty()) own.turn->keys = shard_keys_[i].get();
+    if (own.turn && !shard_quotas_.empty()) own.turn->quota = shard_quotas_[i].get();
     shards_[i]->init_engine(std::move(own), relays, limits);
   }
   for (auto& s : shards_) s->start();

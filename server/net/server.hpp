@@ -11,6 +11,7 @@
 
 #include "auth/quota.hpp"
 #include "auth/redis_client.hpp"
+#include "auth/redis_quota.hpp"
 #include "auth/redis_users.hpp"
 #include "auth/rest_secrets.hpp"
 #include "auth/static_users.hpp"
@@ -57,6 +58,7 @@ class server {
   // With redis-userdb (null otherwise); thread-safe.
   const auth::redis_client* redis() const noexcept { return redis_.get(); }
   std::optional<auth::redis_users_stats> redis_user_stats() const;
+  std::optional<auth::redis_quota_stats> redis_quota_stats() const;
 
  private:
   engine::engine_settings engine_settings_for();
@@ -73,6 +75,9 @@ class server {
   std::unique_ptr<auth::redis_users> redis_users_;
   std::vector<std::unique_ptr<auth::redis_key_source>> shard_redis_;
   std::vector<std::unique_ptr<auth::key_chain>> shard_keys_;
+  // And fleet-wide quotas counted in the same Redis, asked through one adapter per shard.
+  std::unique_ptr<auth::redis_quota> redis_quota_;
+  std::vector<std::unique_ptr<auth::posting_quota>> shard_quotas_;
   std::vector<auth::key_source*> key_sources_;  // the sources before Redis
   auth::quota quota_;
   relay_reservations reservations_;

@@ -180,20 +180,45 @@ class stun_client {
   // Allocate, then one signed with the nonce and realm of the 401. Returns the final answer's
   // error code (0 for success, -1 for no answer).
   int allocate(const std::string& user, const std::string& password) {
-    std::string nonce, realm;
+    return transact(protocol::method::allocate, user, password, std::nullopt);
+  }
+  // After allocate(): a Refresh with the same credentials (LIFETIME 0 deletes).
+  int refresh(std::uint32_t lifetime) {
+    return transact(protocol::method::refresh, user_, password_, lifetime);
+  }
+
+ private:
+  bool read_some(int timeout_ms) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0) return false;
+    std::uint8_t buf[4096];
+    const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    pending_.insert(pending_.end(), buf, buf + n);
+    return true;
+  }
+
+  // Sends `method` (Allocate: with REQUESTED-TRANSPORT UDP; else with LIFETIME), answering
+  // a 401 or 438 once with the nonce and realm it carries.
+  int transact(protocol::method method, const std::string& user, const std::string& password,
+               std::optional<std::uint32_t> lifetime) {
+    user_ = user;
+    password_ = password;
     for (int round = 0; round < 2; ++round) {
       static std::mt19937 rng{std::random_device{}()};
       std::array<std::uint8_t, 12> tid{};
       for (auto& b : tid) b = static_cast<std::uint8_t>(rng());
       std::array<std::uint8_t, 512> buf{};
-      protocol::message_builder b(buf, protocol::method::allocate, protocol::msg_class::request,
-                                  tid);
-      protocol::add_requested_transport(b, protocol::transport_udp);
-      if (round == 1) {
+      protocol::message_builder b(buf, method, protocol::msg_class::request, tid);
+      if (method == protocol::method::allocate) {
+        protocol::add_requested_transport(b, protocol::transport_udp);
+      }
+      if (lifetime) b.add_u32(protocol::attr::lifetime, *lifetime);
+      if (!nonce_.empty()) {
         b.add(protocol::attr::username, std::string_view(user));
-        b.add(protocol::attr::realm, std::string_view(realm));
-        b.add(protocol::attr::nonce, std::string_view(nonce));
-        b.add_message_integrity(protocol::long_term_key_md5(user, realm, password));
+        b.add(protocol::attr::realm, std::string_view(realm_));
+        b.add(protocol::attr::nonce, std::string_view(nonce_));
+        b.add_message_integrity(protocol::long_term_key_md5(user, realm_, password));
       }
       auto out = b.finish();
       send_raw(bytes(out->begin(), out->end()));
@@ -209,26 +234,16 @@ class stun_client {
       const auto ec = m->find(protocol::attr::error_code);
       if (!ec) return -1;
       const int code = protocol::decode_error_code(ec->value)->code;
-      if (round == 1 || code != 401) return code;
-      nonce = std::string(
-          *protocol::decode_text(protocol::attr::nonce, m->find(protocol::attr::nonce)->value));
-      realm = std::string(
-          *protocol::decode_text(protocol::attr::realm, m->find(protocol::attr::realm)->value));
+      const auto nonce = m->find(protocol::attr::nonce);
+      const auto realm = m->find(protocol::attr::realm);
+      if (round == 1 || (code != 401 && code != 438) || !nonce || !realm) return code;
+      nonce_ = std::string(*protocol::decode_text(protocol::attr::nonce, nonce->value));
+      realm_ = std::string(*protocol::decode_text(protocol::attr::realm, realm->value));
     }
     return -1;
   }
 
- private:
-  bool read_some(int timeout_ms) {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, timeout_ms) <= 0) return false;
-    std::uint8_t buf[4096];
-    const ssize_t n = recv(fd_, buf, sizeof buf, 0);
-    if (n <= 0) return false;
-    pending_.insert(pending_.end(), buf, buf + n);
-    return true;
-  }
-
+  std::string user_, password_, nonce_, realm_;
   protocol::transport_address server_;
   int fd_ = -1;
   bool stream_ = false;

@@ -633,6 +633,89 @@ TEST_F(TurnTest, QuotaAndNoAuthAndExternalIp) {
   EXPECT_FALSE(ok.message_integrity());
 }
 
+// A quota that answers when the test says (as the Redis fleet quota does, later).
+struct deferred_quota final : auth::allocation_quota {
+  struct ask {
+    std::string user;
+    std::uint64_t lease;
+    callback done;
+  };
+  std::vector<ask> asked;
+  std::vector<std::uint64_t> released;
+  void acquire(std::string_view user, std::string_view, std::uint64_t lease,
+               callback done) override {
+    asked.push_back({std::string(user), lease, std::move(done)});
+  }
+  void release(std::string_view, std::string_view, std::uint64_t lease) override {
+    released.push_back(lease);
+  }
+};
+
+TEST_F(TurnTest, AsynchronousQuotaAnswers) {
+  deferred_quota quota;
+  auto s = settings();
+  s.turn->quota = &quota;
+  make(std::move(s));
+  learn_nonce();
+  const bytes req = request(p::method::allocate,
+                            [](auto& b) { p::add_requested_transport(b, p::transport_udp); });
+  sink_.out.clear();
+  engine_->on_packet(path_, req, now_);
+  EXPECT_TRUE(sink_.out.empty());  // waiting for the quota
+  engine_->on_packet(path_, req, now_);
+  EXPECT_TRUE(sink_.out.empty());  // the retransmission is dropped meanwhile
+  ASSERT_EQ(quota.asked.size(), 1u);
+  EXPECT_EQ(quota.asked[0].user, "u");
+  quota.asked[0].done(auth::quota_verdict::granted);
+  ASSERT_EQ(sink_.out.size(), 1u);
+  auto ok = *p::message_view::parse(sink_.out[0].data);
+  EXPECT_TRUE(ok.is(p::method::allocate, p::msg_class::success_response));
+  EXPECT_TRUE(p::check_message_integrity(ok, p::long_term_key_md5("u", "test", "p")));
+  EXPECT_EQ(engine_->allocation_count(), 1u);
+  // Ending the allocation gives its lease back.
+  send(request(p::method::refresh, [](auto& b) { b.add_u32(p::attr::lifetime, 0); }));
+  ASSERT_EQ(quota.released.size(), 1u);
+  EXPECT_EQ(quota.released[0], quota.asked[0].lease);
+
+  // Refused: 486, signed. Unavailable: 500.
+  const five_tuple second{transport::udp, path_.local, addr("192.0.2.10", 40001)};
+  learn_nonce(second);
+  sink_.out.clear();
+  engine_->on_packet(second,
+                     request(p::method::allocate,
+                             [](auto& b) { p::add_requested_transport(b, p::transport_udp); }),
+                     now_);
+  ASSERT_EQ(quota.asked.size(), 2u);
+  quota.asked[1].done(auth::quota_verdict::refused);
+  ASSERT_EQ(sink_.out.size(), 1u);
+  EXPECT_EQ(code(*p::message_view::parse(sink_.out[0].data)), 486);
+  sink_.out.clear();
+  engine_->on_packet(second,
+                     request(p::method::allocate,
+                             [](auto& b) { p::add_requested_transport(b, p::transport_udp); }),
+                     now_);
+  ASSERT_EQ(quota.asked.size(), 3u);
+  quota.asked[2].done(auth::quota_verdict::unavailable);
+  ASSERT_EQ(sink_.out.size(), 1u);
+  EXPECT_EQ(code(*p::message_view::parse(sink_.out[0].data)), 500);
+
+  // The client's stream closed while waiting: a late grant is handed straight back.
+  const five_tuple tcp{transport::tcp, path_.local, addr("192.0.2.10", 40002)};
+  learn_nonce(tcp);
+  sink_.out.clear();
+  engine_->on_packet(tcp,
+                     request(p::method::allocate,
+                             [](auto& b) { p::add_requested_transport(b, p::transport_udp); }),
+                     now_);
+  ASSERT_EQ(quota.asked.size(), 4u);
+  engine_->on_stream_closed(tcp);
+  quota.asked[3].done(auth::quota_verdict::granted);
+  EXPECT_TRUE(sink_.out.empty());
+  EXPECT_EQ(engine_->allocation_count(), 0u);
+  ASSERT_EQ(quota.released.size(), 2u);
+  EXPECT_EQ(quota.released[1], quota.asked[3].lease);
+}
+
 TEST_F(TurnTest, RestApiCredentials) {
   auth::rest_secrets rest({"old-secret", "new-secret"}, "test");
   auto s = settings();
