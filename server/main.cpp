@@ -129,6 +129,10 @@ int main(int argc, char** argv) {
     srv.join();
     const auto t = srv.totals();
     const auto d = srv.dtls_totals();
+    if (const auto s = srv.statsdb_stats()) {
+      spdlog::info("redis-statsdb: round_trips={} failures={} queue_full={}", s->round_trips,
+                   s->failures, s->queue_full);
+    }
     if (const auto r = srv.redis_user_stats()) {
       const auto c = srv.redis()->stats();
       spdlog::info(

@@ -208,6 +208,14 @@ const std::unordered_map<std::string_view, handler>& handlers() {
            fail(s, e.what());
          }
        }},
+      {"redis-statsdb",
+       [](server_config& c, const setting& s) {
+         try {
+           c.redis_statsdb = auth::parse_redis_endpoint(need_value(s));
+         } catch (const std::invalid_argument& e) {
+           fail(s, e.what());
+         }
+       }},
       {"redis-lease-ttl",
        [](server_config& c, const setting& s) {
          c.redis_lease_ttl = static_cast<unsigned>(parse_uint(s, 3, 3600));
@@ -430,6 +438,10 @@ std::string describe(const server_config& c) {
   }
   if (c.rest_api_separator != ':') o << "rest-api-separator=" << c.rest_api_separator << "\n";
   if (!c.nonce_secret.empty()) o << "nonce-secret=<hidden>\n";
+  if (c.redis_statsdb) {
+    o << "redis-statsdb=\"ip=" << c.redis_statsdb->host << " port=" << c.redis_statsdb->port
+      << " dbname=" << c.redis_statsdb->db << "\"\n";
+  }
   if (c.redis_userdb) {
     const auto& r = *c.redis_userdb;
     o << "redis-userdb=\"ip=" << r.host << " port=" << r.port << " dbname=" << r.db;

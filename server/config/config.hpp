@@ -74,6 +74,8 @@ struct server_config {
   // Users and REST secrets in Redis (coturn's layout), cached for redis_cache_ttl seconds.
   std::optional<auth::redis_endpoint> redis_userdb;
   unsigned redis_cache_ttl = 5;
+  // Allocation status keys and traffic publications in coturn's statsdb format.
+  std::optional<auth::redis_endpoint> redis_statsdb;
   unsigned redis_lease_ttl = 60;  // fleet quota leases: a crashed server's count lasts this long
   bool use_auth_secret = false;                  // TURN REST API
   std::vector<std::string> static_auth_secrets;  // several for rotation

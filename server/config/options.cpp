@@ -102,7 +102,8 @@ constexpr std::array table{
     option_spec{"redis-userdb", 'N', k::value, yes,
                 "Redis with users and REST secrets in coturn's layout: \"ip=.. port=.. dbname=.. "
                 "password=..\""},
-    option_spec{"redis-statsdb", 'O', k::value, later, ""},
+    option_spec{"redis-statsdb", 'O', k::value, yes,
+                "Redis for allocation status and traffic reports (coturn's format)"},
     option_spec{"use-auth-secret", '\0', k::flag, yes, "TURN REST API credentials"},
     option_spec{"static-auth-secret", '\0', k::list, yes,
                 "TURN REST API secret; repeatable for rotation"},

@@ -63,6 +63,9 @@ struct allocation {
   std::optional<reservation_token> reserved;
   clock::time_point expiry;
   clock::time_point scheduled = clock::time_point::max();  // earliest queued deadline
+  std::uint64_t id = 0;                                    // for the observer (statsdb keys)
+  allocation_traffic traffic;                              // in all
+  allocation_traffic reported;                             // as of the last observer report
   bool holds_quota = false;
   std::uint64_t lease = 0;   // the quota lease (with holds_quota)
   int additional_error = 0;  // dual allocation asked, IPv6 half refused: 440 or 508

@@ -35,6 +35,7 @@ struct turn_settings {
   std::string realm;
   auth::key_source* keys = nullptr;         // nullptr: no-auth (anonymous relaying)
   auth::allocation_quota* quota = nullptr;  // nullptr: unlimited
+  allocation_observer* observer = nullptr;  // redis-statsdb; nullptr: none
   std::optional<nonce_codec> nonce;         // required with keys
   peer_policy_options peers;
   std::chrono::seconds default_lifetime{600};

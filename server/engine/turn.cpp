@@ -85,6 +85,15 @@ void engine::remove_allocation(const five_tuple& key) noexcept {
   if (a.holds_quota && settings_.turn->quota != nullptr) {
     settings_.turn->quota->release(a.username, settings_.turn->realm, a.lease);
   }
+  if (settings_.turn->observer != nullptr) {
+    allocation_event e;
+    e.what = allocation_event::kind::deleted;
+    e.id = a.id;
+    e.user = a.username;
+    e.realm = settings_.turn->realm;
+    e.traffic = a.traffic;
+    settings_.turn->observer->on_allocation(e);
+  }
   for (const pending_connect& c : a.connects) connecting_.erase(c.connection_id);
   allocations_.erase(it);
 }
@@ -359,6 +368,7 @@ void engine::finish_allocate(const five_tuple& path, const p::message_view& req,
   a.reserved = opened->reserved;
   a.holds_quota = t.quota != nullptr;
   a.lease = lease;
+  a.id = lease != 0 ? lease : next_lease_++;
   a.tcp = rr.tcp;
   a.expiry = now.mono + clamp_lifetime(t, lifetime_of(req));
   a.tokens = static_cast<double>(t.max_bps);
@@ -366,6 +376,15 @@ void engine::finish_allocate(const five_tuple& path, const p::message_view& req,
   for (const relay_endpoint& r : a.relays) by_relay_[r.id] = path;
   schedule(a, a.expiry);
   ++counters_.allocations_created;
+  if (t.observer != nullptr) {
+    allocation_event e;
+    e.id = a.id;
+    e.user = a.username;
+    e.realm = t.realm;
+    e.lifetime = static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(a.expiry - now.mono).count());
+    t.observer->on_allocation(e);
+  }
   spdlog::debug("allocation for {} user '{}' relayed at {}{}", path.remote.to_string(), a.username,
                 a.relays.front().relayed.to_string(),
                 a.relays.size() > 1 ? " and " + a.relays.back().relayed.to_string() : "");
@@ -412,6 +431,20 @@ void engine::on_refresh(allocation& a, const p::message_view& req, const request
   b.add_u32(p::attr::lifetime, static_cast<std::uint32_t>(life.count()));
   ++counters_.success_responses;
   finish_and_send(a.client, b, req, &auth);
+  if (t.observer != nullptr) {
+    allocation_event e;
+    e.what = allocation_event::kind::refreshed;
+    e.id = a.id;
+    e.user = a.username;
+    e.realm = t.realm;
+    e.lifetime = static_cast<std::uint32_t>(life.count());
+    e.traffic = {a.traffic.received_packets - a.reported.received_packets,
+                 a.traffic.received_bytes - a.reported.received_bytes,
+                 a.traffic.sent_packets - a.reported.sent_packets,
+                 a.traffic.sent_bytes - a.reported.sent_bytes};
+    a.reported = a.traffic;
+    t.observer->on_allocation(e);
+  }
 }
 
 std::optional<p::transport_address> engine::checked_peer(const allocation& a,
@@ -554,6 +587,8 @@ void engine::on_send_indication(const five_tuple& path, const p::message_view& i
   if (!spend(a, data_attr->value.size(), now)) return;
   ++counters_.relayed_to_peer_packets;
   counters_.relayed_to_peer_bytes += data_attr->value.size();
+  ++a.traffic.received_packets;
+  a.traffic.received_bytes += data_attr->value.size();
   relays_->send_to_peer(relay->id, canon, data_attr->value);
 }
 
@@ -588,6 +623,8 @@ void engine::on_channel_data(const five_tuple& path, p::byte_span bytes,
   if (relay == nullptr || !spend(a, cd->data.size(), now)) return;
   ++counters_.relayed_to_peer_packets;
   counters_.relayed_to_peer_bytes += cd->data.size();
+  ++a.traffic.received_packets;
+  a.traffic.received_bytes += cd->data.size();
   relays_->send_to_peer(relay->id, ch->peer, cd->data);
 }
 
@@ -608,6 +645,8 @@ void engine::on_peer_packet(relay_id relay, const p::transport_address& from, p:
     return;
   }
   if (!spend(a, bytes.size(), now)) return;
+  ++a.traffic.sent_packets;
+  a.traffic.sent_bytes += bytes.size();
   channel_binding* ch = a.channel_by_peer(peer);
   if (ch != nullptr && ch->expiry > now.mono) {
     const bool stream = is_stream(a.client.proto);

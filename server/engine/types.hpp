@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "protocol/bytes.hpp"
 #include "protocol/types.hpp"
@@ -37,6 +38,35 @@ class client_sink {
 
  protected:
   ~client_sink() = default;
+};
+
+// Per-allocation traffic, for redis-statsdb: from the client to peers ("received") and from
+// peers to the client ("sent"), as coturn reports them.
+struct allocation_traffic {
+  std::uint64_t received_packets = 0;
+  std::uint64_t received_bytes = 0;
+  std::uint64_t sent_packets = 0;
+  std::uint64_t sent_bytes = 0;
+};
+
+// What the engine tells an observer about allocations (redis-statsdb). `id` is unique within
+// the engine.
+struct allocation_event {
+  enum class kind { created, refreshed, deleted };
+  kind what = kind::created;
+  std::uint64_t id = 0;
+  std::string_view user;
+  std::string_view realm;
+  std::uint32_t lifetime = 0;  // seconds (created, refreshed)
+  allocation_traffic traffic;  // refreshed: since the last report; deleted: in all
+};
+
+class allocation_observer {
+ public:
+  virtual void on_allocation(const allocation_event& e) = 0;
+
+ protected:
+  ~allocation_observer() = default;
 };
 
 // Plain counters owned by one shard (no atomics: only the shard's thread writes them).

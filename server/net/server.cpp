@@ -62,6 +62,7 @@ server::server(const config::server_config& cfg)
   unsigned n = cfg_.relay_threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) shards_.push_back(std::make_unique<shard>(i));
+  make_statsdb();
   if (cfg_.redis_userdb && !cfg_.stun_only && !cfg_.no_auth) {
     redis_ = std::make_unique<auth::redis_client>(*cfg_.redis_userdb);
     auth::redis_users_options o;
@@ -84,9 +85,24 @@ server::server(const config::server_config& cfg)
   }
 }
 
+std::optional<auth::redis_client_stats> server::statsdb_stats() const {
+  if (!statsdb_) return std::nullopt;
+  return statsdb_->stats();
+}
+
 std::optional<auth::redis_quota_stats> server::redis_quota_stats() const {
   if (!redis_quota_) return std::nullopt;
   return redis_quota_->stats();
+}
+
+void server::make_statsdb() {
+  if (!cfg_.redis_statsdb || cfg_.stun_only) return;
+  statsdb_ = std::make_unique<auth::redis_client>(*cfg_.redis_statsdb);
+  std::uint32_t tag = 0;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&tag), sizeof tag);
+  for (auto& s : shards_) {
+    shard_reporters_.push_back(std::make_unique<statsdb_reporter>(*statsdb_, tag, s->index()));
+  }
 }
 
 std::optional<auth::redis_users_stats> server::redis_user_stats() const {
@@ -102,6 +118,7 @@ server::~server() {
   // Quota renewals stop before the client goes.
   redis_quota_.reset();
   redis_.reset();
+  statsdb_.reset();  // sends what the shards reported on their way down
 }
 
 engine::engine_settings server::engine_settings_for() {
@@ -235,6 +252,7 @@ void server::start() {
     auto own = settings;
     if (own.turn && !shard_keys_.empty()) own.turn->keys = shard_keys_[i].get();
     if (own.turn && !shard_quotas_.empty()) own.turn->quota = shard_quotas_[i].get();
+    if (own.turn && !shard_reporters_.empty()) own.turn->observer = shard_reporters_[i].get();
     shards_[i]->init_engine(std::move(own), relays, limits);
   }
   for (auto& s : shards_) s->start();

@@ -19,6 +19,7 @@
 #include "server/net/listen_plan.hpp"
 #include "server/net/relay_ports.hpp"
 #include "server/net/shard.hpp"
+#include "server/net/statsdb.hpp"
 
 namespace turnpike::server::net {
 
@@ -59,9 +60,11 @@ class server {
   const auth::redis_client* redis() const noexcept { return redis_.get(); }
   std::optional<auth::redis_users_stats> redis_user_stats() const;
   std::optional<auth::redis_quota_stats> redis_quota_stats() const;
+  std::optional<auth::redis_client_stats> statsdb_stats() const;
 
  private:
   engine::engine_settings engine_settings_for();
+  void make_statsdb();
 
   config::server_config cfg_;
   listen_plan plan_;
@@ -78,6 +81,9 @@ class server {
   // And fleet-wide quotas counted in the same Redis, asked through one adapter per shard.
   std::unique_ptr<auth::redis_quota> redis_quota_;
   std::vector<std::unique_ptr<auth::posting_quota>> shard_quotas_;
+  // redis-statsdb: its own connection, one reporter per shard.
+  std::unique_ptr<auth::redis_client> statsdb_;
+  std::vector<std::unique_ptr<statsdb_reporter>> shard_reporters_;
   std::vector<auth::key_source*> key_sources_;  // the sources before Redis
   auth::quota quota_;
   relay_reservations reservations_;

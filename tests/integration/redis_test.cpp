@@ -5,7 +5,7 @@
 // cache lifetime has passed; TURN REST secrets kept in Redis rotate; Redis killed mid-run:
 // the running session keeps relaying, a cached user still gets in, an unknown one gets a
 // 500-class answer, and after Redis restarts the server reconnects by itself. Fleet-wide
-// quotas with two servers sharing the Redis.
+// quotas with two servers sharing the Redis; redis-statsdb reports.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -290,6 +290,45 @@ TEST_F(FleetQuotaTest, RealmLimitsFromRedis) {
     p->signal(SIGTERM);
     EXPECT_EQ(p->wait_exit(), 0) << p->output();
   }
+}
+
+// redis-statsdb in coturn's format: the status key (with a TTL) and its publications, the
+// traffic publications, and a foreign server's key left alone.
+TEST(RedisStatsdb, AllocationStatusAndTrafficInCoturnFormat) {
+  redis_server redis;
+  const std::string foreign = "turn/realm/test/user/judy/allocation/000000000000000042/status";
+  redis.cli({"SET", foreign, "new lifetime=600"});
+  process watcher({"redis-cli", "-h", "127.0.0.1", "-p", std::to_string(redis.port()), "PSUBSCRIBE",
+                   "turn/realm/*"});
+  ASSERT_TRUE(watcher.wait_for(std::regex("psubscribe"), 5s)) << watcher.output();
+  process server({TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", "0", "-r", "test", "-u",
+                  "kate:pw", "--redis-statsdb", redis.connection(), "--relay-threads", "1"});
+  auto m = server.wait_for(std::regex(R"(listening udp 127\.0\.0\.1:(\d+))"));
+  ASSERT_TRUE(m) << server.output();
+  stun_client c(SOCK_DGRAM, *protocol::transport_address::parse_ip(
+                                "127.0.0.1", static_cast<std::uint16_t>(std::stoi((*m)[1]))));
+  ASSERT_EQ(c.allocate("kate", "pw"), 0);
+  const std::regex key_re(R"((turn/realm/test/user/kate/allocation/\d{18}/status))");
+  auto published = watcher.wait_for(key_re, 5s);
+  ASSERT_TRUE(published) << watcher.output();
+  const std::string key = (*published)[1];
+  EXPECT_TRUE(watcher.wait_for(std::regex("^new lifetime=600$"), 5s)) << watcher.output();
+  EXPECT_NE(redis.cli({"GET", key}).find("new lifetime=600"), std::string::npos);
+  const long ttl = std::stol(redis.cli({"TTL", key}));
+  EXPECT_GT(ttl, 590);
+  EXPECT_LE(ttl, 600);
+  ASSERT_EQ(c.refresh(1200), 0);
+  EXPECT_TRUE(watcher.wait_for(std::regex("^refreshed lifetime=1200$"), 5s)) << watcher.output();
+  EXPECT_TRUE(watcher.wait_for(std::regex("^rcvp=0, rcvb=0, sentp=0, sentb=0$"), 5s))
+      << watcher.output();
+  EXPECT_NE(redis.cli({"GET", key}).find("refreshed lifetime=1200"), std::string::npos);
+  ASSERT_EQ(c.refresh(0), 0);
+  EXPECT_TRUE(watcher.wait_for(std::regex("^deleted$"), 5s)) << watcher.output();
+  EXPECT_TRUE(watcher.wait_for(std::regex("/total_traffic$"), 5s)) << watcher.output();
+  EXPECT_EQ(redis.cli({"EXISTS", key}), "0\n");
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait_exit(), 0) << server.output();
+  EXPECT_EQ(redis.cli({"GET", foreign}), "new lifetime=600\n");
 }
 
 TEST(RedisConfig, BadConnectionStringStopsStartup) {

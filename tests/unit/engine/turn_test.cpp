@@ -716,6 +716,47 @@ TEST_F(TurnTest, AsynchronousQuotaAnswers) {
   EXPECT_EQ(quota.released[1], quota.asked[3].lease);
 }
 
+struct recording_observer final : allocation_observer {
+  std::vector<allocation_event> events;
+  std::vector<std::string> users;
+  void on_allocation(const allocation_event& e) override {
+    events.push_back(e);
+    users.emplace_back(e.user);
+  }
+};
+
+TEST_F(TurnTest, ObserverSeesLifecycleAndTraffic) {
+  recording_observer seen;
+  auto s = settings();
+  s.turn->observer = &seen;
+  make(std::move(s));
+  allocate(path_);
+  ASSERT_EQ(seen.events.size(), 1u);
+  EXPECT_EQ(seen.events[0].what, allocation_event::kind::created);
+  EXPECT_EQ(seen.users[0], "u");
+  EXPECT_EQ(seen.events[0].lifetime, 600u);
+  EXPECT_EQ(code(channel_bind(0x4000, peer_a)), 0);
+  std::array<std::uint8_t, 64> buf{};
+  const auto n = *p::write_channel_data(buf, 0x4000, test::as_bytes("hello"), false);
+  engine_->on_packet(path_, p::byte_span(buf.data(), n), now_);
+  engine_->on_peer_packet(1, peer_a, test::as_bytes("hi"), now_);
+  send(request(p::method::refresh, [](auto& b) { b.add_u32(p::attr::lifetime, 1200); }));
+  ASSERT_EQ(seen.events.size(), 2u);
+  EXPECT_EQ(seen.events[1].what, allocation_event::kind::refreshed);
+  EXPECT_EQ(seen.events[1].lifetime, 1200u);
+  EXPECT_EQ(seen.events[1].traffic.received_packets, 1u);
+  EXPECT_EQ(seen.events[1].traffic.received_bytes, 5u);
+  EXPECT_EQ(seen.events[1].traffic.sent_packets, 1u);
+  EXPECT_EQ(seen.events[1].traffic.sent_bytes, 2u);
+  engine_->on_packet(path_, p::byte_span(buf.data(), n), now_);
+  send(request(p::method::refresh, [](auto& b) { b.add_u32(p::attr::lifetime, 0); }));
+  ASSERT_EQ(seen.events.size(), 3u);
+  EXPECT_EQ(seen.events[2].what, allocation_event::kind::deleted);
+  EXPECT_EQ(seen.events[2].id, seen.events[0].id);
+  EXPECT_EQ(seen.events[2].traffic.received_packets, 2u);  // in all
+  EXPECT_EQ(seen.events[2].traffic.sent_bytes, 2u);
+}
+
 TEST_F(TurnTest, RestApiCredentials) {
   auth::rest_secrets rest({"old-secret", "new-secret"}, "test");
   auto s = settings();
