@@ -77,12 +77,16 @@ redis_quota::redis_quota(redis_client& client, unsigned per_user, unsigned total
 }
 
 redis_quota::~redis_quota() {
+  stop();
+}
+
+void redis_quota::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
-  renewer_.join();
+  if (renewer_.joinable()) renewer_.join();
 }
 
 std::string redis_quota::member(std::uint64_t lease) const {

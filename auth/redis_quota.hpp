@@ -36,6 +36,9 @@ class redis_quota final : public allocation_quota {
   redis_quota(redis_client& client, unsigned per_user, unsigned total,
               std::chrono::seconds lease_ttl = std::chrono::seconds(60));
   ~redis_quota() override;
+  // Stops renewing (idempotent). Replies already queued may still call back afterwards, so
+  // this object must outlive the client's thread.
+  void stop();
   redis_quota(const redis_quota&) = delete;
   redis_quota& operator=(const redis_quota&) = delete;
 

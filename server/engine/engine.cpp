@@ -110,7 +110,18 @@ engine::engine(engine_settings settings, client_sink& sink, relay_io* relays)
     }
     policy_.emplace(settings_.turn->peers);
     capacity_tokens_ = static_cast<double>(settings_.turn->capacity_bps);
+    configured_peers_ = settings_.turn->peers;
+    configured_max_bps_ = settings_.turn->max_bps;
   }
+}
+
+void engine::set_realm_options(const auth::realm_options& r) {
+  if (!settings_.turn) return;
+  peer_policy_options o = configured_peers_;
+  o.allowed.insert(o.allowed.end(), r.allowed.begin(), r.allowed.end());
+  o.denied.insert(o.denied.end(), r.denied.begin(), r.denied.end());
+  policy_.emplace(std::move(o));
+  settings_.turn->max_bps = r.max_bps.value_or(configured_max_bps_);
 }
 
 engine::~engine() {

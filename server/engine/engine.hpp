@@ -18,6 +18,7 @@
 
 #include "auth/key_source.hpp"
 #include "auth/quota.hpp"
+#include "auth/redis_realm.hpp"
 #include "protocol/message.hpp"
 #include "server/engine/allocation.hpp"
 #include "server/engine/nonce.hpp"
@@ -102,6 +103,12 @@ class engine {
   void on_stream_closed(const five_tuple& path) noexcept;
   // Ends every allocation (shutdown).
   void close_all() noexcept;
+
+  // Realm options read from Redis: max-bps replaces the configured one (absent: back to it),
+  // the IP ranges are added to the configured allowed-/denied-peer-ip. New permissions and
+  // Send indications meet the new lists at once; installed permissions and channels run until
+  // they expire.
+  void set_realm_options(const auth::realm_options& r);
 
   const engine_counters& counters() const noexcept { return counters_; }
   std::size_t allocation_count() const noexcept { return allocations_.size(); }
@@ -202,6 +209,9 @@ class engine {
   std::array<source_budget, 256> unauth_budget_{};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   double capacity_tokens_ = 0;
+  // As configured, before realm options from Redis.
+  peer_policy_options configured_peers_;
+  std::uint64_t configured_max_bps_ = 0;
   clock::time_point capacity_refilled_{};
   // Responses and relayed data are built here: large enough for a 64 KiB peer datagram
   // wrapped in a Data indication.

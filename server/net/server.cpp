@@ -82,6 +82,19 @@ server::server(const config::server_config& cfg)
       sources.push_back(shard_redis_.back().get());
       shard_keys_.push_back(std::make_unique<auth::key_chain>(std::move(sources)));
     }
+    realm_watch_ = std::make_unique<auth::redis_realm_watch>(
+        *redis_, realm_, std::chrono::seconds(std::max(1u, cfg_.redis_cache_ttl)),
+        [this](const auth::realm_options& opts) {
+          for (const auto& bad : opts.rejected) {
+            spdlog::warn("realm {} in redis-userdb: ignoring {}", realm_, bad);
+          }
+          spdlog::info(
+              "realm {} options from redis-userdb: max-bps={} allowed-peer-ip={} "
+              "denied-peer-ip={}",
+              realm_, opts.max_bps ? std::to_string(*opts.max_bps) : std::string("(config)"),
+              opts.allowed.size(), opts.denied.size());
+          for (auto& s : shards_) s->apply_realm_options(opts);
+        });
   }
 }
 
@@ -115,8 +128,10 @@ server::~server() {
   join();
   // The Redis thread first: its last callbacks use the user cache and post to the shards'
   // (stopped) io_contexts, so both must still exist.
-  // Quota renewals stop before the client goes.
-  redis_quota_.reset();
+  // Polling and renewals stop first; the client's last callbacks still find the watcher, the
+  // quota and the user cache alive, and post to the shards' (stopped) io_contexts.
+  if (realm_watch_) realm_watch_->stop();
+  if (redis_quota_) redis_quota_->stop();
   redis_.reset();
   statsdb_.reset();  // sends what the shards reported on their way down
 }

@@ -12,6 +12,7 @@
 #include "auth/quota.hpp"
 #include "auth/redis_client.hpp"
 #include "auth/redis_quota.hpp"
+#include "auth/redis_realm.hpp"
 #include "auth/redis_users.hpp"
 #include "auth/rest_secrets.hpp"
 #include "auth/static_users.hpp"
@@ -81,6 +82,8 @@ class server {
   // And fleet-wide quotas counted in the same Redis, asked through one adapter per shard.
   std::unique_ptr<auth::redis_quota> redis_quota_;
   std::vector<std::unique_ptr<auth::posting_quota>> shard_quotas_;
+  // The realm's max-bps and peer IP sets, polled and handed to every shard.
+  std::unique_ptr<auth::redis_realm_watch> realm_watch_;
   // redis-statsdb: its own connection, one reporter per shard.
   std::unique_ptr<auth::redis_client> statsdb_;
   std::vector<std::unique_ptr<statsdb_reporter>> shard_reporters_;

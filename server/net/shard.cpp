@@ -99,6 +99,12 @@ void shard::reload_tls(std::shared_ptr<boost::asio::ssl::context> tls,
   });
 }
 
+void shard::apply_realm_options(auth::realm_options options) {
+  boost::asio::post(io_, [this, o = std::move(options)] {
+    if (engine_) engine_->set_realm_options(o);
+  });
+}
+
 dtls_counters shard::dtls_totals() const noexcept {
   dtls_counters c;
   for (const auto& u : udp_) {

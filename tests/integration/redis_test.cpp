@@ -161,6 +161,20 @@ TEST_F(RedisTest, RestSecretsInRedisRotate) {
   EXPECT_TRUE(uclient({"-u", "carol", "-W", "second-secret"}).clean(20));
 }
 
+TEST_F(RedisTest, RealmPeerListsFromRedis) {
+  admin({"-a", "-u", "olga", "-r", "test", "-p", "pw"});
+  start_server();  // --allow-loopback-peers: the peer on 127.0.0.1 is reachable
+  EXPECT_TRUE(uclient(user("olga", "pw")).clean(20));
+  redis_.cli({"SADD", "turn/realm/test/denied-peer-ip", "127.0.0.0/8", "not-a-range"});
+  ASSERT_TRUE(server_->wait_for(std::regex("denied-peer-ip=1"), 5s)) << server_->output();
+  EXPECT_TRUE(server_->wait_for(std::regex("ignoring denied-peer-ip=not-a-range")));
+  EXPECT_FALSE(uclient(user("olga", "pw")).clean(20));
+  const std::size_t mark = server_->line_count();
+  redis_.cli({"DEL", "turn/realm/test/denied-peer-ip"});
+  ASSERT_TRUE(server_->wait_for(std::regex("denied-peer-ip=0"), 5s, mark)) << server_->output();
+  EXPECT_TRUE(uclient(user("olga", "pw")).clean(20));
+}
+
 TEST_F(RedisTest, RedisKilledMidRunAndRestarted) {
   admin({"-a", "-u", "dave", "-r", "test", "-p", "dave-pw"});
   start_server();

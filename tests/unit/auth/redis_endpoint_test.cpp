@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "auth/redis_client.hpp"
+#include "auth/redis_realm.hpp"
 #include "auth/redis_users.hpp"
 
 namespace turnpike::auth {
@@ -56,6 +57,27 @@ TEST(RedisLayout, CoturnKeyNamesAndHexKeys) {
   EXPECT_FALSE(parse_hex_key("5c8157fd8ef5f6b56629b7399d83ce2"));
   EXPECT_FALSE(parse_hex_key("5c8157fd8ef5f6b56629b7399d83ce2g"));
   EXPECT_FALSE(parse_hex_key(""));
+}
+
+TEST(RedisRealm, OptionsParsedBadEntriesNamed) {
+  redis_reply bps{redis_reply::kind::string, "64000", 0, {}};
+  redis_reply allowed{redis_reply::kind::array, "", 0, {}};
+  allowed.elements.push_back({redis_reply::kind::string, "10.0.0.0/8", 0, {}});
+  allowed.elements.push_back({redis_reply::kind::string, "not-an-ip", 0, {}});
+  redis_reply denied{redis_reply::kind::array, "", 0, {}};
+  denied.elements.push_back({redis_reply::kind::string, "192.0.2.1-192.0.2.9", 0, {}});
+  auto o = parse_realm_options({bps, allowed, denied});
+  EXPECT_EQ(o.max_bps, 64000u);
+  ASSERT_EQ(o.allowed.size(), 1u);
+  ASSERT_EQ(o.denied.size(), 1u);
+  EXPECT_EQ(o.rejected, std::vector<std::string>{"allowed-peer-ip=not-an-ip"});
+  redis_reply nil{};
+  auto none = parse_realm_options({nil, nil, nil});
+  EXPECT_FALSE(none.max_bps);
+  EXPECT_TRUE(none.allowed.empty());
+  redis_reply bad{redis_reply::kind::string, "fast", 0, {}};
+  EXPECT_EQ(parse_realm_options({bad, nil, nil}).rejected,
+            std::vector<std::string>{"max-bps=fast"});
 }
 
 }  // namespace

@@ -791,6 +791,26 @@ TEST_F(TurnTest, MaxBpsDropsExcess) {
   EXPECT_EQ(engine_->counters().relayed_to_client_packets, 11u);
 }
 
+TEST_F(TurnTest, RealmOptionsFromRedisAddToTheConfiguredPolicy) {
+  make();
+  allocate(path_);
+  auth::realm_options r;
+  r.denied.push_back(*p::parse_ip_range("203.0.113.0/24"));  // peer_a's range
+  r.allowed.push_back(*p::parse_ip_range("10.1.2.3"));     // private, allowed by the realm
+  r.max_bps = 1000;
+  engine_->set_realm_options(r);
+  EXPECT_EQ(code(create_permission({peer_a})), 403);
+  EXPECT_EQ(code(create_permission({addr("10.1.2.3", 1)})), 0);
+  EXPECT_EQ(code(create_permission({addr("10.1.2.4", 1)})), 403);  // still default-denied
+  now_.mono += 1s;
+  for (int i = 0; i < 20; ++i) engine_->on_peer_packet(1, addr("10.1.2.3", 1), bytes(100, 1), now_);
+  EXPECT_EQ(engine_->counters().dropped_bandwidth, 10u);  // max-bps 1000 from the realm
+  // Options gone from Redis: back to the configuration.
+  engine_->set_realm_options({});
+  EXPECT_EQ(code(create_permission({peer_a})), 0);
+  EXPECT_EQ(code(create_permission({addr("10.1.2.3", 1)})), 403);
+}
+
 TEST_F(TurnTest, ServerCapacitySharedByAllocations) {
   auto s = settings();
   s.turn->capacity_bps = 1500;
