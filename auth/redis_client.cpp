@@ -180,10 +180,11 @@ std::optional<std::vector<redis_reply>> redis_connection::run(
 // ---------------------------------------------------------------- redis_client
 
 redis_client::redis_client(redis_endpoint where, std::size_t queue_limit,
-                           std::chrono::milliseconds command_timeout)
+                           std::chrono::milliseconds command_timeout, round_trip_observer observer)
     : where_(std::move(where)),
       queue_limit_(queue_limit),
       command_timeout_(command_timeout),
+      observer_(std::move(observer)),
       thread_([this] { run(); }) {}
 
 redis_client::~redis_client() {
@@ -257,7 +258,12 @@ void redis_client::run() {
     try_connect();
     std::optional<std::vector<redis_reply>> replies;
     if (conn.connected()) {
+      const auto started = steady::now();
       replies = conn.run(j.commands);
+      if (observer_) {
+        observer_(std::chrono::duration<double>(steady::now() - started).count(),
+                  replies.has_value());
+      }
       if (!replies) {
         next_attempt = steady::now() + backoff;
         backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));

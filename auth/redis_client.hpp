@@ -85,8 +85,13 @@ class redis_client {
   // nullopt: Redis unavailable. Runs on the client thread.
   using callback = std::function<void(std::optional<std::vector<redis_reply>>)>;
 
+  // Told the duration of every round trip and whether it succeeded (metrics); on the client
+  // thread.
+  using round_trip_observer = std::function<void(double seconds, bool ok)>;
+
   explicit redis_client(redis_endpoint where, std::size_t queue_limit = 4096,
-                        std::chrono::milliseconds command_timeout = std::chrono::seconds(1));
+                        std::chrono::milliseconds command_timeout = std::chrono::seconds(1),
+                        round_trip_observer observer = nullptr);
   ~redis_client();
   redis_client(const redis_client&) = delete;
   redis_client& operator=(const redis_client&) = delete;
@@ -106,6 +111,7 @@ class redis_client {
   redis_endpoint where_;
   std::size_t queue_limit_;
   std::chrono::milliseconds command_timeout_;
+  round_trip_observer observer_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<job> queue_;

@@ -17,7 +17,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 build_packages=(cmake ninja-build g++ pkg-config libboost1.81-dev libssl-dev zlib1g-dev
-                libspdlog-dev libfmt-dev libcli11-dev libidn-dev libhiredis-dev)
+                libspdlog-dev libfmt-dev libcli11-dev libidn-dev libhiredis-dev
+                prometheus-cpp-dev)
 # coturn: turnutils_stunclient/uclient/peer; chromium + Node.js: the browser interop test.
 test_packages=(libgtest-dev libgmock-dev clang libclang-rt-14-dev coturn chromium openssl
                redis-server redis-tools)

@@ -14,6 +14,7 @@
 
 #include "server/config/command_line.hpp"
 #include "server/log/log.hpp"
+#include "server/metrics/metrics_server.hpp"
 #include "server/net/server.hpp"
 
 namespace cfgns = turnpike::server::config;
@@ -123,8 +124,15 @@ int main(int argc, char** argv) {
         };
     reload.async_wait(on_reload);
     srv.start();
+    std::optional<turnpike::server::metrics::metrics_server> metrics;
+    if (lc.cfg.prometheus) {
+      metrics.emplace(srv, lc.cfg.prometheus_address, lc.cfg.prometheus_path);
+      spdlog::info("metrics on http://{}{} (liveness /, readiness /ready)",
+                   metrics->local().to_string(), lc.cfg.prometheus_path);
+    }
     print_banner(lc, srv);
     main_io.run();  // returns once the signal handler ran
+    metrics.reset();
     srv.stop();
     srv.join();
     const auto t = srv.totals();

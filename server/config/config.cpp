@@ -208,6 +208,23 @@ const std::unordered_map<std::string_view, handler>& handlers() {
            fail(s, e.what());
          }
        }},
+      {"prometheus", [](server_config& c, const setting& s) { c.prometheus = parse_flag(s); }},
+      {"prometheus-port",
+       [](server_config& c, const setting& s) { c.prometheus_address.port = parse_port(s, true); }},
+      {"prometheus-address",
+       [](server_config& c, const setting& s) {
+         const auto port = c.prometheus_address.port;
+         c.prometheus_address = parse_ip(s);
+         c.prometheus_address.port = port;
+       }},
+      {"prometheus-path",
+       [](server_config& c, const setting& s) {
+         const auto& v = need_value(s);
+         if (v.empty() || v.front() != '/' || v == "/" || v == "/ready") {
+           fail(s, "must start with / and not be / or /ready");
+         }
+         c.prometheus_path = v;
+       }},
       {"redis-statsdb",
        [](server_config& c, const setting& s) {
          try {
@@ -438,6 +455,11 @@ std::string describe(const server_config& c) {
   }
   if (c.rest_api_separator != ':') o << "rest-api-separator=" << c.rest_api_separator << "\n";
   if (!c.nonce_secret.empty()) o << "nonce-secret=<hidden>\n";
+  if (c.prometheus) {
+    o << "prometheus\nprometheus-address=" << c.prometheus_address.ip_string()
+      << "\nprometheus-port=" << c.prometheus_address.port
+      << "\nprometheus-path=" << c.prometheus_path << "\n";
+  }
   if (c.redis_statsdb) {
     o << "redis-statsdb=\"ip=" << c.redis_statsdb->host << " port=" << c.redis_statsdb->port
       << " dbname=" << c.redis_statsdb->db << "\"\n";

@@ -74,6 +74,10 @@ struct server_config {
   // Users and REST secrets in Redis (coturn's layout), cached for redis_cache_ttl seconds.
   std::optional<auth::redis_endpoint> redis_userdb;
   unsigned redis_cache_ttl = 5;
+  // Prometheus metrics (and / for liveness, /ready for readiness).
+  bool prometheus = false;
+  protocol::transport_address prometheus_address = protocol::transport_address::v4(0, 9641);
+  std::string prometheus_path = "/metrics";
   // Allocation status keys and traffic publications in coturn's statsdb format.
   std::optional<auth::redis_endpoint> redis_statsdb;
   unsigned redis_lease_ttl = 60;  // fleet quota leases: a crashed server's count lasts this long

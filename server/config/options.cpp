@@ -166,8 +166,10 @@ constexpr std::array table{
     option_spec{"web-admin-listen-on-workers", '\0', k::flag, later, ""},
     option_spec{"server-relay", '\0', k::flag, later, ""},
     option_spec{"ne", '\0', k::value, later, ""},
-    option_spec{"prometheus", '\0', k::flag, later, ""},
-    option_spec{"prometheus-port", '\0', k::value, later, ""},
+    option_spec{"prometheus", '\0', k::flag, yes, "Prometheus metrics over HTTP"},
+    option_spec{"prometheus-port", '\0', k::value, yes, "metrics port (9641)"},
+    option_spec{"prometheus-address", '\0', k::value, yes, "metrics address (0.0.0.0)"},
+    option_spec{"prometheus-path", '\0', k::value, yes, "metrics path (/metrics)"},
 };
 
 }  // namespace

@@ -88,6 +88,7 @@ void engine::authenticate(const five_tuple& path, const p::message_view& req, co
   const turn_settings& t = *settings_.turn;
   // RFC 8489 section 9.2.4, step 1: no integrity at all -> 401 with realm and nonce.
   if (!req.message_integrity() && !req.message_integrity_sha256()) {
+    count_auth_failure(auth_failure::challenge);
     send_unauthenticated(path, req, p::error::unauthenticated, now);
     return;
   }
@@ -97,11 +98,13 @@ void engine::authenticate(const five_tuple& path, const p::message_view& req, co
   const auto realm = text_of(req, p::attr::realm);
   const auto nonce = text_of(req, p::attr::nonce);
   if ((!username && !req.find(p::attr::userhash)) || !realm || !nonce) {
+    count_auth_failure(auth_failure::missing_attributes);
     send_error(path, req, p::error::bad_request);
     return;
   }
   // Step 3: the nonce must be ours, recent, and issued to this client.
   if (t.nonce->check(*nonce, now.unix_seconds, path.remote) != nonce_codec::verdict::valid) {
+    count_auth_failure(auth_failure::stale_nonce);
     send_unauthenticated(path, req, p::error::stale_nonce, now);
     return;
   }
@@ -114,17 +117,20 @@ void engine::authenticate(const five_tuple& path, const p::message_view& req, co
     if (!algs || !alg ||
         !std::equal(algs->value.begin(), algs->value.end(), offered_algorithms_bytes.begin(),
                     offered_algorithms_bytes.end())) {
+      count_auth_failure(auth_failure::password_algorithms);
       send_error(path, req, p::error::bad_request);
       return;
     }
     const auto chosen = p::decode_password_algorithm(alg->value);
     if (!chosen || (chosen->algorithm != 1 && chosen->algorithm != 2)) {
+      count_auth_failure(auth_failure::password_algorithms);
       send_error(path, req, p::error::bad_request);
       return;
     }
     sha256 = chosen->algorithm == static_cast<std::uint16_t>(p::password_algorithm::sha256);
   }
   if (!username || *realm != t.realm) {
+    count_auth_failure(auth_failure::wrong_realm);
     send_unauthenticated(path, req, p::error::unauthenticated, now);
     return;
   }
@@ -137,10 +143,12 @@ void engine::authenticate(const five_tuple& path, const p::message_view& req, co
   if (existing != nullptr) {
     // RFC 8656 section 5: requests on an allocation use the credentials that created it.
     if (*username != existing->username) {
+      count_auth_failure(auth_failure::wrong_user);
       send_error(path, req, p::error::wrong_credentials);
       return;
     }
     if (!verify_with(req, existing->key, sha256)) {
+      count_auth_failure(auth_failure::bad_credentials);
       send_unauthenticated(path, req, p::error::unauthenticated, now);
       return;
     }
@@ -159,6 +167,7 @@ void engine::authenticate(const five_tuple& path, const p::message_view& req, co
         if (!m) return;
         a.username = *text_of(*m, p::attr::username);
         if (r.status == auth::lookup_status::unavailable) {
+          count_auth_failure(auth_failure::store_unavailable);
           send_error(path, *m, p::error::server_error);
           return;
         }
@@ -169,6 +178,7 @@ void engine::authenticate(const five_tuple& path, const p::message_view& req, co
             return;
           }
         }
+        count_auth_failure(auth_failure::bad_credentials);
         send_unauthenticated(path, *m, p::error::unauthenticated, now);
       });
 }

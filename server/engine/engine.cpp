@@ -58,7 +58,72 @@ engine_counters& engine_counters::operator+=(const engine_counters& o) noexcept 
   dropped_no_allocation += o.dropped_no_allocation;
   dropped_no_permission += o.dropped_no_permission;
   dropped_bandwidth += o.dropped_bandwidth;
+  allocations_deleted += o.allocations_deleted;
+  peer_refused += o.peer_refused;
+  for (std::size_t t = 0; t < relayed_packets_by.size(); ++t) {
+    for (std::size_t d = 0; d < 2; ++d) {
+      relayed_packets_by[t][d] += o.relayed_packets_by[t][d];
+      relayed_bytes_by[t][d] += o.relayed_bytes_by[t][d];
+    }
+  }
+  for (std::size_t m = 0; m < responses.size(); ++m) {
+    for (std::size_t c = 0; c < responses[m].size(); ++c) responses[m][c] += o.responses[m][c];
+  }
+  for (std::size_t r = 0; r < auth_failures.size(); ++r) auth_failures[r] += o.auth_failures[r];
   return *this;
+}
+
+engine_gauges& engine_gauges::operator+=(const engine_gauges& o) noexcept {
+  for (std::size_t t = 0; t < allocations.size(); ++t) {
+    for (std::size_t f = 0; f < 2; ++f) allocations[t][f] += o.allocations[t][f];
+  }
+  permissions += o.permissions;
+  channels += o.channels;
+  pending_allocates += o.pending_allocates;
+  return *this;
+}
+
+engine_gauges engine::gauges() const noexcept {
+  engine_gauges g;
+  for (const auto& [tuple, a] : allocations_) {
+    for (const relay_endpoint& r : a.relays) {
+      ++g.allocations[static_cast<std::size_t>(tuple.proto)]
+                     [r.relayed.family == p::address_family::ipv6 ? 1 : 0];
+    }
+    g.permissions += a.permissions.size();
+    g.channels += a.channels.size();
+  }
+  g.pending_allocates = pending_allocates_.size();
+  return g;
+}
+
+void engine::count_auth_failure(auth_failure why) noexcept {
+  ++counters_.auth_failures[static_cast<std::size_t>(why)];
+}
+
+void engine::count_response(p::byte_span msg) noexcept {
+  if (msg.size() < p::header_size) return;
+  const std::uint16_t type = p::load_u16(msg.data());
+  const bool error = p::class_of(type) == p::msg_class::error_response;
+  const std::uint16_t method = p::method_of(type);
+  std::size_t mi = response_methods.size() - 1;
+  for (std::size_t i = 0; i + 1 < response_methods.size(); ++i) {
+    if (response_methods[i] == method) mi = i;
+  }
+  int code = 200;
+  if (error) {
+    code = 0;
+    if (auto m = p::message_view::parse(msg)) {
+      if (auto ec = m->find(p::attr::error_code)) {
+        if (auto decoded = p::decode_error_code(ec->value)) code = decoded->code;
+      }
+    }
+  }
+  std::size_t ci = response_codes.size() - 1;
+  for (std::size_t i = 0; i + 1 < response_codes.size(); ++i) {
+    if (response_codes[i] == code) ci = i;
+  }
+  ++counters_.responses[mi][ci];
 }
 
 namespace {
@@ -296,6 +361,7 @@ void engine::on_classic_binding(const five_tuple& path, p::byte_span bytes) noex
   if (!out) return;
   std::copy_n(bytes.begin() + 4, 4, out_->begin() + 4);
   ++counters_.success_responses;
+  count_response(*out);
   sink_.send_to_client(path, *out);
 }
 
@@ -325,6 +391,7 @@ void engine::finish_and_send(const five_tuple& path, p::message_builder& b,
   if (settings_.fingerprint_always || request_had_fingerprint) b.add_fingerprint();
   auto out = b.finish();
   if (!out) return;
+  count_response(*out);
   sink_.send_to_client(path, *out);
 }
 

@@ -111,6 +111,8 @@ class engine {
   void set_realm_options(const auth::realm_options& r);
 
   const engine_counters& counters() const noexcept { return counters_; }
+  // Allocations, permissions and channels now (walks every allocation: for a scrape).
+  engine_gauges gauges() const noexcept;
   std::size_t allocation_count() const noexcept { return allocations_.size(); }
 
  private:
@@ -173,6 +175,8 @@ class engine {
                                const instant& now) noexcept;
 
   // Answers
+  void count_response(protocol::byte_span msg) noexcept;
+  void count_auth_failure(auth_failure why) noexcept;
   // The reason phrase for `code` when include-reason-string is on, else empty.
   std::string_view reason(int code) const noexcept;
   void send_error(const five_tuple& path, const protocol::message_view& req, int code,

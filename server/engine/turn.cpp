@@ -99,6 +99,7 @@ void engine::remove_allocation(const five_tuple& key) noexcept {
 }
 
 void engine::on_stream_closed(const five_tuple& path) noexcept {
+  if (allocations_.contains(path)) ++counters_.allocations_deleted;
   remove_allocation(path);
   pending_allocates_.erase(path);  // a quota answer still on its way is given back on arrival
 }
@@ -423,6 +424,7 @@ void engine::on_refresh(allocation& a, const p::message_view& req, const request
     ++counters_.success_responses;
     const five_tuple client = a.client;
     finish_and_send(client, b, req, &auth);
+    ++counters_.allocations_deleted;
     remove_allocation(client);  // `a` is gone after this
     return;
   }
@@ -464,6 +466,7 @@ std::optional<p::transport_address> engine::checked_peer(const allocation& a,
     return std::nullopt;
   }
   if (!(with_port ? policy_->permits(canon) : policy_->permits_ip(canon))) {
+    ++counters_.peer_refused;
     send_error(a.client, req, p::error::forbidden, {}, &auth);
     return std::nullopt;
   }
@@ -589,6 +592,9 @@ void engine::on_send_indication(const five_tuple& path, const p::message_view& i
   counters_.relayed_to_peer_bytes += data_attr->value.size();
   ++a.traffic.received_packets;
   a.traffic.received_bytes += data_attr->value.size();
+  ++counters_.relayed_packets_by[static_cast<std::size_t>(a.client.proto)][0];
+  counters_.relayed_bytes_by[static_cast<std::size_t>(a.client.proto)][0] +=
+      data_attr->value.size();
   relays_->send_to_peer(relay->id, canon, data_attr->value);
 }
 
@@ -625,6 +631,8 @@ void engine::on_channel_data(const five_tuple& path, p::byte_span bytes,
   counters_.relayed_to_peer_bytes += cd->data.size();
   ++a.traffic.received_packets;
   a.traffic.received_bytes += cd->data.size();
+  ++counters_.relayed_packets_by[static_cast<std::size_t>(a.client.proto)][0];
+  counters_.relayed_bytes_by[static_cast<std::size_t>(a.client.proto)][0] += cd->data.size();
   relays_->send_to_peer(relay->id, ch->peer, cd->data);
 }
 
@@ -647,6 +655,8 @@ void engine::on_peer_packet(relay_id relay, const p::transport_address& from, p:
   if (!spend(a, bytes.size(), now)) return;
   ++a.traffic.sent_packets;
   a.traffic.sent_bytes += bytes.size();
+  ++counters_.relayed_packets_by[static_cast<std::size_t>(a.client.proto)][1];
+  counters_.relayed_bytes_by[static_cast<std::size_t>(a.client.proto)][1] += bytes.size();
   channel_binding* ch = a.channel_by_peer(peer);
   if (ch != nullptr && ch->expiry > now.mono) {
     const bool stream = is_stream(a.client.proto);

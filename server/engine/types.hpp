@@ -3,6 +3,7 @@
 // the sink the engine writes its output through, and per-shard counters.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -69,6 +70,29 @@ class allocation_observer {
   ~allocation_observer() = default;
 };
 
+// The labels of engine_counters' tables (metrics), in index order.
+inline constexpr std::array<std::uint16_t, 8> response_methods{
+    0x001, 0x003, 0x004, 0x008, 0x009, 0x00A, 0x00B, 0};  // ..., 0: any other
+inline constexpr std::array<const char*, 8> response_method_names{
+    "binding",      "allocate", "refresh",         "create_permission",
+    "channel_bind", "connect",  "connection_bind", "other"};
+inline constexpr std::array<std::uint16_t, 18> response_codes{
+    200, 300, 400, 401, 403, 420, 437, 438, 440, 441, 442, 443, 446, 447, 486, 500, 508, 0};
+enum class auth_failure : std::uint8_t {
+  challenge,            // no MESSAGE-INTEGRITY yet: the 401 that starts every exchange
+  missing_attributes,   // integrity without USERNAME/REALM/NONCE (400)
+  stale_nonce,          // expired, forged or another client's nonce (438)
+  password_algorithms,  // PASSWORD-ALGORITHM(S) missing or changed (400)
+  wrong_realm,          // a realm that is not ours, or USERHASH alone (401)
+  wrong_user,           // another user on an existing allocation (441)
+  bad_credentials,      // unknown user or wrong password (401; the same answer for both)
+  store_unavailable,    // the key store could not answer (500)
+  count_
+};
+inline constexpr std::array<const char*, 8> auth_failure_names{
+    "challenge",   "missing_attributes", "stale_nonce",     "password_algorithms",
+    "wrong_realm", "wrong_user",         "bad_credentials", "store_unavailable"};
+
 // Plain counters owned by one shard (no atomics: only the shard's thread writes them).
 struct engine_counters {
   std::uint64_t packets_in = 0;
@@ -92,8 +116,25 @@ struct engine_counters {
   std::uint64_t dropped_no_allocation = 0;  // Send/ChannelData from a five-tuple without one
   std::uint64_t dropped_no_permission = 0;  // relayed data without a permission or channel
   std::uint64_t dropped_bandwidth = 0;      // over max-bps
+  std::uint64_t allocations_deleted = 0;    // refreshed to 0, or the client's stream closed
+  std::uint64_t peer_refused = 0;           // 403 for a peer address the policy forbids
+  // Relayed traffic by the client's transport and direction (0: to peers, 1: to clients).
+  std::array<std::array<std::uint64_t, 2>, 4> relayed_packets_by{};
+  std::array<std::array<std::uint64_t, 2>, 4> relayed_bytes_by{};
+  // Answers sent, by method (response_methods) and code (response_codes; 200: success).
+  std::array<std::array<std::uint64_t, response_codes.size()>, response_methods.size()> responses{};
+  std::array<std::uint64_t, static_cast<std::size_t>(auth_failure::count_)> auth_failures{};
 
   engine_counters& operator+=(const engine_counters& o) noexcept;
+};
+
+// What exists now on one shard (metrics gauges).
+struct engine_gauges {
+  std::array<std::array<std::uint64_t, 2>, 4> allocations{};  // [client transport][relay family]
+  std::uint64_t permissions = 0;
+  std::uint64_t channels = 0;
+  std::uint64_t pending_allocates = 0;  // waiting for a quota answer
+  engine_gauges& operator+=(const engine_gauges& o) noexcept;
 };
 
 }  // namespace turnpike::server::engine

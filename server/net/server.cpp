@@ -64,7 +64,8 @@ server::server(const config::server_config& cfg)
   for (unsigned i = 0; i < n; ++i) shards_.push_back(std::make_unique<shard>(i));
   make_statsdb();
   if (cfg_.redis_userdb && !cfg_.stun_only && !cfg_.no_auth) {
-    redis_ = std::make_unique<auth::redis_client>(*cfg_.redis_userdb);
+    redis_ = std::make_unique<auth::redis_client>(*cfg_.redis_userdb, 4096, std::chrono::seconds(1),
+                                                  redis_observer("userdb"));
     auth::redis_users_options o;
     o.rest = cfg_.use_auth_secret;
     o.rest_separator = cfg_.rest_api_separator;
@@ -108,9 +109,29 @@ std::optional<auth::redis_quota_stats> server::redis_quota_stats() const {
   return redis_quota_->stats();
 }
 
+auth::redis_client::round_trip_observer server::redis_observer(const std::string& db) {
+  auto& rtt = prometheus::BuildHistogram()
+                  .Name("turnpike_redis_round_trip_seconds")
+                  .Help("Redis round trips (one pipelined batch of commands), by database.")
+                  .Register(*registry_)
+                  .Add({{"db", db}}, prometheus::Histogram::BucketBoundaries{
+                                         0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                         0.05, 0.1, 0.25, 0.5, 1});
+  auto& errors = prometheus::BuildCounter()
+                     .Name("turnpike_redis_errors_total")
+                     .Help("Redis round trips that failed (I/O error or timeout), by database.")
+                     .Register(*registry_)
+                     .Add({{"db", db}});
+  return [&rtt, &errors](double seconds, bool ok) {
+    rtt.Observe(seconds);
+    if (!ok) errors.Increment();
+  };
+}
+
 void server::make_statsdb() {
   if (!cfg_.redis_statsdb || cfg_.stun_only) return;
-  statsdb_ = std::make_unique<auth::redis_client>(*cfg_.redis_statsdb);
+  statsdb_ = std::make_unique<auth::redis_client>(
+      *cfg_.redis_statsdb, 4096, std::chrono::seconds(1), redis_observer("statsdb"));
   std::uint32_t tag = 0;
   RAND_bytes(reinterpret_cast<unsigned char*>(&tag), sizeof tag);
   for (auto& s : shards_) {
@@ -312,6 +333,24 @@ std::uint64_t server::streams_refused() const noexcept {
   std::uint64_t n = 0;
   for (const auto& s : shards_) n += s->streams_refused();
   return n;
+}
+
+server::snapshot_result server::snapshot(std::chrono::milliseconds limit) const {
+  std::vector<std::future<shard_snapshot>> asked;
+  for (const auto& s : shards_) asked.push_back(s->snapshot());
+  snapshot_result r;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (auto& f : asked) {
+    if (f.wait_until(deadline) != std::future_status::ready) continue;
+    r.total += f.get();
+    ++r.answered;
+  }
+  return r;
+}
+
+std::uint64_t server::relay_port_capacity() const noexcept {
+  const auto ips = cfg_.relay_ips.empty() ? plan_.ips.size() : cfg_.relay_ips.size();
+  return static_cast<std::uint64_t>(cfg_.max_port - cfg_.min_port + 1) * ips;
 }
 
 dtls_counters server::dtls_totals() const noexcept {

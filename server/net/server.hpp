@@ -4,6 +4,9 @@
 // (credentials, quotas, relay port reservations) and each shard's engine, runs and stops them.
 #pragma once
 
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +60,17 @@ class server {
   std::uint64_t stream_timeouts() const noexcept;
   std::uint64_t streams_refused() const noexcept;
   dtls_counters dtls_totals() const noexcept;
+  // Thread-safe, while running: every shard's snapshot, summed; `answered` shards replied
+  // within `limit`.
+  struct snapshot_result {
+    shard_snapshot total;
+    std::size_t answered = 0;
+  };
+  snapshot_result snapshot(std::chrono::milliseconds limit) const;
+  const config::server_config& config() const noexcept { return cfg_; }
+  // Metrics kept outside the shards (Redis round trips), thread-safe.
+  const std::shared_ptr<prometheus::Registry>& registry() const noexcept { return registry_; }
+  std::uint64_t relay_port_capacity() const noexcept;
   // With redis-userdb (null otherwise); thread-safe.
   const auth::redis_client* redis() const noexcept { return redis_.get(); }
   std::optional<auth::redis_users_stats> redis_user_stats() const;
@@ -67,7 +81,11 @@ class server {
   engine::engine_settings engine_settings_for();
   void make_statsdb();
 
+  // The Redis round-trip histogram observer for a client (`db`: userdb or statsdb).
+  auth::redis_client::round_trip_observer redis_observer(const std::string& db);
+
   config::server_config cfg_;
+  std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
   listen_plan plan_;
   std::string realm_;
   std::unique_ptr<auth::static_users> users_;

@@ -133,8 +133,51 @@ void shard::join() {
 }
 
 void shard::on_client_packet(const engine::five_tuple& path, protocol::byte_span bytes) noexcept {
-  engine_->on_packet(path, bytes, now());
+  const auto at = now();
+  engine_->on_packet(path, bytes, at);
+  // STUN messages (first byte 0-3) only: ChannelData needs no timing, and no clock read.
+  if (!bytes.empty() && bytes[0] < 4) {
+    handling_.observe(std::chrono::duration<double>(engine::clock::now() - at.mono).count());
+  }
   rearm_timer();
+}
+
+shard_snapshot& shard_snapshot::operator+=(const shard_snapshot& o) noexcept {
+  counters += o.counters;
+  gauges += o.gauges;
+  dtls += o.dtls;
+  handling += o.handling;
+  send_failures += o.send_failures;
+  stream_timeouts += o.stream_timeouts;
+  streams_refused += o.streams_refused;
+  stream_connections += o.stream_connections;
+  dtls_sessions += o.dtls_sessions;
+  relay_sockets += o.relay_sockets;
+  return *this;
+}
+
+std::future<shard_snapshot> shard::snapshot() {
+  auto promise = std::make_shared<std::promise<shard_snapshot>>();
+  auto result = promise->get_future();
+  boost::asio::post(io_, [this, promise] {
+    shard_snapshot s;
+    if (engine_) {
+      s.counters = engine_->counters();
+      s.gauges = engine_->gauges();
+    }
+    s.dtls = dtls_totals();
+    for (const auto& u : udp_) {
+      if (u->dtls() != nullptr) s.dtls_sessions += u->dtls()->sessions();
+    }
+    s.handling = handling_;
+    s.send_failures = send_failures_;
+    s.stream_timeouts = stream_timeouts_;
+    s.streams_refused = streams_refused_;
+    s.stream_connections = connections_.size();
+    s.relay_sockets = relays_.size() + tcp_relays_.size();
+    promise->set_value(s);
+  });
+  return result;
 }
 
 void shard::on_peer_packet(engine::relay_id id, const protocol::transport_address& peer,

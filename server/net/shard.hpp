@@ -5,11 +5,13 @@
 // statistics and (on Allocate) quotas and port reservations.
 #pragma once
 
+#include <array>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <future>
 #include <memory>
 #include <optional>
 #include <random>
@@ -36,6 +38,41 @@ struct relay_setup {
   std::uint16_t max_port = 65535;
   relay_reservations* reservations = nullptr;
   tcp_connection_registry* tcp_connections = nullptr;  // RFC 6062; null: no TCP relays
+};
+
+// Time the shard spent handling one STUN message (not ChannelData), in seconds. Fixed
+// buckets, plain counters: only the shard's thread writes them.
+struct handling_histogram {
+  static constexpr std::array<double, 11> bounds{1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4,
+                                                 1e-3, 5e-3, 1e-2, 5e-2, 1e-1};
+  std::array<std::uint64_t, bounds.size() + 1> counts{};  // the last: above every bound
+  double sum = 0;
+  void observe(double seconds) noexcept {
+    std::size_t i = 0;
+    while (i < bounds.size() && seconds > bounds[i]) ++i;
+    ++counts[i];
+    sum += seconds;
+  }
+  handling_histogram& operator+=(const handling_histogram& o) noexcept {
+    for (std::size_t i = 0; i < counts.size(); ++i) counts[i] += o.counts[i];
+    sum += o.sum;
+    return *this;
+  }
+};
+
+// A copy of a shard's state, made on its own thread (metrics).
+struct shard_snapshot {
+  engine::engine_counters counters;
+  engine::engine_gauges gauges;
+  dtls_counters dtls;
+  handling_histogram handling;
+  std::uint64_t send_failures = 0;
+  std::uint64_t stream_timeouts = 0;
+  std::uint64_t streams_refused = 0;
+  std::uint64_t stream_connections = 0;
+  std::uint64_t dtls_sessions = 0;
+  std::uint64_t relay_sockets = 0;  // UDP and TCP relays open
+  shard_snapshot& operator+=(const shard_snapshot& o) noexcept;
 };
 
 struct address_hash {
@@ -86,6 +123,8 @@ class shard final : public engine::client_sink, public engine::relay_io {
   }
   std::uint64_t send_failures() const noexcept { return send_failures_; }
   dtls_counters dtls_totals() const noexcept;
+  // Thread-safe: a snapshot made on the shard's thread (never resolves once it has stopped).
+  std::future<shard_snapshot> snapshot();
 
   // From the shard's sockets.
   void on_client_packet(const engine::five_tuple& path, protocol::byte_span bytes) noexcept;
@@ -144,6 +183,7 @@ class shard final : public engine::client_sink, public engine::relay_io {
   engine::relay_id next_relay_ = 1;
   std::minstd_rand rng_;
   std::uint64_t send_failures_ = 0;
+  handling_histogram handling_;
   std::uint64_t stream_timeouts_ = 0;
   std::uint64_t streams_refused_ = 0;
   stream_limits limits_;

@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: Apache-2.0
+// The exposition (families built from shard snapshots) and the HTTP server.
+#include "server/metrics/metrics_server.hpp"
+
+#include <prometheus/text_serializer.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "server/net/asio_address.hpp"
+
+namespace turnpike::server::metrics {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+constexpr std::array<const char*, 4> transport_labels{"udp", "tcp", "tls", "dtls"};
+constexpr std::array<const char*, 2> family_labels{"ipv4", "ipv6"};
+constexpr std::array<const char*, 2> direction_labels{"to_peer", "to_client"};
+
+class families {
+ public:
+  MetricFamily& add(std::string name, std::string help, MetricType type) {
+    out_.push_back(MetricFamily{std::move(name), std::move(help), type, {}});
+    return out_.back();
+  }
+  void value(MetricFamily& f, double v, std::vector<ClientMetric::Label> labels = {}) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    if (f.type == MetricType::Counter) {
+      m.counter.value = v;
+    } else {
+      m.gauge.value = v;
+    }
+    f.metric.push_back(std::move(m));
+  }
+  void single(std::string name, std::string help, MetricType type, double v) {
+    value(add(std::move(name), std::move(help), type), v);
+  }
+  std::vector<MetricFamily>& all() { return out_; }
+
+ private:
+  std::vector<MetricFamily> out_;
+};
+
+// /proc/self: CPU seconds, memory, descriptors, start time (the standard process_* names).
+void process_metrics(families& f) {
+  std::ifstream stat("/proc/self/stat");
+  std::string line;
+  std::getline(stat, line);
+  const auto close_paren = line.rfind(')');
+  if (close_paren != std::string::npos) {
+    std::istringstream rest(line.substr(close_paren + 2));
+    std::vector<std::string> fields;
+    for (std::string field; rest >> field;) fields.push_back(field);
+    // Fields after the command name start at field 3 (state): utime is 14, stime 15,
+    // starttime 22, vsize 23, rss 24.
+    auto field = [&](int n) { return std::stod(fields.at(static_cast<std::size_t>(n - 3))); };
+    const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+    f.single("process_cpu_seconds_total", "User and system CPU time spent in seconds.",
+             MetricType::Counter, (field(14) + field(15)) / tick);
+    f.single("process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::Gauge,
+             field(23));
+    f.single("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge,
+             field(24) * static_cast<double>(sysconf(_SC_PAGESIZE)));
+    std::ifstream uptime("/proc/uptime");
+    double up = 0;
+    uptime >> up;
+    const double boot = static_cast<double>(std::time(nullptr)) - up;
+    f.single("process_start_time_seconds", "Start time of the process since the Unix epoch.",
+             MetricType::Gauge, boot + field(22) / tick);
+  }
+  std::error_code ec;
+  double fds = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++fds;
+  }
+  f.single("process_open_fds", "Number of open file descriptors.", MetricType::Gauge, fds);
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+    f.single("process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge,
+             static_cast<double>(lim.rlim_cur));
+  }
+}
+
+}  // namespace
+
+std::string render(const net::server& srv, bool draining) {
+  const auto snap = srv.snapshot(std::chrono::seconds(2));
+  const net::shard_snapshot& s = snap.total;
+  const engine::engine_counters& c = s.counters;
+  families f;
+  auto& build = f.add("turnpike_build_info", "Turnpike version (value 1).", MetricType::Gauge);
+  f.value(build, 1, {{"version", TURNPIKE_VERSION}});
+  f.single("turnpike_shards", "Shards (threads with their own event loop).", MetricType::Gauge,
+           static_cast<double>(srv.shard_count()));
+  f.single("turnpike_shards_answering", "Shards that answered this scrape within 2 s.",
+           MetricType::Gauge, static_cast<double>(snap.answered));
+  f.single("turnpike_draining", "1 while draining: new allocations are refused.", MetricType::Gauge,
+           draining ? 1 : 0);
+
+  auto& allocs = f.add("turnpike_allocations",
+                       "Relayed addresses allocated now, by client transport and relay family.",
+                       MetricType::Gauge);
+  for (std::size_t t = 0; t < transport_labels.size(); ++t) {
+    for (std::size_t fam = 0; fam < family_labels.size(); ++fam) {
+      f.value(allocs, static_cast<double>(s.gauges.allocations[t][fam]),
+              {{"family", family_labels[fam]}, {"transport", transport_labels[t]}});
+    }
+  }
+  f.single("turnpike_permissions", "Permissions installed now.", MetricType::Gauge,
+           static_cast<double>(s.gauges.permissions));
+  f.single("turnpike_channels", "Channels bound now.", MetricType::Gauge,
+           static_cast<double>(s.gauges.channels));
+  f.single("turnpike_allocations_pending", "Allocate requests waiting for a quota answer.",
+           MetricType::Gauge, static_cast<double>(s.gauges.pending_allocates));
+  f.single("turnpike_allocations_created_total", "Allocations created.", MetricType::Counter,
+           static_cast<double>(c.allocations_created));
+  f.single("turnpike_allocations_expired_total", "Allocations that reached their lifetime.",
+           MetricType::Counter, static_cast<double>(c.allocations_expired));
+  f.single("turnpike_allocations_deleted_total",
+           "Allocations deleted by the client (Refresh 0) or with its stream.", MetricType::Counter,
+           static_cast<double>(c.allocations_deleted));
+
+  auto& packets = f.add("turnpike_relayed_packets_total",
+                        "Packets relayed, by client transport and direction.", MetricType::Counter);
+  auto& bytes =
+      f.add("turnpike_relayed_bytes_total",
+            "Application bytes relayed, by client transport and direction.", MetricType::Counter);
+  for (std::size_t t = 0; t < transport_labels.size(); ++t) {
+    for (std::size_t d = 0; d < direction_labels.size(); ++d) {
+      std::vector<ClientMetric::Label> labels{{"direction", direction_labels[d]},
+                                              {"transport", transport_labels[t]}};
+      f.value(packets, static_cast<double>(c.relayed_packets_by[t][d]), labels);
+      f.value(bytes, static_cast<double>(c.relayed_bytes_by[t][d]), labels);
+    }
+  }
+  f.single("turnpike_received_packets_total", "Client packets received (all transports).",
+           MetricType::Counter, static_cast<double>(c.packets_in));
+  f.single("turnpike_received_bytes_total", "Client bytes received (all transports).",
+           MetricType::Counter, static_cast<double>(c.bytes_in));
+  f.single("turnpike_binding_requests_total", "STUN Binding requests.", MetricType::Counter,
+           static_cast<double>(c.binding_requests));
+
+  auto& responses =
+      f.add("turnpike_responses_total", "Answers sent, by method and code.", MetricType::Counter);
+  double quota_refusals = 0;
+  for (std::size_t m = 0; m < engine::response_methods.size(); ++m) {
+    for (std::size_t k = 0; k < engine::response_codes.size(); ++k) {
+      const auto n = c.responses[m][k];
+      // Always the common pairs (so rate() has a series from the start), others once seen.
+      const bool common = k == 0 && m < 3;
+      if (n == 0 && !common) continue;
+      const auto code = engine::response_codes[k];
+      if (code == 486) quota_refusals += static_cast<double>(n);
+      f.value(responses, static_cast<double>(n),
+              {{"code", code == 0 ? std::string("other") : std::to_string(code)},
+               {"method", engine::response_method_names[m]}});
+    }
+  }
+  f.single("turnpike_quota_refusals_total", "Allocate requests refused by a quota (486).",
+           MetricType::Counter, quota_refusals);
+  auto& auth = f.add("turnpike_auth_failures_total",
+                     "Requests that did not authenticate, by reason (challenge: the first 401 "
+                     "of every exchange).",
+                     MetricType::Counter);
+  for (std::size_t r = 0; r < engine::auth_failure_names.size(); ++r) {
+    f.value(auth, static_cast<double>(c.auth_failures[r]),
+            {{"reason", engine::auth_failure_names[r]}});
+  }
+  f.single("turnpike_peer_refusals_total", "Peer addresses refused by the peer policy (403).",
+           MetricType::Counter, static_cast<double>(c.peer_refused));
+  auto& dropped =
+      f.add("turnpike_dropped_packets_total", "Packets dropped, by reason.", MetricType::Counter);
+  const std::vector<std::pair<const char*, std::uint64_t>> drops{
+      {"malformed", c.dropped_malformed},
+      {"bad_fingerprint", c.dropped_bad_fingerprint},
+      {"not_request", c.dropped_not_request},
+      {"unknown_channel", c.dropped_channel_data},
+      {"unanswered", c.dropped_unanswered},
+      {"unauthenticated_rate_limit", c.unauthenticated_limited},
+      {"no_allocation", c.dropped_no_allocation},
+      {"no_permission", c.dropped_no_permission},
+      {"bandwidth", c.dropped_bandwidth},
+      {"send_failed", s.send_failures},
+      {"dtls_not_client_hello", s.dtls.dropped}};
+  for (const auto& [reason, n] : drops) {
+    f.value(dropped, static_cast<double>(n), {{"reason", reason}});
+  }
+
+  f.single("turnpike_stream_connections", "TCP and TLS client connections open now.",
+           MetricType::Gauge, static_cast<double>(s.stream_connections));
+  f.single("turnpike_stream_timeouts_total",
+           "Stream clients closed for a handshake, frame or idle timeout.", MetricType::Counter,
+           static_cast<double>(s.stream_timeouts));
+  f.single("turnpike_streams_refused_total", "Connections refused by max-connections-per-ip.",
+           MetricType::Counter, static_cast<double>(s.streams_refused));
+  f.single("turnpike_dtls_sessions", "DTLS sessions now (handshaking or established).",
+           MetricType::Gauge, static_cast<double>(s.dtls_sessions));
+  f.single("turnpike_dtls_hello_verify_total", "ClientHellos answered with a cookie, no state.",
+           MetricType::Counter, static_cast<double>(s.dtls.hello_verify_sent));
+  f.single("turnpike_dtls_handshakes_total", "DTLS handshakes completed.", MetricType::Counter,
+           static_cast<double>(s.dtls.handshakes));
+  f.single("turnpike_dtls_failures_total", "DTLS handshake failures, alerts and timeouts.",
+           MetricType::Counter, static_cast<double>(s.dtls.failed));
+  f.single("turnpike_relay_ports_in_use", "Relay sockets open now (UDP and TCP relays).",
+           MetricType::Gauge, static_cast<double>(s.relay_sockets));
+  f.single("turnpike_relay_ports", "Relay ports available: min-port..max-port per relay IP.",
+           MetricType::Gauge, static_cast<double>(srv.relay_port_capacity()));
+
+  auto& handling = f.add("turnpike_request_handling_seconds",
+                         "Time a shard spent on one STUN message (Redis waits excluded).",
+                         MetricType::Histogram);
+  ClientMetric h;
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < s.handling.counts.size(); ++i) {
+    cumulative += s.handling.counts[i];
+    const double bound = i < net::handling_histogram::bounds.size()
+                             ? net::handling_histogram::bounds[i]
+                             : std::numeric_limits<double>::infinity();
+    h.histogram.bucket.push_back({cumulative, bound});
+  }
+  h.histogram.sample_count = cumulative;
+  h.histogram.sample_sum = s.handling.sum;
+  handling.metric.push_back(std::move(h));
+
+  auto& all = f.all();
+  auto shared = srv.registry()->Collect();  // Redis round trips and errors
+  all.insert(all.end(), shared.begin(), shared.end());
+  process_metrics(f);
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, f.all());
+  return out.str();
+}
+
+namespace {
+
+// One HTTP/1.1 connection: requests answered in turn until the client closes or is silent
+// for 30 s.
+class session : public std::enable_shared_from_this<session> {
+ public:
+  session(boost::asio::ip::tcp::socket socket, const net::server& srv, const std::string& path,
+          const std::atomic<bool>& draining)
+      : stream_(std::move(socket)), srv_(srv), path_(path), draining_(draining) {}
+  void start() { read(); }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(8192);
+    parser_->header_limit(8192);
+    stream_.expires_after(std::chrono::seconds(30));
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) return;
+                       self->answer(self->parser_->release());
+                     });
+  }
+  void answer(http::request<http::string_body> req) {
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->version(req.version());
+    res->keep_alive(req.keep_alive());
+    res->set(http::field::server, "turnpike");
+    const std::string target(req.target());
+    const std::string path = target.substr(0, target.find('?'));
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      res->result(http::status::method_not_allowed);
+      res->body() = "GET only\n";
+    } else if (path == path_) {
+      res->result(http::status::ok);
+      res->set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      res->body() = render(srv_, draining_);
+    } else if (path == "/") {
+      res->result(http::status::ok);
+      res->body() = "ok\n";
+    } else if (path == "/ready") {
+      res->result(draining_ ? http::status::service_unavailable : http::status::ok);
+      res->body() = draining_ ? "draining\n" : "ready\n";
+    } else {
+      res->result(http::status::not_found);
+      res->body() = "not found\n";
+    }
+    if (res->result() != http::status::ok || res->find(http::field::content_type) == res->end()) {
+      res->set(http::field::content_type, "text/plain; charset=utf-8");
+    }
+    if (req.method() == http::verb::head) {
+      res->content_length(res->body().size());
+      res->body().clear();
+    }
+    res->prepare_payload();
+    http::async_write(
+        stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+          if (ec || !res->keep_alive()) {
+            beast::error_code ignored;
+            self->stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+            return;
+          }
+          self->read();
+        });
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  const net::server& srv_;
+  const std::string& path_;
+  const std::atomic<bool>& draining_;
+};
+
+}  // namespace
+
+metrics_server::metrics_server(const net::server& srv, const protocol::transport_address& at,
+                               std::string path)
+    : srv_(srv), path_(std::move(path)), acceptor_(io_) {
+  const auto ep = net::to_endpoint<boost::asio::ip::tcp>(at);
+  try {
+    acceptor_.open(ep.protocol());
+    acceptor_.set_option(boost::asio::ip::tcp::acceptor::reuse_address(true));
+    acceptor_.bind(ep);
+    acceptor_.listen();
+  } catch (const boost::system::system_error& e) {
+    throw boost::system::system_error(e.code(), "prometheus " + at.to_string());
+  }
+  local_ = net::from_endpoint(acceptor_.local_endpoint());
+  accept();
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+metrics_server::~metrics_server() {
+  boost::asio::post(io_, [this] {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    io_.stop();
+  });
+  if (thread_.joinable()) thread_.join();
+}
+
+void metrics_server::accept() {
+  acceptor_.async_accept([this](boost::system::error_code ec, boost::asio::ip::tcp::socket s) {
+    if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (!ec) std::make_shared<session>(std::move(s), srv_, path_, draining_)->start();
+    accept();
+  });
+}
+
+}  // namespace turnpike::server::metrics
