@@ -83,12 +83,71 @@ int main(int argc, char** argv) {
     boost::asio::io_context main_io;
     boost::asio::signal_set signals(main_io, SIGINT, SIGTERM);
     boost::asio::signal_set reload(main_io, SIGUSR2);
+    boost::asio::signal_set drain_signal(main_io, SIGUSR1);
     boost::asio::steady_timer redis_watch(main_io);
-    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-      if (!ec) spdlog::info("signal {} received, stopping", sig);
+    boost::asio::steady_timer drain_watch(main_io);
+    std::optional<turnpike::server::metrics::metrics_server> metrics;
+    bool draining = false;
+    auto stop_all = [&] {
       reload.cancel();
       redis_watch.cancel();
+      drain_signal.cancel();
+      drain_watch.cancel();
+      signals.cancel();
+    };
+    // Draining (SIGUSR1, or SIGTERM with drain-grace): new allocations refused, readiness
+    // fails, existing allocations relay on.
+    auto start_drain = [&](const char* why) {
+      if (draining) return;
+      draining = true;
+      srv.drain();
+      if (metrics) metrics->set_draining();
+      spdlog::info("draining ({}): new allocations refused{}", why,
+                   lc.cfg.drain_alternate ? " with 300 to " + lc.cfg.drain_alternate->to_string()
+                                          : std::string(" with 508"));
+    };
+    drain_signal.async_wait([&](const boost::system::error_code& ec, int) {
+      if (!ec) start_drain("SIGUSR1");
     });
+    bool grace_started = false;
+    std::chrono::steady_clock::time_point grace_deadline;
+    std::function<void(const boost::system::error_code&)> drain_check =
+        [&](const boost::system::error_code& ec) {
+          if (ec) return;
+          const auto snap = srv.snapshot(std::chrono::seconds(1));
+          std::uint64_t left = 0;
+          for (const auto& by_family : snap.total.gauges.allocations) {
+            for (auto n : by_family) left += n;
+          }
+          if (left == 0 || std::chrono::steady_clock::now() >= grace_deadline) {
+            spdlog::info("drained: {} relayed addresses left, stopping", left);
+            stop_all();
+            return;
+          }
+          drain_watch.expires_after(std::chrono::milliseconds(500));
+          drain_watch.async_wait(drain_check);
+        };
+    std::function<void(const boost::system::error_code&, int)> on_stop_signal =
+        [&](const boost::system::error_code& ec, int sig) {
+          if (ec) return;
+          if (lc.cfg.drain_grace == 0 || grace_started) {
+            // No grace, or a second signal during it: stop now.
+            spdlog::info("signal {} received, stopping", sig);
+            stop_all();
+            return;
+          }
+          grace_started = true;
+          start_drain(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+          grace_deadline =
+              std::chrono::steady_clock::now() + std::chrono::seconds(lc.cfg.drain_grace);
+          spdlog::info(
+              "signal {} received: stopping once allocations end, within {} s (again: at once)",
+              sig, lc.cfg.drain_grace);
+          drain_watch.expires_after(std::chrono::milliseconds(100));
+          drain_watch.async_wait(drain_check);
+          signals.async_wait(on_stop_signal);
+        };
+    signals.async_wait(on_stop_signal);
     // redis-userdb: log when Redis becomes reachable or unreachable.
     bool redis_up = false;
     std::function<void(const boost::system::error_code&)> on_redis_watch =
@@ -124,7 +183,6 @@ int main(int argc, char** argv) {
         };
     reload.async_wait(on_reload);
     srv.start();
-    std::optional<turnpike::server::metrics::metrics_server> metrics;
     if (lc.cfg.prometheus) {
       metrics.emplace(srv, lc.cfg.prometheus_address, lc.cfg.prometheus_path);
       spdlog::info("metrics on http://{}{} (liveness /, readiness /ready)",

@@ -2,6 +2,8 @@
 // Validation of settings into server_config, and the effective-configuration dump.
 #include "server/config/config.hpp"
 
+#include <algorithm>
+
 #include <syslog.h>
 
 #include <charconv>
@@ -56,6 +58,34 @@ bool parse_flag(const setting& s) {
 protocol::transport_address parse_ip(const setting& s) {
   auto a = protocol::transport_address::parse_ip(need_value(s));
   if (!a) fail(s, "'" + *s.value + "' is not an IPv4 or IPv6 address");
+  return *a;
+}
+
+// "ip", "ip:port", "[v6]:port" or "v6" (port 3478 when absent).
+protocol::transport_address parse_ip_port(const setting& s) {
+  const std::string& v = need_value(s);
+  std::string ip = v;
+  std::string port;
+  if (!v.empty() && v.front() == '[') {
+    const auto close = v.find(']');
+    if (close == std::string::npos) fail(s, "'" + v + "' is not ip[:port]");
+    ip = v.substr(1, close - 1);
+    if (close + 1 < v.size()) {
+      if (v[close + 1] != ':') fail(s, "'" + v + "' is not ip[:port]");
+      port = v.substr(close + 2);
+    }
+  } else if (std::count(v.begin(), v.end(), ':') == 1) {
+    ip = v.substr(0, v.find(':'));
+    port = v.substr(v.find(':') + 1);
+  }
+  auto a = protocol::transport_address::parse_ip(ip);
+  if (!a) fail(s, "'" + v + "' is not ip[:port]");
+  a->port = 3478;
+  if (!port.empty()) {
+    setting p = s;
+    p.value = port;
+    a->port = parse_port(p, false);
+  }
   return *a;
 }
 
@@ -209,6 +239,12 @@ const std::unordered_map<std::string_view, handler>& handlers() {
          }
        }},
       {"prometheus", [](server_config& c, const setting& s) { c.prometheus = parse_flag(s); }},
+      {"drain-grace",
+       [](server_config& c, const setting& s) {
+         c.drain_grace = static_cast<unsigned>(parse_uint(s, 0, 86400));
+       }},
+      {"drain-alternate-server",
+       [](server_config& c, const setting& s) { c.drain_alternate = parse_ip_port(s); }},
       {"prometheus-port",
        [](server_config& c, const setting& s) { c.prometheus_address.port = parse_port(s, true); }},
       {"prometheus-address",
@@ -455,6 +491,8 @@ std::string describe(const server_config& c) {
   }
   if (c.rest_api_separator != ':') o << "rest-api-separator=" << c.rest_api_separator << "\n";
   if (!c.nonce_secret.empty()) o << "nonce-secret=<hidden>\n";
+  o << "drain-grace=" << c.drain_grace << "\n";
+  if (c.drain_alternate) o << "drain-alternate-server=" << c.drain_alternate->to_string() << "\n";
   if (c.prometheus) {
     o << "prometheus\nprometheus-address=" << c.prometheus_address.ip_string()
       << "\nprometheus-port=" << c.prometheus_address.port

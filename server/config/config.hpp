@@ -74,6 +74,9 @@ struct server_config {
   // Users and REST secrets in Redis (coturn's layout), cached for redis_cache_ttl seconds.
   std::optional<auth::redis_endpoint> redis_userdb;
   unsigned redis_cache_ttl = 5;
+  // Graceful drain (SIGUSR1; SIGTERM too when drain_grace > 0): new allocations refused.
+  unsigned drain_grace = 0;  // seconds SIGTERM waits for allocations to end (0: stop at once)
+  std::optional<protocol::transport_address> drain_alternate;  // offered with 300
   // Prometheus metrics (and / for liveness, /ready for readiness).
   bool prometheus = false;
   protocol::transport_address prometheus_address = protocol::transport_address::v4(0, 9641);

@@ -180,6 +180,11 @@ engine::engine(engine_settings settings, client_sink& sink, relay_io* relays)
   }
 }
 
+void engine::set_draining(std::optional<p::transport_address> alternate) {
+  draining_ = true;
+  alternate_ = alternate;
+}
+
 void engine::set_realm_options(const auth::realm_options& r) {
   if (!settings_.turn) return;
   peer_policy_options o = configured_peers_;

@@ -109,6 +109,9 @@ class engine {
   // Send indications meet the new lists at once; installed permissions and channels run until
   // they expire.
   void set_realm_options(const auth::realm_options& r);
+  // Draining: new allocations are refused (300 with ALTERNATE-SERVER when `alternate` is
+  // given, else 508); existing ones keep relaying and may be refreshed.
+  void set_draining(std::optional<protocol::transport_address> alternate);
 
   const engine_counters& counters() const noexcept { return counters_; }
   // Allocations, permissions and channels now (walks every allocation: for a scrape).
@@ -215,6 +218,8 @@ class engine {
   double capacity_tokens_ = 0;
   // As configured, before realm options from Redis.
   peer_policy_options configured_peers_;
+  bool draining_ = false;
+  std::optional<protocol::transport_address> alternate_;
   std::uint64_t configured_max_bps_ = 0;
   clock::time_point capacity_refilled_{};
   // Responses and relayed data are built here: large enough for a 64 KiB peer datagram

@@ -219,6 +219,20 @@ void engine::on_allocate(const five_tuple& path, const p::message_view& req,
     ++counters_.dropped_unanswered;
     return;
   }
+  // Draining: no new allocation here (RFC 8489 section 10: 300 Try Alternate names another
+  // server; without one, 508 Insufficient Capacity).
+  if (draining_) {
+    if (alternate_) {
+      p::message_builder b(*out_, req.method_code(), p::msg_class::error_response, req.tid_bytes());
+      p::add_error_code(b, p::error::try_alternate, reason(p::error::try_alternate));
+      p::add_address(b, p::attr::alternate_server, *alternate_);
+      ++counters_.error_responses;
+      finish_and_send(path, b, req, &auth);
+    } else {
+      send_error(path, req, p::error::insufficient_capacity, {}, &auth);
+    }
+    return;
+  }
   // Step 3: REQUESTED-TRANSPORT.
   const auto transport_attr = req.find(p::attr::requested_transport);
   if (!transport_attr) {

@@ -309,6 +309,10 @@ std::optional<std::string> server::reload_tls() {
   return std::nullopt;
 }
 
+void server::drain() {
+  for (auto& s : shards_) s->drain(cfg_.drain_alternate);
+}
+
 void server::stop() {
   for (auto& s : shards_) s->stop();
 }

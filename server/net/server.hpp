@@ -44,6 +44,9 @@ class server {
   void open();
   void start();
   void stop();  // thread-safe
+  // Thread-safe: refuse new allocations from now on (drain-alternate-server, if set, is
+  // offered with 300); existing allocations keep relaying.
+  void drain();
   // Reads cert and pkey again (SIGUSR2). On failure the old certificate stays in use and the
   // reason is returned.
   std::optional<std::string> reload_tls();

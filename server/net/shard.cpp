@@ -99,6 +99,12 @@ void shard::reload_tls(std::shared_ptr<boost::asio::ssl::context> tls,
   });
 }
 
+void shard::drain(std::optional<protocol::transport_address> alternate) {
+  boost::asio::post(io_, [this, alternate] {
+    if (engine_) engine_->set_draining(alternate);
+  });
+}
+
 void shard::apply_realm_options(auth::realm_options options) {
   boost::asio::post(io_, [this, o = std::move(options)] {
     if (engine_) engine_->set_realm_options(o);

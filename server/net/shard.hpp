@@ -112,6 +112,8 @@ class shard final : public engine::client_sink, public engine::relay_io {
                   std::shared_ptr<boost::asio::ssl::context> dtls);
   // Thread-safe: the engine takes realm options from Redis on its own thread.
   void apply_realm_options(auth::realm_options options);
+  // Thread-safe: the engine stops taking new allocations.
+  void drain(std::optional<protocol::transport_address> alternate);
   // Thread-safe: ends allocations, closes every socket on the shard's thread and lets run()
   // return.
   void stop();

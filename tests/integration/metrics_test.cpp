@@ -111,5 +111,52 @@ TEST_F(MetricsTest, HealthReadinessAndUnknownPaths) {
   EXPECT_EQ(http_get(metrics_port_, "/nothing").status, 404);
 }
 
+// SIGUSR1: new Allocates get 508, readiness fails, while a session that was running keeps
+// relaying with zero loss and an existing allocation can still be refreshed.
+TEST_F(MetricsTest, DrainRefusesNewAllocationsWhileExistingOnesRelay) {
+  const auto server = *protocol::transport_address::parse_ip(
+      "127.0.0.1", static_cast<std::uint16_t>(std::stoi(port_)));
+  stun_client before(SOCK_DGRAM, server);
+  ASSERT_EQ(before.allocate("u", "p"), 0);
+  process client({"turnutils_uclient", "-u", "u", "-w", "p", "-e", "127.0.0.1", "-r", peer_port_,
+                  "-n", "200", "-m", "1", "-z", "20", "-p", port_, "127.0.0.1"});
+  std::this_thread::sleep_for(1s);
+  server_->signal(SIGUSR1);
+  ASSERT_TRUE(server_->wait_for(std::regex("draining \\(SIGUSR1\\)"), 5s)) << server_->output();
+  stun_client after(SOCK_DGRAM, server);
+  EXPECT_EQ(after.allocate("u", "p"), 508);
+  EXPECT_EQ(http_get(metrics_port_, "/ready").status, 503);
+  EXPECT_EQ(metric_value(scrape(), "turnpike_draining"), 1);
+  EXPECT_EQ(before.refresh(1200), 0);
+  ASSERT_EQ(client.wait_exit(60s), 0) << client.output();
+  EXPECT_NE(client.output().find("Total lost packets 0 (0.000000%)"), std::string::npos)
+      << client.output();
+  EXPECT_NE(client.output().find("tot_send_msgs=400, tot_recv_msgs=400"), std::string::npos)
+      << client.output();
+}
+
+// SIGTERM with drain-grace: the process stays while an allocation exists, offers the
+// alternate server to new clients (300), and stops as soon as the last allocation ends.
+TEST(Drain, SigtermWaitsForAllocationsWithinTheGrace) {
+  process s({TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", "0", "-r", "test", "-u", "u:p",
+             "--drain-grace", "30", "--drain-alternate-server", "192.0.2.1:3478", "--relay-threads",
+             "2"});
+  auto udp = s.wait_for(std::regex(R"(listening udp 127\.0\.0\.1:(\d+))"));
+  ASSERT_TRUE(udp) << s.output();
+  const auto server = *protocol::transport_address::parse_ip(
+      "127.0.0.1", static_cast<std::uint16_t>(std::stoi((*udp)[1])));
+  stun_client held(SOCK_DGRAM, server);
+  ASSERT_EQ(held.allocate("u", "p"), 0);
+  s.signal(SIGTERM);
+  ASSERT_TRUE(s.wait_for(std::regex("stopping once allocations end"), 5s)) << s.output();
+  stun_client late(SOCK_DGRAM, server);
+  EXPECT_EQ(late.allocate("u", "p"), 300);
+  std::this_thread::sleep_for(1s);
+  EXPECT_FALSE(s.wait_exit(100ms)) << s.output();  // still running: an allocation is left
+  EXPECT_EQ(held.refresh(0), 0);
+  EXPECT_EQ(s.wait_exit(10s), 0) << s.output();  // well before the 30 s grace
+  EXPECT_NE(s.output().find("drained: 0 relayed addresses left"), std::string::npos) << s.output();
+}
+
 }  // namespace
 }  // namespace turnpike::test
