@@ -18,10 +18,10 @@ fi
 
 build_packages=(cmake ninja-build g++ pkg-config libboost1.81-dev libssl-dev zlib1g-dev
                 libspdlog-dev libfmt-dev libcli11-dev libidn-dev libhiredis-dev
-                prometheus-cpp-dev)
+                prometheus-cpp-dev libsystemd-dev)
 # coturn: turnutils_stunclient/uclient/peer; chromium + Node.js: the browser interop test.
 test_packages=(libgtest-dev libgmock-dev clang libclang-rt-14-dev coturn chromium openssl
-               redis-server redis-tools)
+               redis-server redis-tools systemd python3-yaml)
 
 install_missing() {
   local missing=()

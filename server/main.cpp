@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // turnpike: read the configuration, set up logging, bind, serve until SIGTERM or SIGINT.
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 
 #include <unistd.h>
 #include <boost/asio/io_context.hpp>
@@ -89,6 +90,7 @@ int main(int argc, char** argv) {
     std::optional<turnpike::server::metrics::metrics_server> metrics;
     bool draining = false;
     auto stop_all = [&] {
+      sd_notify(0, "STOPPING=1");
       reload.cancel();
       redis_watch.cancel();
       drain_signal.cancel();
@@ -102,6 +104,7 @@ int main(int argc, char** argv) {
       draining = true;
       srv.drain();
       if (metrics) metrics->set_draining();
+      sd_notify(0, "STATUS=draining: new allocations refused");
       spdlog::info("draining ({}): new allocations refused{}", why,
                    lc.cfg.drain_alternate ? " with 300 to " + lc.cfg.drain_alternate->to_string()
                                           : std::string(" with 508"));
@@ -189,6 +192,8 @@ int main(int argc, char** argv) {
                    metrics->local().to_string(), lc.cfg.prometheus_path);
     }
     print_banner(lc, srv);
+    // systemd Type=notify: every listener is bound and every shard runs.
+    sd_notify(0, "READY=1\nSTATUS=relaying");
     main_io.run();  // returns once the signal handler ran
     metrics.reset();
     srv.stop();
