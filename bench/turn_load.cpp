@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: Apache-2.0
+// turn_load: a TURN load generator for comparing servers on one machine.
+//
+//   relay    N sessions, each a UDP allocation with long-term credentials and a channel bound
+//            to a built-in UDP echo peer; ChannelData at a fixed offered rate per session (or
+//            flat out with --rate 0), payload carrying a sequence number and a send time.
+//            Reports offered and delivered round trips per second, loss, round-trip latency
+//            percentiles, and the server's CPU time (from /proc/PID/stat) per round trip.
+//   binding  N sockets sending Binding requests flat out: answers per second and per server
+//            CPU second.
+//   allocate N workers each allocating (401 challenge, then authenticated) and deleting
+//            (Refresh 0) in a loop: allocations per second and per server CPU second.
+//   idle     N allocations made and held (no traffic), for the server's resident memory.
+//
+// Output: one line of key=value pairs (bench/run.sh collects them).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "protocol/attr_address.hpp"
+#include "protocol/attr_error.hpp"
+#include "protocol/attr_text.hpp"
+#include "protocol/attr_turn.hpp"
+#include "protocol/builder.hpp"
+#include "protocol/long_term_key.hpp"
+#include "protocol/message.hpp"
+
+namespace {
+
+namespace p = turnpike::protocol;
+using clock_type = std::chrono::steady_clock;
+
+struct options {
+  std::string server = "127.0.0.1";
+  std::uint16_t port = 3478;
+  std::string user = "bench";
+  std::string password = "bench";
+  std::string mode = "relay";
+  unsigned sessions = 16;
+  unsigned payload = 160;
+  double rate = 50;  // round trips per second per session (relay); 0: flat out
+  double duration = 10;
+  double warmup = 2;
+  int server_pid = 0;
+  unsigned threads = 1;
+};
+
+sockaddr_in v4(const std::string& ip, std::uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
+  return a;
+}
+
+double server_cpu_seconds(int pid) {
+  if (pid <= 0) return 0;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(line.substr(close + 2));
+  std::vector<std::string> f;
+  for (std::string x; rest >> x;) f.push_back(x);
+  if (f.size() < 13) return 0;
+  return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+long server_rss_bytes(int pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+
+// One client socket with its long-term credential state.
+class client {
+ public:
+  explicit client(const options& o) : o_(o) {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    const auto to = v4(o.server, o.port);
+    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
+      throw std::runtime_error("client socket");
+    }
+    const int buf = 4 << 20;
+    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+    setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+  }
+  ~client() { ::close(fd_); }
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+  int fd() const { return fd_; }
+
+  // A request with `fill`, signed once a nonce is known; answers a 401/438 once. Returns the
+  // final code (0 = success) and keeps the success response's relayed address.
+  template <class Fill>
+  int transact(p::method m, Fill&& fill) {
+    for (int round = 0; round < 3; ++round) {
+      p::transaction_id tid{};
+      for (auto& b : tid) b = static_cast<std::uint8_t>(rng_());
+      std::array<std::uint8_t, 512> buf{};
+      p::message_builder b(buf, m, p::msg_class::request, tid);
+      fill(b);
+      if (!nonce_.empty()) {
+        b.add(p::attr::username, std::string_view(o_.user));
+        b.add(p::attr::realm, std::string_view(realm_));
+        b.add(p::attr::nonce, std::string_view(nonce_));
+        b.add_message_integrity(key_);
+      }
+      auto out = b.finish();
+      if (!out) return -1;
+      if (::send(fd_, out->data(), out->size(), 0) < 0) return -1;
+      for (;;) {
+        pollfd pf{fd_, POLLIN, 0};
+        if (::poll(&pf, 1, 3000) <= 0) return -1;
+        std::array<std::uint8_t, 2048> in{};
+        const auto n = ::recv(fd_, in.data(), in.size(), 0);
+        if (n <= 0) return -1;
+        auto msg = p::message_view::parse(p::byte_span(in.data(), static_cast<std::size_t>(n)));
+        if (!msg || !std::equal(tid.begin(), tid.end(), in.begin() + 8)) continue;
+        if (msg->cls() == p::msg_class::success_response) {
+          if (auto r = msg->find(p::attr::xor_relayed_address)) {
+            if (auto a = p::decode_xor_address(r->value, msg->tid_bytes())) relayed_ = *a;
+          }
+          return 0;
+        }
+        const auto ec = msg->find(p::attr::error_code);
+        const int code = ec ? p::decode_error_code(ec->value)->code : -1;
+        const auto nonce = msg->find(p::attr::nonce);
+        const auto realm = msg->find(p::attr::realm);
+        if ((code == 401 || code == 438) && nonce && realm && round < 2) {
+          nonce_ = std::string(*p::decode_text(p::attr::nonce, nonce->value));
+          realm_ = std::string(*p::decode_text(p::attr::realm, realm->value));
+          key_ = p::long_term_key_md5(o_.user, realm_, o_.password);
+          break;
+        }
+        return code;
+      }
+    }
+    return -1;
+  }
+  int allocate() {
+    return transact(p::method::allocate,
+                    [](auto& b) { p::add_requested_transport(b, p::transport_udp); });
+  }
+  int remove() {
+    return transact(p::method::refresh, [](auto& b) { b.add_u32(p::attr::lifetime, 0); });
+  }
+  int bind_channel(std::uint16_t number, const p::transport_address& peer) {
+    return transact(p::method::channel_bind, [&](auto& b) {
+      p::add_channel_number(b, number);
+      p::add_xor_address(b, p::attr::xor_peer_address, peer);
+    });
+  }
+
+ private:
+  const options& o_;
+  int fd_ = -1;
+  std::string nonce_, realm_;
+  p::md5_key key_{};
+  p::transport_address relayed_;
+  std::minstd_rand rng_{std::random_device{}()};
+};
+
+// The built-in peer: echoes every datagram to its sender, in batches.
+class echo_peer {
+ public:
+  echo_peer() {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    auto a = v4("127.0.0.1", 0);
+    ::bind(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    const int buf = 8 << 20;
+    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+    setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~echo_peer() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  std::uint16_t port() const { return port_; }
+
+ private:
+  void run() {
+    constexpr int batch = 64;
+    std::vector<std::array<std::uint8_t, 2048>> bufs(batch);
+    std::vector<sockaddr_in> from(batch);
+    std::vector<iovec> iov(batch);
+    std::vector<mmsghdr> msgs(batch);
+    while (!stop_) {
+      pollfd pf{fd_, POLLIN, 0};
+      if (::poll(&pf, 1, 100) <= 0) continue;
+      for (int i = 0; i < batch; ++i) {
+        iov[i] = {bufs[i].data(), bufs[i].size()};
+        msgs[i] = {};
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &from[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+      }
+      const int n = ::recvmmsg(fd_, msgs.data(), batch, MSG_DONTWAIT, nullptr);
+      if (n <= 0) continue;
+      for (int i = 0; i < n; ++i) iov[i].iov_len = msgs[i].msg_len;
+      ::sendmmsg(fd_, msgs.data(), static_cast<unsigned>(n), 0);
+    }
+  }
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+struct relay_stats {
+  std::uint64_t sent = 0;
+  std::uint64_t received = 0;
+  std::vector<double> rtt_us;
+};
+
+// One thread's share of relay sessions: sends on schedule, receives with recvmmsg.
+void relay_worker(const options& o, std::vector<client*> sessions, clock_type::time_point start,
+                  clock_type::time_point measure_from, clock_type::time_point end,
+                  relay_stats& out) {
+  const int ep = ::epoll_create1(0);
+  for (std::size_t i = 0; i < sessions.size(); ++i) {
+    epoll_event e{};
+    e.events = EPOLLIN;
+    e.data.u64 = i;
+    epoll_ctl(ep, EPOLL_CTL_ADD, sessions[i]->fd(), &e);
+  }
+  const auto interval = o.rate > 0 ? std::chrono::duration_cast<clock_type::duration>(
+                                         std::chrono::duration<double>(1.0 / o.rate))
+                                   : clock_type::duration::zero();
+  std::vector<clock_type::time_point> next(sessions.size(), start);
+  std::vector<std::uint8_t> packet(4 + ((o.payload + 3) & ~3u));
+  std::array<std::uint8_t, 16> header{};
+  constexpr int batch = 32;
+  std::vector<std::array<std::uint8_t, 2048>> bufs(batch);
+  std::vector<iovec> iov(batch);
+  std::vector<mmsghdr> msgs(batch);
+  std::uint64_t seq = 0;
+  for (;;) {
+    const auto now = clock_type::now();
+    if (now >= end) break;
+    const bool measuring = now >= measure_from;
+    // Send what is due (flat out: one per session per pass).
+    clock_type::time_point earliest = end;
+    for (std::size_t i = 0; i < sessions.size(); ++i) {
+      if (interval != clock_type::duration::zero() && next[i] > now) {
+        earliest = std::min(earliest, next[i]);
+        continue;
+      }
+      const auto t = static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
+      std::memcpy(header.data(), &t, 8);
+      const std::uint64_t tagged = (++seq << 1) | (measuring ? 1 : 0);
+      std::memcpy(header.data() + 8, &tagged, 8);
+      // ChannelData (RFC 8656 section 12.4): channel 0x4000, length, payload (send time and a
+      // tagged sequence number, then zeros up to the requested size).
+      packet[0] = 0x40;
+      packet[1] = 0x00;
+      packet[2] = static_cast<std::uint8_t>(o.payload >> 8);
+      packet[3] = static_cast<std::uint8_t>(o.payload);
+      std::memcpy(packet.data() + 4, header.data(), header.size());
+      const std::size_t size = 4 + o.payload;
+      if (::send(sessions[i]->fd(), packet.data(), size, MSG_DONTWAIT) > 0 && measuring) {
+        ++out.sent;
+      }
+      if (interval != clock_type::duration::zero()) {
+        next[i] += interval;
+        if (next[i] < now) next[i] = now + interval;  // behind: do not burst to catch up
+        earliest = std::min(earliest, next[i]);
+      }
+    }
+    // Receive until the next send is due.
+    const auto wait = interval == clock_type::duration::zero()
+                          ? 0
+                          : static_cast<int>(std::max<std::int64_t>(
+                                0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       earliest - clock_type::now())
+                                       .count()));
+    std::array<epoll_event, 64> ready{};
+    const int nready = epoll_wait(ep, ready.data(), static_cast<int>(ready.size()), wait);
+    for (int r = 0; r < nready; ++r) {
+      client* c = sessions[ready[r].data.u64];
+      for (;;) {
+        for (int i = 0; i < batch; ++i) {
+          iov[i] = {bufs[i].data(), bufs[i].size()};
+          msgs[i] = {};
+          msgs[i].msg_hdr.msg_iov = &iov[i];
+          msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        const int got = ::recvmmsg(c->fd(), msgs.data(), batch, MSG_DONTWAIT, nullptr);
+        if (got <= 0) break;
+        const auto arrived =
+            static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                           clock_type::now().time_since_epoch())
+                                           .count());
+        for (int i = 0; i < got; ++i) {
+          if (msgs[i].msg_len < 4 + 16 || (bufs[i][0] & 0xC0) != 0x40) continue;
+          std::uint64_t t = 0, tagged = 0;
+          std::memcpy(&t, bufs[i].data() + 4, 8);
+          std::memcpy(&tagged, bufs[i].data() + 12, 8);
+          if ((tagged & 1) == 0) continue;  // sent during warm-up
+          ++out.received;
+          out.rtt_us.push_back(static_cast<double>(arrived - t) / 1000.0);
+        }
+        if (got < batch) break;
+      }
+    }
+  }
+  ::close(ep);
+}
+
+double percentile(std::vector<double>& v, double q) {
+  if (v.empty()) return 0;
+  const auto k = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
+int run_relay(const options& o) {
+  echo_peer peer;
+  const auto peer_addr = *p::transport_address::parse_ip("127.0.0.1", peer.port());
+  std::vector<std::unique_ptr<client>> sessions;
+  for (unsigned i = 0; i < o.sessions; ++i) {
+    auto c = std::make_unique<client>(o);
+    if (const int code = c->allocate(); code != 0) {
+      std::cerr << "turn_load: allocate failed: " << code << "\n";
+      return 1;
+    }
+    if (const int code = c->bind_channel(0x4000, peer_addr); code != 0) {
+      std::cerr << "turn_load: channel bind failed: " << code << "\n";
+      return 1;
+    }
+    sessions.push_back(std::move(c));
+  }
+  const auto start = clock_type::now();
+  const auto measure_from = start + std::chrono::duration_cast<clock_type::duration>(
+                                        std::chrono::duration<double>(o.warmup));
+  const auto end = measure_from + std::chrono::duration_cast<clock_type::duration>(
+                                      std::chrono::duration<double>(o.duration));
+  std::vector<relay_stats> stats(o.threads);
+  std::vector<std::thread> workers;
+  double cpu_start = 0;
+  std::thread cpu_mark([&] {
+    std::this_thread::sleep_until(measure_from);
+    cpu_start = server_cpu_seconds(o.server_pid);
+  });
+  for (unsigned t = 0; t < o.threads; ++t) {
+    std::vector<client*> mine;
+    for (std::size_t i = t; i < sessions.size(); i += o.threads) mine.push_back(sessions[i].get());
+    workers.emplace_back(
+        [&, t, mine] { relay_worker(o, mine, start, measure_from, end, stats[t]); });
+  }
+  for (auto& w : workers) w.join();
+  cpu_mark.join();
+  const double cpu = server_cpu_seconds(o.server_pid) - cpu_start;
+  relay_stats total;
+  for (auto& s : stats) {
+    total.sent += s.sent;
+    total.received += s.received;
+    total.rtt_us.insert(total.rtt_us.end(), s.rtt_us.begin(), s.rtt_us.end());
+  }
+  const double loss =
+      total.sent == 0
+          ? 0
+          : 100.0 * static_cast<double>(total.sent - std::min(total.sent, total.received)) /
+                static_cast<double>(total.sent);
+  std::cout << "mode=relay sessions=" << o.sessions << " payload=" << o.payload
+            << " offered_pps=" << static_cast<double>(total.sent) / o.duration
+            << " delivered_pps=" << static_cast<double>(total.received) / o.duration
+            << " loss_pct=" << loss << " rtt_p50_us=" << percentile(total.rtt_us, 0.5)
+            << " rtt_p99_us=" << percentile(total.rtt_us, 0.99)
+            << " rtt_max_us=" << percentile(total.rtt_us, 1.0) << " server_cpu_s=" << cpu
+            << " cpu_us_per_rt="
+            << (total.received ? cpu * 1e6 / static_cast<double>(total.received) : 0) << "\n";
+  for (auto& c : sessions) c->remove();
+  return 0;
+}
+
+int run_binding(const options& o) {
+  std::vector<std::unique_ptr<client>> sockets;
+  for (unsigned i = 0; i < o.sessions; ++i) sockets.push_back(std::make_unique<client>(o));
+  std::atomic<std::uint64_t> answers{0};
+  std::atomic<bool> measuring{false}, stop{false};
+  std::vector<std::thread> workers;
+  for (unsigned t = 0; t < o.threads; ++t) {
+    workers.emplace_back([&, t] {
+      std::array<std::uint8_t, 20> req{};
+      req[1] = 0x01;
+      const std::uint32_t cookie = htonl(0x2112A442);
+      std::memcpy(req.data() + 4, &cookie, 4);
+      std::array<std::uint8_t, 512> in{};
+      std::uint64_t mine = 0;
+      // Each socket keeps a window of requests in flight; a socket silent for 200 ms (its
+      // requests or answers were dropped) gets a fresh window.
+      constexpr int window = 8;
+      std::vector<std::size_t> own;
+      for (std::size_t i = t; i < sockets.size(); i += o.threads) own.push_back(i);
+      std::vector<clock_type::time_point> last(own.size(), clock_type::time_point{});
+      while (!stop) {
+        const auto now = clock_type::now();
+        for (std::size_t k = 0; k < own.size(); ++k) {
+          const int fd = sockets[own[k]]->fd();
+          if (now - last[k] > std::chrono::milliseconds(200)) {
+            for (int w = 0; w < window; ++w) ::send(fd, req.data(), req.size(), MSG_DONTWAIT);
+            last[k] = now;
+          }
+          while (::recv(fd, in.data(), in.size(), MSG_DONTWAIT) > 0) {
+            if (measuring) ++mine;
+            last[k] = now;
+            ::send(fd, req.data(), req.size(), MSG_DONTWAIT);
+          }
+        }
+      }
+      answers += mine;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.warmup));
+  measuring = true;
+  const double cpu0 = server_cpu_seconds(o.server_pid);
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.duration));
+  measuring = false;
+  const double cpu = server_cpu_seconds(o.server_pid) - cpu0;
+  stop = true;
+  for (auto& w : workers) w.join();
+  std::cout << "mode=binding answers_per_s=" << static_cast<double>(answers) / o.duration
+            << " server_cpu_s=" << cpu
+            << " answers_per_cpu_s=" << (cpu > 0 ? static_cast<double>(answers) / cpu : 0) << "\n";
+  return 0;
+}
+
+int run_allocate(const options& o) {
+  std::atomic<std::uint64_t> done{0}, failed{0};
+  std::atomic<bool> measuring{false}, stop{false};
+  std::vector<std::thread> workers;
+  for (unsigned t = 0; t < o.sessions; ++t) {
+    workers.emplace_back([&] {
+      while (!stop) {
+        client c(o);  // a fresh five-tuple for each allocation
+        const int code = c.allocate();
+        if (code == 0) {
+          c.remove();
+          if (measuring) ++done;
+        } else if (measuring) {
+          ++failed;
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.warmup));
+  measuring = true;
+  const double cpu0 = server_cpu_seconds(o.server_pid);
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.duration));
+  measuring = false;
+  const double cpu = server_cpu_seconds(o.server_pid) - cpu0;
+  stop = true;
+  for (auto& w : workers) w.join();
+  std::cout << "mode=allocate allocations_per_s=" << static_cast<double>(done) / o.duration
+            << " failed=" << failed << " server_cpu_s=" << cpu
+            << " allocations_per_cpu_s=" << (cpu > 0 ? static_cast<double>(done) / cpu : 0) << "\n";
+  return 0;
+}
+
+int run_idle(const options& o) {
+  const long before = server_rss_bytes(o.server_pid);
+  std::vector<std::unique_ptr<client>> held;
+  unsigned failed = 0;
+  for (unsigned i = 0; i < o.sessions; ++i) {
+    auto c = std::make_unique<client>(o);
+    if (c->allocate() == 0) {
+      held.push_back(std::move(c));
+    } else {
+      ++failed;
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const long after = server_rss_bytes(o.server_pid);
+  std::cout << "mode=idle allocations=" << held.size() << " failed=" << failed
+            << " rss_before=" << before << " rss_after=" << after << " bytes_per_allocation="
+            << (held.empty() ? 0 : static_cast<double>(after - before) / held.size()) << "\n";
+  for (auto& c : held) c->remove();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options o;
+  CLI::App app{"turn_load: TURN load generator (relay, binding, allocate, idle)"};
+  app.add_option("--server", o.server, "server IPv4 address");
+  app.add_option("--port", o.port, "server port");
+  app.add_option("--user", o.user, "user name");
+  app.add_option("--password", o.password, "password");
+  app.add_option("--mode", o.mode, "relay | binding | allocate | idle")
+      ->check(CLI::IsMember({"relay", "binding", "allocate", "idle"}));
+  app.add_option("--sessions", o.sessions, "allocations / sockets / workers");
+  app.add_option("--payload", o.payload, "ChannelData payload bytes (>= 16)")
+      ->check(CLI::Range(16u, 1400u));
+  app.add_option("--rate", o.rate, "round trips per second per session (0: flat out)");
+  app.add_option("--duration", o.duration, "measured seconds");
+  app.add_option("--warmup", o.warmup, "seconds before measuring");
+  app.add_option("--server-pid", o.server_pid, "server process, for its CPU time and memory");
+  app.add_option("--threads", o.threads, "sending threads")->check(CLI::Range(1u, 64u));
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (o.mode == "relay") return run_relay(o);
+    if (o.mode == "binding") return run_binding(o);
+    if (o.mode == "allocate") return run_allocate(o);
+    return run_idle(o);
+  } catch (const std::exception& e) {
+    std::cerr << "turn_load: " << e.what() << "\n";
+    return 1;
+  }
+}
