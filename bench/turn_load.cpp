@@ -159,6 +159,13 @@ class client {
     }
     return -1;
   }
+  // Reuses another client's nonce and realm (a real client keeps its nonce; servers that bind
+  // nonces to one five-tuple answer 438 and the exchange starts over).
+  void seed(const client& other) {
+    nonce_ = other.nonce_;
+    realm_ = other.realm_;
+    key_ = other.key_;
+  }
   int allocate() {
     return transact(p::method::allocate,
                     [](auto& b) { p::add_requested_transport(b, p::transport_udp); });
@@ -460,15 +467,18 @@ int run_allocate(const options& o) {
   std::vector<std::thread> workers;
   for (unsigned t = 0; t < o.sessions; ++t) {
     workers.emplace_back([&] {
+      std::unique_ptr<client> previous;
       while (!stop) {
-        client c(o);  // a fresh five-tuple for each allocation
-        const int code = c.allocate();
+        auto c = std::make_unique<client>(o);  // a fresh five-tuple for each allocation
+        if (previous) c->seed(*previous);
+        const int code = c->allocate();
         if (code == 0) {
-          c.remove();
+          c->remove();
           if (measuring) ++done;
         } else if (measuring) {
           ++failed;
         }
+        previous = std::move(c);
       }
     });
   }
@@ -492,6 +502,7 @@ int run_idle(const options& o) {
   unsigned failed = 0;
   for (unsigned i = 0; i < o.sessions; ++i) {
     auto c = std::make_unique<client>(o);
+    if (!held.empty()) c->seed(*held.back());
     if (c->allocate() == 0) {
       held.push_back(std::move(c));
     } else {
@@ -502,7 +513,10 @@ int run_idle(const options& o) {
   const long after = server_rss_bytes(o.server_pid);
   std::cout << "mode=idle allocations=" << held.size() << " failed=" << failed
             << " rss_before=" << before << " rss_after=" << after << " bytes_per_allocation="
-            << (held.empty() ? 0 : static_cast<double>(after - before) / held.size()) << "\n";
+            << (held.empty()
+                    ? 0
+                    : static_cast<double>(after - before) / static_cast<double>(held.size()))
+            << "\n";
   for (auto& c : held) c->remove();
   return 0;
 }

@@ -4,9 +4,13 @@
 // client data to peers without blocking.
 #pragma once
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <array>
 #include <boost/asio/ip/udp.hpp>
 #include <memory>
+#include <vector>
 
 #include "protocol/bytes.hpp"
 #include "server/engine/relay_io.hpp"
@@ -24,12 +28,24 @@ class relay_socket : public std::enable_shared_from_this<relay_socket> {
 
  private:
   void receive();
+  void drain() noexcept;
 
   shard& shard_;
   engine::relay_id id_;
   boost::asio::ip::udp::socket socket_;
-  boost::asio::ip::udp::endpoint from_;
-  std::unique_ptr<std::array<std::uint8_t, 65536>> buffer_;
+};
+
+// The shard's receive buffers for relay sockets: relay sockets wait for readability and then
+// read in batches (recvmmsg) into these, so an allocation costs no buffer of its own.
+struct receive_batch {
+  static constexpr int slots = 16;
+  static constexpr std::size_t slot_size = 65536;
+  receive_batch();
+  std::vector<std::uint8_t> data;
+  std::array<iovec, slots> iov{};
+  std::array<sockaddr_storage, slots> from{};
+  std::array<mmsghdr, slots> msgs{};
+  void reset() noexcept;
 };
 
 }  // namespace turnpike::server::net

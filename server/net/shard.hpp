@@ -22,6 +22,7 @@
 #include "server/engine/engine.hpp"
 #include "server/net/dtls.hpp"
 #include "server/net/relay_ports.hpp"
+#include "server/net/relay_socket.hpp"
 #include "server/net/stream_connection.hpp"
 #include "server/net/tcp_relay.hpp"
 
@@ -133,6 +134,7 @@ class shard final : public engine::client_sink, public engine::relay_io {
   void on_peer_packet(engine::relay_id id, const protocol::transport_address& peer,
                       protocol::byte_span bytes) noexcept;
   void count_send_failure() noexcept { ++send_failures_; }
+  receive_batch& relay_batch() noexcept { return *relay_batch_; }
   void count_stream_timeout() noexcept { ++stream_timeouts_; }
   const stream_limits& stream_limits_in_force() const noexcept { return limits_; }
   // Counts an accepted stream against its IP; false (not counted) when the IP already has
@@ -186,6 +188,7 @@ class shard final : public engine::client_sink, public engine::relay_io {
   std::minstd_rand rng_;
   std::uint64_t send_failures_ = 0;
   handling_histogram handling_;
+  std::unique_ptr<receive_batch> relay_batch_ = std::make_unique<receive_batch>();
   std::uint64_t stream_timeouts_ = 0;
   std::uint64_t streams_refused_ = 0;
   stream_limits limits_;
