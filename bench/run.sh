@@ -61,8 +61,8 @@ measure() {  # name round
   local name="$1" round="$2" port
   port=$(free_port)
   start_server "$name" "$port"
-  local common=(--port "$port" --user bench --password bench --server-pid "$server_pid"
-                --duration "$duration" --warmup 2)
+  local base=(--port "$port" --user bench --password bench --server-pid "$server_pid" --warmup 2)
+  local common=("${base[@]}" --duration "$duration")
   {
     echo "server=$name round=$round test=relay160 $("$load" "${common[@]}" --mode relay \
       --sessions 16 --payload 160 --rate 250 --threads 2)"
@@ -78,7 +78,7 @@ measure() {  # name round
       # Offered load steps (round trips per second per session, 16 sessions, 160 bytes):
       # the highest step with loss under 0.1 %.
       for rate in 500 1000 2000 4000 8000 16000; do
-        line=$("$load" "${common[@]}" --mode relay --sessions 16 --payload 160 --rate "$rate" \
+        line=$("$load" "${base[@]}" --mode relay --sessions 16 --payload 160 --rate "$rate" \
           --threads 2 --duration 4)
         echo "server=$name round=$round test=ramp$rate $line"
         loss=$(sed -n 's/.*loss_pct=\([0-9.e+-]*\).*/\1/p' <<<"$line")
@@ -121,7 +121,8 @@ lines = [
   ("Binding answers per server CPU second", 'binding', 'answers_per_cpu_s', False),
   ("Allocations per second (8 workers)", 'allocate', 'allocations_per_s', False),
   ("Allocations per server CPU second", 'allocate', 'allocations_per_cpu_s', False),
-  ("Resident bytes per idle allocation (10 000 held; lower is better)", 'idle10k', 'bytes_per_allocation', True),
+  ("Server resident memory with 10 000 idle allocations, bytes (lower is better)", 'idle10k', 'rss_after', True),
+  ("Resident bytes added per idle allocation (10 000 held; lower is better)", 'idle10k', 'bytes_per_allocation', True),
 ]
 print(f"{'measure':<72} {'turnpike':>12} {'coturn':>12} {'ratio':>8}")
 for title, test, key, lower in lines:
@@ -133,5 +134,6 @@ t, c = best_lossless('turnpike'), best_lossless('coturn')
 ratio = '' if not t or not c else f"{t / c:.2f}x"
 print(f"{'Highest offered round trips/s with loss < 0.1 % (16 x 160 B)':<72} {t or '-':>12} {c or '-':>12} {ratio:>8}")
 print("\nratio: how many times better Turnpike is (coturn/turnpike where lower is better).")
+print("failed Allocates (allocate test, all rounds):", ", ".join(f"{r['server']} {r['failed']}" for r in rows if r.get('test') == 'allocate'))
 print("loss in the fixed-load runs:", ", ".join(f"{r['server']} {r['test']} {float(r['loss_pct']):.3f}%" for r in rows if r.get('test') in ('relay160', 'relay1200')))
 PY

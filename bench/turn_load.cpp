@@ -241,6 +241,22 @@ class echo_peer {
   std::thread thread_;
 };
 
+// An allocated client. A server that keeps a deleted allocation's five-tuple for a while
+// answers 437 when the kernel hands a new socket the same local port: the socket is kept
+// (so the port stays taken) and another one tried.
+std::unique_ptr<client> allocated_client(const options& o, const client* seed,
+                                         std::vector<std::unique_ptr<client>>& spent) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    auto c = std::make_unique<client>(o);
+    if (seed != nullptr) c->seed(*seed);
+    const int code = c->allocate();
+    if (code == 0) return c;
+    spent.push_back(std::move(c));
+    if (code != 437) return nullptr;
+  }
+  return nullptr;
+}
+
 struct relay_stats {
   std::uint64_t sent = 0;
   std::uint64_t received = 0;
@@ -352,11 +368,11 @@ double percentile(std::vector<double>& v, double q) {
 int run_relay(const options& o) {
   echo_peer peer;
   const auto peer_addr = *p::transport_address::parse_ip("127.0.0.1", peer.port());
-  std::vector<std::unique_ptr<client>> sessions;
+  std::vector<std::unique_ptr<client>> sessions, spent;
   for (unsigned i = 0; i < o.sessions; ++i) {
-    auto c = std::make_unique<client>(o);
-    if (const int code = c->allocate(); code != 0) {
-      std::cerr << "turn_load: allocate failed: " << code << "\n";
+    auto c = allocated_client(o, sessions.empty() ? nullptr : sessions.back().get(), spent);
+    if (!c) {
+      std::cerr << "turn_load: allocate failed\n";
       return 1;
     }
     if (const int code = c->bind_channel(0x4000, peer_addr); code != 0) {
@@ -468,6 +484,10 @@ int run_allocate(const options& o) {
   for (unsigned t = 0; t < o.sessions; ++t) {
     workers.emplace_back([&] {
       std::unique_ptr<client> previous;
+      // Recently used sockets stay open a while, so the kernel does not hand the next client
+      // the five-tuple of an allocation the server may still hold.
+      std::vector<std::unique_ptr<client>> recent(512);
+      std::size_t next_slot = 0;
       while (!stop) {
         auto c = std::make_unique<client>(o);  // a fresh five-tuple for each allocation
         if (previous) c->seed(*previous);
@@ -477,6 +497,10 @@ int run_allocate(const options& o) {
           if (measuring) ++done;
         } else if (measuring) {
           ++failed;
+        }
+        if (previous) {
+          recent[next_slot] = std::move(previous);
+          next_slot = (next_slot + 1) % recent.size();
         }
         previous = std::move(c);
       }
@@ -498,12 +522,11 @@ int run_allocate(const options& o) {
 
 int run_idle(const options& o) {
   const long before = server_rss_bytes(o.server_pid);
-  std::vector<std::unique_ptr<client>> held;
+  std::vector<std::unique_ptr<client>> held, spent;
   unsigned failed = 0;
   for (unsigned i = 0; i < o.sessions; ++i) {
-    auto c = std::make_unique<client>(o);
-    if (!held.empty()) c->seed(*held.back());
-    if (c->allocate() == 0) {
+    auto c = allocated_client(o, held.empty() ? nullptr : held.back().get(), spent);
+    if (c) {
       held.push_back(std::move(c));
     } else {
       ++failed;
@@ -512,7 +535,8 @@ int run_idle(const options& o) {
   std::this_thread::sleep_for(std::chrono::seconds(1));
   const long after = server_rss_bytes(o.server_pid);
   std::cout << "mode=idle allocations=" << held.size() << " failed=" << failed
-            << " rss_before=" << before << " rss_after=" << after << " bytes_per_allocation="
+            << " retried=" << spent.size() << " rss_before=" << before << " rss_after=" << after
+            << " bytes_per_allocation="
             << (held.empty()
                     ? 0
                     : static_cast<double>(after - before) / static_cast<double>(held.size()))
