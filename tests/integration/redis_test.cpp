@@ -13,22 +13,17 @@
 #include "support/process.hpp"
 #include "support/redis.hpp"
 #include "support/stun_client.hpp"
+#include "support/uclient.hpp"
 
 namespace turnpike::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-struct uclient_result {
-  long sent = -1;
-  long received = -1;
-  bool zero_loss = false;
-  std::string output;
-  // uclient -m 1 runs a client pair: each message is counted once per direction.
-  bool clean(long messages) const {
-    return sent == 2 * messages && received == 2 * messages && zero_loss;
-  }
-};
+// uclient -m 1 runs a client pair: each message is counted once per direction.
+bool clean(const uclient_result& r, long messages) {
+  return r.sent == 2 * messages && r.received == 2 * messages && r.zero_loss;
+}
 
 class RedisTest : public ::testing::Test {
  protected:
@@ -78,23 +73,11 @@ class RedisTest : public ::testing::Test {
   // uclient with `auth` (-u/-w or -W flags), `messages` messages, one client.
   uclient_result uclient(std::vector<std::string> auth, int messages = 20,
                          std::vector<std::string> more = {}) {
-    std::vector<std::string> argv{"turnutils_uclient"};
-    argv.insert(argv.end(), auth.begin(), auth.end());
+    std::vector<std::string> argv = auth;
     argv.insert(argv.end(), more.begin(), more.end());
     argv.insert(argv.end(), {"-e", "127.0.0.1", "-r", peer_port_, "-n", std::to_string(messages),
                              "-m", "1", "-p", port_, "127.0.0.1"});
-    process c(argv);
-    c.wait_exit(60s);
-    uclient_result r;
-    r.output = c.output();
-    const std::regex totals(R"(start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+))");
-    for (auto it = std::sregex_iterator(r.output.begin(), r.output.end(), totals);
-         it != std::sregex_iterator(); ++it) {
-      r.sent = std::stol((*it)[1]);
-      r.received = std::stol((*it)[2]);
-    }
-    r.zero_loss = r.output.find("Total lost packets 0 (0.000000%)") != std::string::npos;
-    return r;
+    return run_uclient(argv);
   }
   // The final answer code of an Allocate with long-term credentials (0: allocated).
   int allocate(const std::string& name, const std::string& password) {
@@ -133,52 +116,52 @@ TEST_F(RedisTest, AdminAddedAndHandWrittenUsersAllocateAndDeletedUsersAreRefused
   EXPECT_NE(listed.find("bob\ttest"), std::string::npos) << listed;
   start_server();
   auto a = uclient(user("alice", "alice-pw"));
-  EXPECT_TRUE(a.clean(20)) << a.output;
+  EXPECT_TRUE(clean(a, 20)) << a.output;
   auto b = uclient(user("bob", "bob-pw"));
-  EXPECT_TRUE(b.clean(20)) << b.output;
-  EXPECT_FALSE(uclient(user("alice", "wrong")).clean(20));
+  EXPECT_TRUE(clean(b, 20)) << b.output;
+  EXPECT_FALSE(clean(uclient(user("alice", "wrong")), 20));
   // Deleted: refused once the cache lifetime (1 s here) has passed.
   admin({"-d", "-u", "alice", "-r", "test"});
   std::this_thread::sleep_for(1500ms);
   EXPECT_EQ(allocate("alice", "alice-pw"), 401);
-  EXPECT_FALSE(uclient(user("alice", "alice-pw")).clean(20));
+  EXPECT_FALSE(clean(uclient(user("alice", "alice-pw")), 20));
 }
 
 TEST_F(RedisTest, RestSecretsInRedisRotate) {
   admin({"-s", "first-secret", "-r", "test"});
   start_server({"--use-auth-secret"});
   auto first = uclient({"-u", "carol", "-W", "first-secret"});
-  EXPECT_TRUE(first.clean(20)) << first.output;
+  EXPECT_TRUE(clean(first, 20)) << first.output;
   // Rotation: the new secret is added, then the old one removed.
   admin({"-s", "second-secret", "-r", "test"});
   std::this_thread::sleep_for(1500ms);
-  EXPECT_TRUE(uclient({"-u", "carol", "-W", "second-secret"}).clean(20));
-  EXPECT_TRUE(uclient({"-u", "carol", "-W", "first-secret"}).clean(20));
+  EXPECT_TRUE(clean(uclient({"-u", "carol", "-W", "second-secret"}), 20));
+  EXPECT_TRUE(clean(uclient({"-u", "carol", "-W", "first-secret"}), 20));
   admin({"-X", "first-secret", "-r", "test"});
   EXPECT_EQ(admin({"-S", "-r", "test"}), "second-secret\n");
   std::this_thread::sleep_for(1500ms);
-  EXPECT_FALSE(uclient({"-u", "carol", "-W", "first-secret"}).clean(20));
-  EXPECT_TRUE(uclient({"-u", "carol", "-W", "second-secret"}).clean(20));
+  EXPECT_FALSE(clean(uclient({"-u", "carol", "-W", "first-secret"}), 20));
+  EXPECT_TRUE(clean(uclient({"-u", "carol", "-W", "second-secret"}), 20));
 }
 
 TEST_F(RedisTest, RealmPeerListsFromRedis) {
   admin({"-a", "-u", "olga", "-r", "test", "-p", "pw"});
   start_server();  // --allow-loopback-peers: the peer on 127.0.0.1 is reachable
-  EXPECT_TRUE(uclient(user("olga", "pw")).clean(20));
+  EXPECT_TRUE(clean(uclient(user("olga", "pw")), 20));
   redis_.cli({"SADD", "turn/realm/test/denied-peer-ip", "127.0.0.0/8", "not-a-range"});
   ASSERT_TRUE(server_->wait_for(std::regex("denied-peer-ip=1"), 5s)) << server_->output();
   EXPECT_TRUE(server_->wait_for(std::regex("ignoring denied-peer-ip=not-a-range")));
-  EXPECT_FALSE(uclient(user("olga", "pw")).clean(20));
+  EXPECT_FALSE(clean(uclient(user("olga", "pw")), 20));
   const std::size_t mark = server_->line_count();
   redis_.cli({"DEL", "turn/realm/test/denied-peer-ip"});
   ASSERT_TRUE(server_->wait_for(std::regex("denied-peer-ip=0"), 5s, mark)) << server_->output();
-  EXPECT_TRUE(uclient(user("olga", "pw")).clean(20));
+  EXPECT_TRUE(clean(uclient(user("olga", "pw")), 20));
 }
 
 TEST_F(RedisTest, RedisKilledMidRunAndRestarted) {
   admin({"-a", "-u", "dave", "-r", "test", "-p", "dave-pw"});
   start_server();
-  ASSERT_TRUE(uclient(user("dave", "dave-pw")).clean(20));
+  ASSERT_TRUE(clean(uclient(user("dave", "dave-pw")), 20));
   // A session of ~4 s (200 messages, 20 ms apart) with Redis killed 1 s in.
   std::thread killer([&] {
     std::this_thread::sleep_for(1s);
@@ -186,13 +169,13 @@ TEST_F(RedisTest, RedisKilledMidRunAndRestarted) {
   });
   auto during = uclient(user("dave", "dave-pw"), 200);
   killer.join();
-  EXPECT_TRUE(during.clean(200)) << during.output;
+  EXPECT_TRUE(clean(during, 200)) << during.output;
   ASSERT_TRUE(server_->wait_for(std::regex("redis-userdb .* unreachable"), 10s))
       << server_->output();
   const std::size_t mark = server_->line_count();
   // Redis down: the cached user still gets in; one never seen gets 500, not 401.
   auto cached = uclient(user("dave", "dave-pw"));
-  EXPECT_TRUE(cached.clean(20)) << cached.output;
+  EXPECT_TRUE(clean(cached, 20)) << cached.output;
   EXPECT_EQ(allocate("erin", "erin-pw"), 500);
   EXPECT_EQ(allocate("dave", "dave-pw"), 0);
   // Redis back (empty: no persistence): the server reconnects by itself.
@@ -201,7 +184,7 @@ TEST_F(RedisTest, RedisKilledMidRunAndRestarted) {
   ASSERT_TRUE(server_->wait_for(std::regex("redis-userdb .* connected"), 15s, mark))
       << server_->output();
   auto back = uclient(user("erin", "erin-pw"));
-  EXPECT_TRUE(back.clean(20)) << back.output;
+  EXPECT_TRUE(clean(back, 20)) << back.output;
 }
 
 // Two servers sharing one Redis: user-quota=1 holds across them, a deleted allocation frees

@@ -9,18 +9,12 @@
 
 #include "support/process.hpp"
 #include "support/stun_client.hpp"
+#include "support/uclient.hpp"
 
 namespace turnpike::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct uclient_result {
-  long sent = -1;
-  long received = -1;
-  bool zero_loss = false;
-  std::string output;
-};
 
 class UclientTest : public ::testing::Test {
  protected:
@@ -61,8 +55,7 @@ class UclientTest : public ::testing::Test {
     }
   }
   uclient_result run(std::vector<std::string> flags, const std::string& password = "p") {
-    std::vector<std::string> argv{"turnutils_uclient"};
-    argv.insert(argv.end(), flags.begin(), flags.end());
+    std::vector<std::string> argv = flags;
     for (const std::string& a :
          {std::string("-u"), std::string("u"), std::string("-w"), password, std::string("-p"),
           std::to_string(port_), std::string("-e"), std::string("127.0.0.1"), std::string("-r"),
@@ -70,19 +63,7 @@ class UclientTest : public ::testing::Test {
           std::string("4"), std::string("-l"), std::string("170"), std::string("127.0.0.1")}) {
       argv.push_back(a);
     }
-    process c(argv);
-    c.wait_exit(60s);
-    uclient_result r;
-    r.output = c.output();
-    std::smatch m;
-    const std::regex totals(R"(start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+))");
-    for (auto it = std::sregex_iterator(r.output.begin(), r.output.end(), totals);
-         it != std::sregex_iterator(); ++it) {
-      r.sent = std::stol((*it)[1]);
-      r.received = std::stol((*it)[2]);
-    }
-    r.zero_loss = r.output.find("Total lost packets 0 (0.000000%)") != std::string::npos;
-    return r;
+    return run_uclient(argv);
   }
   void expect_clean(const uclient_result& r, long expected) {
     EXPECT_EQ(r.sent, expected) << r.output;
