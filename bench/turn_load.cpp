@@ -425,6 +425,21 @@ int run_relay(const options& o) {
   return 0;
 }
 
+// Warm-up, then the measured window (`measuring` set), then `stop` and join the workers.
+// Returns the server's CPU seconds in the window.
+double measure_window(const options& o, std::atomic<bool>& measuring, std::atomic<bool>& stop,
+                      std::vector<std::thread>& workers) {
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.warmup));
+  measuring = true;
+  const double cpu0 = server_cpu_seconds(o.server_pid);
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.duration));
+  measuring = false;
+  const double cpu = server_cpu_seconds(o.server_pid) - cpu0;
+  stop = true;
+  for (auto& w : workers) w.join();
+  return cpu;
+}
+
 int run_binding(const options& o) {
   std::vector<std::unique_ptr<client>> sockets;
   for (unsigned i = 0; i < o.sessions; ++i) sockets.push_back(std::make_unique<client>(o));
@@ -463,14 +478,7 @@ int run_binding(const options& o) {
       answers += mine;
     });
   }
-  std::this_thread::sleep_for(std::chrono::duration<double>(o.warmup));
-  measuring = true;
-  const double cpu0 = server_cpu_seconds(o.server_pid);
-  std::this_thread::sleep_for(std::chrono::duration<double>(o.duration));
-  measuring = false;
-  const double cpu = server_cpu_seconds(o.server_pid) - cpu0;
-  stop = true;
-  for (auto& w : workers) w.join();
+  const double cpu = measure_window(o, measuring, stop, workers);
   std::cout << "mode=binding answers_per_s=" << static_cast<double>(answers) / o.duration
             << " server_cpu_s=" << cpu
             << " answers_per_cpu_s=" << (cpu > 0 ? static_cast<double>(answers) / cpu : 0) << "\n";
@@ -506,14 +514,7 @@ int run_allocate(const options& o) {
       }
     });
   }
-  std::this_thread::sleep_for(std::chrono::duration<double>(o.warmup));
-  measuring = true;
-  const double cpu0 = server_cpu_seconds(o.server_pid);
-  std::this_thread::sleep_for(std::chrono::duration<double>(o.duration));
-  measuring = false;
-  const double cpu = server_cpu_seconds(o.server_pid) - cpu0;
-  stop = true;
-  for (auto& w : workers) w.join();
+  const double cpu = measure_window(o, measuring, stop, workers);
   std::cout << "mode=allocate allocations_per_s=" << static_cast<double>(done) / o.duration
             << " failed=" << failed << " server_cpu_s=" << cpu
             << " allocations_per_cpu_s=" << (cpu > 0 ? static_cast<double>(done) / cpu : 0) << "\n";

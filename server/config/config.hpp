@@ -84,7 +84,7 @@ struct server_config {
   // Allocation status keys and traffic publications in coturn's statsdb format.
   std::optional<auth::redis_endpoint> redis_statsdb;
   unsigned redis_lease_ttl = 60;  // fleet quota leases: a crashed server's count lasts this long
-  bool use_auth_secret = false;                  // TURN REST API
+  bool use_auth_secret = false;   // TURN REST API
   std::vector<std::string> static_auth_secrets;  // several for rotation
   char rest_api_separator = ':';
   std::string nonce_secret;    // empty: random per process

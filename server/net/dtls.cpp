@@ -223,29 +223,26 @@ void dtls_endpoint::close_all() noexcept {
 
 bool dtls_endpoint::on_datagram(const protocol::transport_address& from,
                                 protocol::byte_span bytes) noexcept {
+  // Every DTLS record starts with a content type of 20-63 (RFC 7983): STUN and ChannelData
+  // never pay for the session look-up.
+  if (bytes.empty() || bytes[0] < 20 || bytes[0] > 63) return false;
   const auto t = tuple(from);
-  if (const auto it = sessions_.find(t); it != sessions_.end()) {
-    session& s = *it->second;
-    if (s.established && is_initial_client_hello(bytes)) {
-      // The client lost its session (restarted on the same port): start over statelessly.
-      close(it, close_reason::peer_closed);
-      listen(from, bytes);
-      return true;
-    }
-    switch (feed(t, s, bytes)) {
-      case outcome::open:
-        break;
-      case outcome::peer_closed:
-        close(sessions_.find(t), close_reason::peer_closed);
-        break;
-      case outcome::failed:
-        close(sessions_.find(t), close_reason::failed);
-        break;
-    }
+  const auto it = sessions_.find(t);
+  if (it == sessions_.end()) {
+    listen(from, bytes);
     return true;
   }
-  if (bytes.empty() || bytes[0] < 20 || bytes[0] > 63) return false;
-  listen(from, bytes);
+  session& s = *it->second;
+  if (s.established && is_initial_client_hello(bytes)) {
+    // The client lost its session (restarted on the same port): start over statelessly.
+    close(it, close_reason::peer_closed);
+    listen(from, bytes);
+    return true;
+  }
+  if (const outcome o = feed(t, s, bytes); o != outcome::open) {
+    close(sessions_.find(t),
+          o == outcome::peer_closed ? close_reason::peer_closed : close_reason::failed);
+  }
   return true;
 }
 

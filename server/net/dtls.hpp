@@ -50,8 +50,8 @@ class dtls_endpoint {
   dtls_endpoint(const dtls_endpoint&) = delete;
   dtls_endpoint& operator=(const dtls_endpoint&) = delete;
 
-  // True when the datagram belonged to DTLS (a session's, or a first-byte 20-63 one); false
-  // for the caller to handle as plain STUN/ChannelData.
+  // True when the datagram was DTLS (first byte 20-63) and was taken; false for the caller to
+  // handle as plain STUN/ChannelData.
   bool on_datagram(const protocol::transport_address& from, protocol::byte_span bytes) noexcept;
   // Encrypts one STUN message or ChannelData to an established session.
   bool send(const protocol::transport_address& to, protocol::byte_span bytes) noexcept;

@@ -25,6 +25,35 @@ bool clean(const uclient_result& r, long messages) {
   return r.sent == 2 * messages && r.received == 2 * messages && r.zero_loss;
 }
 
+// Turnpike on loopback, port 0, realm "test", two shards, with `redis` as its redis-userdb,
+// once it has connected.
+std::unique_ptr<process> start_with_redis(const redis_server& redis,
+                                          const std::vector<std::string>& extra) {
+  std::vector<std::string> argv{TURNPIKE_BINARY,
+                                "-n",
+                                "-L",
+                                "127.0.0.1",
+                                "-p",
+                                "0",
+                                "-r",
+                                "test",
+                                "--redis-userdb",
+                                redis.connection(),
+                                "--relay-threads",
+                                "2"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto p = std::make_unique<process>(argv);
+  EXPECT_TRUE(p->wait_for(std::regex(R"(listening udp 127\.0\.0\.1:(\d+))"))) << p->output();
+  EXPECT_TRUE(p->wait_for(std::regex("redis-userdb .* connected"), 10s)) << p->output();
+  return p;
+}
+
+// Its UDP port (0 when it did not start).
+std::uint16_t udp_port(process& p) {
+  auto m = p.wait_for(std::regex(R"(listening udp 127\.0\.0\.1:(\d+))"));
+  return m ? static_cast<std::uint16_t>(std::stoi((*m)[1])) : 0;
+}
+
 class RedisTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -33,29 +62,10 @@ class RedisTest : public ::testing::Test {
         std::vector<std::string>{"turnutils_peer", "-L", "127.0.0.1", "-p", peer_port_});
   }
   void start_server(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv{TURNPIKE_BINARY,
-                                  "-n",
-                                  "-L",
-                                  "127.0.0.1",
-                                  "-p",
-                                  "0",
-                                  "-r",
-                                  "test",
-                                  "--redis-userdb",
-                                  redis_.connection(),
-                                  "--redis-cache-ttl",
-                                  "1",
-                                  "--allow-loopback-peers",
-                                  "--rfc5766-channel-numbers",
-                                  "--relay-threads",
-                                  "2"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    server_ = std::make_unique<process>(argv);
-    auto m = server_->wait_for(std::regex(R"(listening udp 127\.0\.0\.1:(\d+))"));
-    ASSERT_TRUE(m) << server_->output();
-    port_ = (*m)[1];
-    ASSERT_TRUE(server_->wait_for(std::regex("redis-userdb .* connected"), 10s))
-        << server_->output();
+    extra.insert(extra.end(),
+                 {"--redis-cache-ttl", "1", "--allow-loopback-peers", "--rfc5766-channel-numbers"});
+    server_ = start_with_redis(redis_, extra);
+    port_ = std::to_string(udp_port(*server_));
   }
   void TearDown() override {
     if (server_) {
@@ -193,29 +203,9 @@ TEST_F(RedisTest, RedisKilledMidRunAndRestarted) {
 // written again (the count is not lost).
 class FleetQuotaTest : public ::testing::Test {
  protected:
-  std::unique_ptr<process> start(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv{TURNPIKE_BINARY,
-                                  "-n",
-                                  "-L",
-                                  "127.0.0.1",
-                                  "-p",
-                                  "0",
-                                  "-r",
-                                  "test",
-                                  "--redis-userdb",
-                                  redis_.connection(),
-                                  "--user-quota",
-                                  "1",
-                                  "--redis-lease-ttl",
-                                  "3",
-                                  "--relay-threads",
-                                  "2"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    auto p = std::make_unique<process>(argv);
-    auto m = p->wait_for(std::regex(R"(listening udp 127\.0\.0\.1:(\d+))"));
-    EXPECT_TRUE(m) << p->output();
-    ports_.push_back(m ? static_cast<std::uint16_t>(std::stoi((*m)[1])) : 0);
-    EXPECT_TRUE(p->wait_for(std::regex("redis-userdb .* connected"), 10s)) << p->output();
+  std::unique_ptr<process> start() {
+    auto p = start_with_redis(redis_, {"--user-quota", "1", "--redis-lease-ttl", "3"});
+    ports_.push_back(udp_port(*p));
     return p;
   }
   stun_client client(std::size_t server) {

@@ -796,7 +796,7 @@ TEST_F(TurnTest, RealmOptionsFromRedisAddToTheConfiguredPolicy) {
   allocate(path_);
   auth::realm_options r;
   r.denied.push_back(*p::parse_ip_range("203.0.113.0/24"));  // peer_a's range
-  r.allowed.push_back(*p::parse_ip_range("10.1.2.3"));     // private, allowed by the realm
+  r.allowed.push_back(*p::parse_ip_range("10.1.2.3"));       // private, allowed by the realm
   r.max_bps = 1000;
   engine_->set_realm_options(r);
   EXPECT_EQ(code(create_permission({peer_a})), 403);
