@@ -263,10 +263,13 @@ struct relay_stats {
   std::vector<double> rtt_us;
 };
 
-// One thread's share of relay sessions: sends on schedule, receives with recvmmsg.
+// One thread's share of relay sessions: sends on schedule (what is due for a session in one
+// sendmmsg), receives with recvmmsg. After `end` it stops sending and keeps receiving for
+// `drain`, so packets still in flight when the window closes are not counted as lost.
 void relay_worker(const options& o, std::vector<client*> sessions, clock_type::time_point start,
                   clock_type::time_point measure_from, clock_type::time_point end,
                   relay_stats& out) {
+  constexpr auto drain = std::chrono::milliseconds(500);
   const int ep = ::epoll_create1(0);
   for (std::size_t i = 0; i < sessions.size(); ++i) {
     epoll_event e{};
@@ -278,48 +281,62 @@ void relay_worker(const options& o, std::vector<client*> sessions, clock_type::t
                                          std::chrono::duration<double>(1.0 / o.rate))
                                    : clock_type::duration::zero();
   std::vector<clock_type::time_point> next(sessions.size(), start);
-  std::vector<std::uint8_t> packet(4 + ((o.payload + 3) & ~3u));
-  std::array<std::uint8_t, 16> header{};
   constexpr int batch = 32;
+  // ChannelData (RFC 8656 section 12.4): channel 0x4000, length, payload (send time and a
+  // tagged sequence number, then zeros up to the requested size).
+  const std::size_t size = 4 + o.payload;
+  std::vector<std::vector<std::uint8_t>> packets(batch, std::vector<std::uint8_t>(size));
+  for (auto& packet : packets) {
+    packet[0] = 0x40;
+    packet[1] = 0x00;
+    packet[2] = static_cast<std::uint8_t>(o.payload >> 8);
+    packet[3] = static_cast<std::uint8_t>(o.payload);
+  }
+  std::vector<iovec> out_iov(batch);
+  std::vector<mmsghdr> out_msgs(batch);
   std::vector<std::array<std::uint8_t, 2048>> bufs(batch);
   std::vector<iovec> iov(batch);
   std::vector<mmsghdr> msgs(batch);
   std::uint64_t seq = 0;
   for (;;) {
     const auto now = clock_type::now();
-    if (now >= end) break;
-    const bool measuring = now >= measure_from;
-    // Send what is due (flat out: one per session per pass).
-    clock_type::time_point earliest = end;
-    for (std::size_t i = 0; i < sessions.size(); ++i) {
-      if (interval != clock_type::duration::zero() && next[i] > now) {
-        earliest = std::min(earliest, next[i]);
-        continue;
+    if (now >= end + drain) break;
+    const bool sending = now < end;
+    const bool measuring = now >= measure_from && sending;
+    // Send what is due (flat out: one per session per pass; behind schedule: at most one
+    // batch, never a burst to catch up).
+    clock_type::time_point earliest = sending ? end : end + drain;
+    for (std::size_t i = 0; sending && i < sessions.size(); ++i) {
+      int due = 1;
+      if (interval != clock_type::duration::zero()) {
+        if (next[i] > now) {
+          earliest = std::min(earliest, next[i]);
+          continue;
+        }
+        due = static_cast<int>(std::min<std::int64_t>(batch, 1 + (now - next[i]) / interval));
       }
       const auto t = static_cast<std::uint64_t>(
           std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
-      std::memcpy(header.data(), &t, 8);
-      const std::uint64_t tagged = (++seq << 1) | (measuring ? 1 : 0);
-      std::memcpy(header.data() + 8, &tagged, 8);
-      // ChannelData (RFC 8656 section 12.4): channel 0x4000, length, payload (send time and a
-      // tagged sequence number, then zeros up to the requested size).
-      packet[0] = 0x40;
-      packet[1] = 0x00;
-      packet[2] = static_cast<std::uint8_t>(o.payload >> 8);
-      packet[3] = static_cast<std::uint8_t>(o.payload);
-      std::memcpy(packet.data() + 4, header.data(), header.size());
-      const std::size_t size = 4 + o.payload;
-      if (::send(sessions[i]->fd(), packet.data(), size, MSG_DONTWAIT) > 0 && measuring) {
-        ++out.sent;
+      for (int k = 0; k < due; ++k) {
+        const std::uint64_t tagged = (++seq << 1) | (measuring ? 1 : 0);
+        std::memcpy(packets[k].data() + 4, &t, 8);
+        std::memcpy(packets[k].data() + 12, &tagged, 8);
+        out_iov[k] = {packets[k].data(), size};
+        out_msgs[k] = {};
+        out_msgs[k].msg_hdr.msg_iov = &out_iov[k];
+        out_msgs[k].msg_hdr.msg_iovlen = 1;
       }
+      const int sent =
+          ::sendmmsg(sessions[i]->fd(), out_msgs.data(), static_cast<unsigned>(due), MSG_DONTWAIT);
+      if (sent > 0 && measuring) out.sent += static_cast<std::uint64_t>(sent);
       if (interval != clock_type::duration::zero()) {
-        next[i] += interval;
+        next[i] += interval * due;
         if (next[i] < now) next[i] = now + interval;  // behind: do not burst to catch up
         earliest = std::min(earliest, next[i]);
       }
     }
     // Receive until the next send is due.
-    const auto wait = interval == clock_type::duration::zero()
+    const auto wait = interval == clock_type::duration::zero() && sending
                           ? 0
                           : static_cast<int>(std::max<std::int64_t>(
                                 0, std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -1,16 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// One relay socket (the relayed transport address of an allocation, RFC 8656 section 2.2):
-// receives peer datagrams into a reused buffer and hands them to the shard's engine; sends
-// client data to peers without blocking.
+// One relay socket (the relayed transport address of an allocation, RFC 8656 section 2.2), a
+// bare descriptor in the shard's poller: drain() reads peer datagrams in batches into the
+// shard's receive_batch and hands them to the shard's engine; client data goes to peers
+// through the shard's send batch, without blocking.
 #pragma once
-
-#include <sys/socket.h>
-#include <sys/uio.h>
-
-#include <array>
-#include <boost/asio/ip/udp.hpp>
-#include <memory>
-#include <vector>
 
 #include "protocol/bytes.hpp"
 #include "server/engine/relay_io.hpp"
@@ -19,33 +12,23 @@ namespace turnpike::server::net {
 
 class shard;
 
-class relay_socket : public std::enable_shared_from_this<relay_socket> {
+class relay_socket {
  public:
-  relay_socket(shard& owner, engine::relay_id id, boost::asio::ip::udp::socket socket);
-  void start();
+  // Takes `fd`, a bound UDP socket.
+  relay_socket(shard& owner, engine::relay_id id, int fd) noexcept;
+  ~relay_socket();
+  relay_socket(const relay_socket&) = delete;
+  relay_socket& operator=(const relay_socket&) = delete;
+  int fd() const noexcept { return fd_; }
   void close() noexcept;
+  // Reads what is queued (a bounded number of batches). True: more may be left.
+  bool drain() noexcept;
   void send_to(const protocol::transport_address& peer, protocol::byte_span bytes) noexcept;
 
  private:
-  void receive();
-  void drain() noexcept;
-
   shard& shard_;
   engine::relay_id id_;
-  boost::asio::ip::udp::socket socket_;
-};
-
-// The shard's receive buffers for relay sockets: relay sockets wait for readability and then
-// read in batches (recvmmsg) into these, so an allocation costs no buffer of its own.
-struct receive_batch {
-  static constexpr int slots = 16;
-  static constexpr std::size_t slot_size = 65536;
-  receive_batch();
-  std::vector<std::uint8_t> data;
-  std::array<iovec, slots> iov{};
-  std::array<sockaddr_storage, slots> from{};
-  std::array<mmsghdr, slots> msgs{};
-  void reset() noexcept;
+  int fd_;
 };
 
 }  // namespace turnpike::server::net

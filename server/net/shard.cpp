@@ -5,6 +5,7 @@
 
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <boost/asio/detail/socket_option.hpp>
@@ -37,7 +38,14 @@ void prepare(Socket& s, const protocol::transport_address& local) {
 
 }  // namespace
 
-shard::shard(unsigned index) : index_(index), timer_(io_), rng_(std::random_device{}()) {}
+shard::shard(unsigned index)
+    : index_(index), timer_(io_), poll_(io_), rng_(std::random_device{}()) {
+  const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) {
+    throw boost::system::system_error(errno, boost::system::system_category(), "epoll_create1");
+  }
+  poll_.assign(fd);
+}
 
 void shard::init_engine(engine::engine_settings settings, relay_setup relays,
                         stream_limits limits) {
@@ -61,6 +69,7 @@ protocol::transport_address shard::open_udp(const protocol::transport_address& l
   prepare(s, local);
   const auto bound = from_endpoint(s.local_endpoint());
   udp_.push_back(std::make_unique<udp_socket>(*this, std::move(s), bound, std::move(dtls)));
+  watch_udp(udp_.back()->fd(), listener_key | (udp_.size() - 1));
   return bound;
 }
 
@@ -76,7 +85,7 @@ protocol::transport_address shard::open_tcp(const protocol::transport_address& l
 
 void shard::start() {
   work_.emplace(io_.get_executor());
-  for (auto& u : udp_) u->start();
+  arm_poll();
   for (auto& t : tcp_) t->start();
   thread_ = std::thread([this] {
     try {
@@ -122,7 +131,10 @@ dtls_counters shard::dtls_totals() const noexcept {
 void shard::stop() {
   boost::asio::post(io_, [this] {
     if (engine_) engine_->close_all();
+    flush_sends();
     for (auto& u : udp_) u->close();
+    boost::system::error_code ignored;
+    poll_.close(ignored);
     for (auto& [id, r] : tcp_relays_) r.second->close();
     for (auto& t : tcp_) t->close();
     std::vector<stream_connection*> open;
@@ -204,6 +216,79 @@ void shard::rearm_timer() {
   });
 }
 
+void shard::watch_udp(int fd, std::uint64_t key) {
+  epoll_event e{};
+  e.events = EPOLLIN | EPOLLET;
+  e.data.u64 = key;
+  if (::epoll_ctl(poll_.native_handle(), EPOLL_CTL_ADD, fd, &e) != 0) {
+    throw boost::system::system_error(errno, boost::system::system_category(), "epoll_ctl");
+  }
+}
+
+void shard::arm_poll() {
+  poll_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                   [this](const boost::system::error_code& ec) {
+                     if (ec || !poll_.is_open()) return;  // stopping
+                     on_poll();
+                     arm_poll();
+                   });
+}
+
+void shard::on_poll() {
+  const batch_scope batch(*this);
+  std::array<epoll_event, 64> ready;
+  // Events beyond the 64 stay in the set's ready list; the re-arm finds them.
+  const int n = ::epoll_wait(poll_.native_handle(), ready.data(), ready.size(), 0);
+  for (int i = 0; i < n; ++i) {
+    if (drain_key(ready[i].data.u64)) again_.push_back(ready[i].data.u64);
+  }
+  if (!again_.empty() && !again_posted_) {
+    again_posted_ = true;
+    boost::asio::post(io_, [this] { drain_again(); });
+  }
+}
+
+void shard::drain_again() {
+  again_posted_ = false;
+  const batch_scope batch(*this);
+  std::vector<std::uint64_t> keys;
+  keys.swap(again_);
+  for (const std::uint64_t key : keys) {
+    if (drain_key(key)) again_.push_back(key);
+  }
+  if (!again_.empty()) {
+    again_posted_ = true;
+    boost::asio::post(io_, [this] { drain_again(); });
+  }
+}
+
+bool shard::drain_key(std::uint64_t key) noexcept {
+  if ((key & listener_key) != 0) {
+    const std::size_t index = key & 0xffffffffu;
+    return index < udp_.size() && udp_[index]->drain();
+  }
+  const auto it = relays_.find(static_cast<engine::relay_id>(key));
+  if (it == relays_.end()) return false;                  // closed since the event was queued
+  const std::shared_ptr<relay_socket> keep = it->second;  // the engine may close it meanwhile
+  return keep->drain();
+}
+
+bool shard::send_datagram(int fd, const protocol::transport_address& to,
+                          protocol::byte_span bytes) noexcept {
+  if (batching_ > 0) {
+    send_failures_ += send_->push(fd, to, bytes);
+    return true;  // a failure at flush is counted there
+  }
+  sockaddr_storage sa;
+  const socklen_t len = to_sockaddr(to, sa);
+  return ::sendto(fd, bytes.data(), bytes.size(), MSG_DONTWAIT,
+                  reinterpret_cast<const sockaddr*>(&sa), len) >= 0;
+}
+
+void shard::flush_sends() noexcept {
+  send_failures_ += send_->flush();
+}
+
 void shard::send_to_client(const engine::five_tuple& path, protocol::byte_span bytes) {
   if (!engine::is_stream(path.proto)) {
     for (auto& u : udp_) {
@@ -257,27 +342,28 @@ void shard::remove_connection(const engine::five_tuple& t) noexcept {
   });
 }
 
-std::optional<boost::asio::ip::udp::socket> shard::bind_relay(const protocol::transport_address& at,
-                                                              bool dont_fragment) {
-  boost::asio::ip::udp::socket s(io_);
-  boost::system::error_code ec;
-  const auto ep = to_endpoint<boost::asio::ip::udp>(at);
-  s.open(ep.protocol(), ec);
-  if (ec) return std::nullopt;
-  if (at.family == protocol::address_family::ipv6) s.set_option(boost::asio::ip::v6_only(true), ec);
-  s.bind(ep, ec);
-  if (ec) return std::nullopt;
+int shard::bind_relay(const protocol::transport_address& at, bool dont_fragment) noexcept {
+  const bool v4 = at.family == protocol::address_family::ipv4;
+  const int fd = ::socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  const int on = 1;
+  if (!v4) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+  sockaddr_storage sa;
+  const socklen_t len = to_sockaddr(at, sa);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&sa), len) != 0) {
+    ::close(fd);
+    return -1;
+  }
   if (dont_fragment) {
     // RFC 8656 section 7.2 step 4: DF on every datagram the relay sends.
-    if (at.family == protocol::address_family::ipv4) {
+    if (v4) {
       const int v = IP_PMTUDISC_DO;
-      ::setsockopt(s.native_handle(), IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof v);
+      ::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof v);
     } else {
-      const int v = 1;
-      ::setsockopt(s.native_handle(), IPPROTO_IPV6, IPV6_DONTFRAG, &v, sizeof v);
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_DONTFRAG, &on, sizeof on);
     }
   }
-  return s;
+  return fd;
 }
 
 std::optional<engine::opened_relay> shard::open_relay(const engine::relay_request& request,
@@ -320,7 +406,7 @@ std::optional<engine::opened_relay> shard::open_relay(const engine::relay_reques
     why = engine::relay_error::no_port;
     return std::nullopt;
   }
-  std::optional<boost::asio::ip::udp::socket> socket;
+  int fd = -1;
   engine::opened_relay out;
   if (request.token) {
     auto held = relay_setup_.reservations->take(*request.token);
@@ -328,11 +414,7 @@ std::optional<engine::opened_relay> shard::open_relay(const engine::relay_reques
       why = engine::relay_error::bad_token;
       return std::nullopt;
     }
-    socket.emplace(io_);
-    const auto proto = held->second.family == protocol::address_family::ipv4
-                           ? boost::asio::ip::udp::v4()
-                           : boost::asio::ip::udp::v6();
-    socket->assign(proto, held->first);
+    fd = held->first;
     out.local = held->second;
   } else {
     const protocol::transport_address* ip = nullptr;
@@ -347,39 +429,47 @@ std::optional<engine::opened_relay> shard::open_relay(const engine::relay_reques
       return std::nullopt;
     }
     const unsigned lo = relay_setup_.min_port, hi = relay_setup_.max_port;
-    for (int attempt = 0; attempt < 64 && !socket; ++attempt) {
+    for (int attempt = 0; attempt < 64 && fd < 0; ++attempt) {
       unsigned port = lo + static_cast<unsigned>(rng_() % (hi - lo + 1));
       if (request.even_port) port &= ~1u;
       if (port < lo || (request.reserve_next && port + 1 > hi)) continue;
       protocol::transport_address at = *ip;
       at.port = static_cast<std::uint16_t>(port);
-      socket = bind_relay(at, request.dont_fragment);
-      if (!socket) continue;
+      fd = bind_relay(at, request.dont_fragment);
+      if (fd < 0) continue;
       if (request.reserve_next) {
         protocol::transport_address next = at;
         next.port = static_cast<std::uint16_t>(port + 1);
-        auto kept = bind_relay(next, false);
-        if (!kept) {
-          socket.reset();
+        const int kept = bind_relay(next, false);
+        if (kept < 0) {
+          ::close(fd);
+          fd = -1;
           continue;
         }
-        out.reserved = relay_setup_.reservations->put(kept->release(), next);
+        out.reserved = relay_setup_.reservations->put(kept, next);
       }
       out.local = at;
     }
-    if (!socket) {
+    if (fd < 0) {
       why = engine::relay_error::no_port;
       return std::nullopt;
     }
   }
   out.id = next_relay_++;
-  auto r = std::make_shared<relay_socket>(*this, out.id, std::move(*socket));
-  r->start();
+  auto r = std::make_shared<relay_socket>(*this, out.id, fd);
+  try {
+    watch_udp(fd, out.id);
+  } catch (const boost::system::system_error&) {
+    why = engine::relay_error::no_port;
+    return std::nullopt;  // r closes the socket
+  }
   relays_.emplace(out.id, std::move(r));
   return out;
 }
 
 void shard::close_relay(engine::relay_id id) {
+  // Datagrams queued for this socket leave before its descriptor can be reused.
+  flush_sends();
   if (const auto it = relays_.find(id); it != relays_.end()) {
     it->second->close();
     relays_.erase(it);

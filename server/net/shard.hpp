@@ -9,6 +9,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <future>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "server/engine/engine.hpp"
+#include "server/net/datagram_io.hpp"
 #include "server/net/dtls.hpp"
 #include "server/net/relay_ports.hpp"
 #include "server/net/relay_socket.hpp"
@@ -134,7 +136,32 @@ class shard final : public engine::client_sink, public engine::relay_io {
   void on_peer_packet(engine::relay_id id, const protocol::transport_address& peer,
                       protocol::byte_span bytes) noexcept;
   void count_send_failure() noexcept { ++send_failures_; }
-  receive_batch& relay_batch() noexcept { return *relay_batch_; }
+
+  // Socket buffer sizes asked for (the kernel caps them at net.core.rmem_max / wmem_max):
+  // listeners take every client's bursts, relay sockets one allocation's.
+  static constexpr int socket_buffer_bytes = 4 << 20;
+  static constexpr int relay_buffer_bytes = 1 << 20;
+  // The shard's receive buffers, shared by its UDP sockets (handlers never nest).
+  receive_batch& receive_buffers() noexcept { return *receive_; }
+  // While a batch_scope is open (the poller handling every UDP socket that one wake-up found
+  // readable), datagrams are queued, and they leave together when it closes. Outside a
+  // scope (timers, TCP, TLS): sent at once.
+  class batch_scope {
+   public:
+    explicit batch_scope(shard& s) noexcept : s_(s) { ++s_.batching_; }
+    ~batch_scope() {
+      if (--s_.batching_ == 0) s_.flush_sends();
+    }
+    batch_scope(const batch_scope&) = delete;
+    batch_scope& operator=(const batch_scope&) = delete;
+
+   private:
+    shard& s_;
+  };
+  bool send_datagram(int fd, const protocol::transport_address& to,
+                     protocol::byte_span bytes) noexcept;
+  void flush_sends() noexcept;
+  const send_batch& sends() const noexcept { return *send_; }
   void count_stream_timeout() noexcept { ++stream_timeouts_; }
   const stream_limits& stream_limits_in_force() const noexcept { return limits_; }
   // Counts an accepted stream against its IP; false (not counted) when the IP already has
@@ -167,8 +194,18 @@ class shard final : public engine::client_sink, public engine::relay_io {
  private:
   static engine::instant now() noexcept;
   void rearm_timer();
-  std::optional<boost::asio::ip::udp::socket> bind_relay(const protocol::transport_address& at,
-                                                         bool dont_fragment);
+  // A bound UDP socket's descriptor, or -1.
+  static int bind_relay(const protocol::transport_address& at, bool dont_fragment) noexcept;
+
+  // The poller: the shard's UDP sockets (listeners and relays) sit in an edge-triggered epoll
+  // set of their own, registered once; Asio waits on that set's descriptor, so a wake-up
+  // costs one re-arm however many sockets it finds readable, and none per socket.
+  static constexpr std::uint64_t listener_key = std::uint64_t{1} << 32;  // | index in udp_
+  void watch_udp(int fd, std::uint64_t key);
+  void arm_poll();
+  void on_poll();
+  void drain_again();
+  bool drain_key(std::uint64_t key) noexcept;
 
   unsigned index_;
   boost::asio::io_context io_{1};
@@ -177,6 +214,9 @@ class shard final : public engine::client_sink, public engine::relay_io {
   std::optional<engine::engine> engine_;
   boost::asio::steady_timer timer_;
   engine::clock::time_point armed_ = engine::clock::time_point::max();
+  boost::asio::posix::stream_descriptor poll_;
+  std::vector<std::uint64_t> again_;  // sockets left with data queued by their drain's bound
+  bool again_posted_ = false;
   std::vector<std::unique_ptr<udp_socket>> udp_;
   std::vector<std::unique_ptr<tcp_listener>> tcp_;
   std::unordered_map<engine::five_tuple, stream_connection*, engine::five_tuple_hash> connections_;
@@ -188,7 +228,9 @@ class shard final : public engine::client_sink, public engine::relay_io {
   std::minstd_rand rng_;
   std::uint64_t send_failures_ = 0;
   handling_histogram handling_;
-  std::unique_ptr<receive_batch> relay_batch_ = std::make_unique<receive_batch>();
+  std::unique_ptr<receive_batch> receive_ = std::make_unique<receive_batch>();
+  std::unique_ptr<send_batch> send_ = std::make_unique<send_batch>();
+  int batching_ = 0;
   std::uint64_t stream_timeouts_ = 0;
   std::uint64_t streams_refused_ = 0;
   stream_limits limits_;

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// One UDP listening socket of a shard: receives datagrams into a reused buffer, hands each to
-// the shard's engine (or, with DTLS on, DTLS ones to its dtls_endpoint), and sends responses
-// without blocking (a full socket buffer drops the response and counts it).
+// One UDP listening socket of a shard. The shard's poller calls drain() when it is readable:
+// datagrams are read in batches into the shard's receive_batch and handed to the shard's
+// engine (or, with DTLS on, DTLS ones to its dtls_endpoint). Sends go through the shard's send
+// batch without blocking (a full socket buffer drops the datagram and counts it).
 #pragma once
 
-#include <array>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <memory>
@@ -19,12 +19,17 @@ class shard;
 
 class udp_socket {
  public:
-  // With `dtls`, datagrams whose first byte is 20-63 are DTLS (RFC 7983).
+  // Takes the bound socket's descriptor. With `dtls`, datagrams whose first byte is 20-63 are
+  // DTLS (RFC 7983).
   udp_socket(shard& owner, boost::asio::ip::udp::socket socket, protocol::transport_address local,
              std::shared_ptr<boost::asio::ssl::context> dtls = nullptr);
   ~udp_socket();
-  void start();
+  udp_socket(const udp_socket&) = delete;
+  udp_socket& operator=(const udp_socket&) = delete;
+  int fd() const noexcept { return fd_; }
   void close() noexcept;
+  // Reads what is queued (a bounded number of batches). True: more may be left.
+  bool drain() noexcept;
   const protocol::transport_address& local() const noexcept { return local_; }
   bool send_to(const protocol::transport_address& to, protocol::byte_span bytes) noexcept;
   // To an established DTLS session from `to`.
@@ -33,13 +38,9 @@ class udp_socket {
   const dtls_endpoint* dtls() const noexcept { return dtls_.get(); }
 
  private:
-  void receive();
-
   shard& shard_;
-  boost::asio::ip::udp::socket socket_;
-  boost::asio::ip::udp::endpoint from_;
+  int fd_;
   protocol::transport_address local_;
-  std::unique_ptr<std::array<std::uint8_t, 65536>> buffer_;
   std::unique_ptr<dtls_endpoint> dtls_;
 };
 
