@@ -30,7 +30,8 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTURNPIKE_BENCH=ON \
 cmake --build "$build" --target turnpike turn_load >/dev/null
 load="$build/bench/turn_load"
 out=$(mktemp -d /tmp/turnpike-bench-XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$out"' EXIT
+# The raw key=value lines of every run are kept in $build/bench-results.txt.
+trap 'kill $(jobs -p) 2>/dev/null || true; cp "$out/results.txt" "$build/bench-results.txt" 2>/dev/null || true; rm -rf "$out"' EXIT
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -77,7 +78,7 @@ measure() {  # name round
     if [[ $ramp == 1 ]]; then
       # Offered load steps (round trips per second per session, 16 sessions, 160 bytes):
       # the highest step with loss under 0.1 %.
-      for rate in 500 1000 2000 4000 8000 16000; do
+      for rate in 1000 2000 3000 4000 5000 6000 7000 8000 10000 12000 16000; do
         line=$("$load" "${base[@]}" --mode relay --sessions 16 --payload 160 --rate "$rate" \
           --threads 2 --duration 4)
         echo "server=$name round=$round test=ramp$rate $line"

@@ -23,7 +23,7 @@ constexpr std::array table{
     option_spec{"no-tcp", '\0', k::flag, yes, "no TCP listeners"},
     option_spec{"no-rfc5780", '\0', k::flag, yes, "no NAT behaviour discovery"},
     option_spec{"no-stun-backward-compatibility", '\0', k::flag, yes,
-                "no MAPPED-ADDRESS, no RFC 3489 clients"},
+                "do not answer RFC 3489 (no magic cookie) Binding requests"},
     option_spec{"response-origin-only-with-rfc5780", '\0', k::flag, yes,
                 "RESPONSE-ORIGIN only when RFC 5780 is on (always the case in Turnpike)"},
     option_spec{"fingerprint", 'f', k::flag, yes, "FINGERPRINT in every response"},

@@ -335,8 +335,10 @@ void engine::on_binding(const five_tuple& path, const p::message_view& req) noex
   }
 
   p::message_builder b(*out_, p::method::binding, p::msg_class::success_response, req.tid_bytes());
+  // XOR-MAPPED-ADDRESS only: a client that sent the magic cookie reads it (RFC 8489), and
+  // every optional attribute makes the answer a better reflector. RFC 3489 clients (no
+  // cookie) get MAPPED-ADDRESS from on_classic_binding.
   p::add_xor_address(b, p::attr::xor_mapped_address, path.remote);
-  if (settings_.backward_compatibility) p::add_address(b, p::attr::mapped_address, path.remote);
   if (settings_.rfc5780) {
     p::add_address(b, p::attr::response_origin, reply_path.local);
     if (auto other = other_address(path.local)) p::add_address(b, p::attr::other_address, *other);

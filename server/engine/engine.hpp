@@ -61,7 +61,7 @@ struct turn_settings {
 struct engine_settings {
   bool answer_binding = true;          // false with no-stun
   bool fingerprint_always = false;     // coturn's `fingerprint`
-  bool backward_compatibility = true;  // MAPPED-ADDRESS and RFC 3489 clients
+  bool backward_compatibility = true;  // answer RFC 3489 clients (MAPPED-ADDRESS)
   bool include_reason = false;         // reason phrases in ERROR-CODE
   std::string software;                // SOFTWARE value; empty: not sent
   bool log_binding = false;

@@ -25,9 +25,14 @@ const std::vector<ip_range>& default_denied_v4() {
   return r;
 }
 const std::vector<ip_range>& default_denied_v6() {
-  static const std::vector<ip_range> r{range_of("::", 128), range_of("fe80::", 10),
-                                       range_of("fc00::", 7), range_of("100::", 64),
-                                       range_of("2001:db8::", 32)};
+  // Besides local, discard and documentation ranges, the IPv6 forms that carry an IPv4
+  // address a relay could be steered through: local-use NAT64 (RFC 8215, the well-known
+  // 64:ff9b::/96 is unwrapped by canonical()), 6to4 (RFC 3056, deprecated by RFC 7526) and
+  // Teredo (RFC 4380). allowed-peer-ip opens any of them again.
+  static const std::vector<ip_range> r{range_of("::", 128),        range_of("fe80::", 10),
+                                       range_of("fc00::", 7),      range_of("100::", 64),
+                                       range_of("2001:db8::", 32), range_of("64:ff9b:1::", 48),
+                                       range_of("2002::", 16),     range_of("2001::", 32)};
   return r;
 }
 

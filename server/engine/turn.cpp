@@ -10,6 +10,7 @@
 #include "protocol/builder.hpp"
 #include "protocol/channel_data.hpp"
 #include "server/engine/engine.hpp"
+#include "server/engine/printable.hpp"
 #include "server/engine/request_auth.hpp"
 
 namespace turnpike::server::engine {
@@ -400,8 +401,8 @@ void engine::finish_allocate(const five_tuple& path, const p::message_view& req,
         std::chrono::duration_cast<std::chrono::seconds>(a.expiry - now.mono).count());
     t.observer->on_allocation(e);
   }
-  spdlog::debug("allocation for {} user '{}' relayed at {}{}", path.remote.to_string(), a.username,
-                a.relays.front().relayed.to_string(),
+  spdlog::debug("allocation for {} user '{}' relayed at {}{}", path.remote.to_string(),
+                printable(a.username), a.relays.front().relayed.to_string(),
                 a.relays.size() > 1 ? " and " + a.relays.back().relayed.to_string() : "");
   send_allocate_success(a, req, auth);
 }
@@ -502,17 +503,25 @@ void engine::on_create_permission(allocation& a, const p::message_view& req,
     send_error(a.client, req, p::error::bad_request, {}, &auth);
     return;
   }
+  // All or nothing: a request that would pass the per-allocation cap installs none.
+  std::size_t added = 0;
+  for (const p::attribute& attr : req.counted_attributes()) {
+    if (attr.type != p::attr::xor_peer_address) continue;
+    const auto peer = peer_policy::canonical(*p::decode_xor_address(attr.value, req.tid_bytes()));
+    if (a.find_permission(peer) == nullptr) ++added;  // a repeated peer counts twice: harmless
+  }
+  if (a.permissions.size() + added > t.max_permissions) {
+    send_error(a.client, req, p::error::insufficient_capacity, {}, &auth);
+    return;
+  }
   const auto expiry = now.mono + t.permission_lifetime;
   for (const p::attribute& attr : req.counted_attributes()) {
     if (attr.type != p::attr::xor_peer_address) continue;
     const auto peer = peer_policy::canonical(*p::decode_xor_address(attr.value, req.tid_bytes()));
     if (permission* existing = a.find_permission(peer)) {
       existing->expiry = expiry;
-    } else if (a.permissions.size() < t.max_permissions) {
-      a.permissions.push_back({peer, expiry});
     } else {
-      send_error(a.client, req, p::error::insufficient_capacity, {}, &auth);
-      return;
+      a.permissions.push_back({peer, expiry});
     }
   }
   schedule(a, expiry);
@@ -550,15 +559,19 @@ void engine::on_channel_bind(allocation& a, const p::message_view& req, const re
   }
   const auto channel_expiry = now.mono + t.channel_lifetime;
   const auto permission_expiry = now.mono + t.permission_lifetime;
-  if (by_number != nullptr) {
-    by_number->expiry = channel_expiry;
-  } else if (a.channels.size() < t.max_channels) {
-    a.channels.push_back({*number, canon, channel_expiry});
-  } else {
+  permission* perm = a.find_permission(canon);
+  // Both caps before anything is installed.
+  if ((by_number == nullptr && a.channels.size() >= t.max_channels) ||
+      (perm == nullptr && a.permissions.size() >= t.max_permissions)) {
     send_error(a.client, req, p::error::insufficient_capacity, {}, &auth);
     return;
   }
-  if (permission* perm = a.find_permission(canon)) {
+  if (by_number != nullptr) {
+    by_number->expiry = channel_expiry;
+  } else {
+    a.channels.push_back({*number, canon, channel_expiry});
+  }
+  if (perm != nullptr) {
     perm->expiry = std::max(perm->expiry, permission_expiry);
   } else {
     a.permissions.push_back({canon, permission_expiry});

@@ -114,9 +114,10 @@ std::uint64_t send_batch::flush() noexcept {
   if (entries_.empty()) return 0;
   order_.resize(entries_.size());
   for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<std::uint16_t>(i);
-  // Per socket, in the order queued.
-  std::stable_sort(order_.begin(), order_.end(), [this](std::uint16_t a, std::uint16_t b) {
-    return entries_[a].fd < entries_[b].fd;
+  // Per socket, in the order queued (the index breaks ties: stable, and std::sort needs no
+  // buffer where std::stable_sort would allocate one).
+  std::sort(order_.begin(), order_.end(), [this](std::uint16_t a, std::uint16_t b) {
+    return entries_[a].fd != entries_[b].fd ? entries_[a].fd < entries_[b].fd : a < b;
   });
   std::uint64_t failed = 0;
   for (std::size_t i = 0; i < order_.size();) {

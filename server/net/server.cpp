@@ -210,6 +210,28 @@ engine::engine_settings server::engine_settings_for() {
   peers.allowed = cfg_.allowed_peer_ips;
   peers.denied = cfg_.denied_peer_ips;
   for (const auto& l : listeners_) peers.listening.push_back(l.address);
+  // The server's other services are never peers either: the metrics endpoint (on every own
+  // IP when it listens on a wildcard address) and the Redis databases it talks to.
+  auto never = [&](const protocol::transport_address& a) {
+    const bool wildcard =
+        std::all_of(a.ip.begin(), a.ip.end(), [](std::uint8_t b) { return b == 0; });
+    if (!wildcard) {
+      peers.listening.push_back(a);
+      return;
+    }
+    auto ips = plan_.ips;
+    ips.push_back(*protocol::transport_address::parse_ip("127.0.0.1"));
+    ips.push_back(*protocol::transport_address::parse_ip("::1"));
+    for (auto ip : ips) {
+      ip.port = a.port;
+      peers.listening.push_back(ip);
+    }
+  };
+  if (cfg_.prometheus && cfg_.prometheus_address.port != 0) never(cfg_.prometheus_address);
+  for (const auto* db : {&cfg_.redis_userdb, &cfg_.redis_statsdb}) {
+    if (!*db) continue;
+    if (auto ip = protocol::transport_address::parse_ip((*db)->host, (*db)->port)) never(*ip);
+  }
   peers.own_ips = plan_.ips;
   peers.own_ips.insert(peers.own_ips.end(), relay_ips.begin(), relay_ips.end());
   for (const auto& [pub, priv] : cfg_.external_ips) peers.own_ips.push_back(pub);

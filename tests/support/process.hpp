@@ -72,6 +72,7 @@ class process {
   }
 
   void signal(int sig) { kill(pid_, sig); }
+  pid_t pid() const noexcept { return pid_; }
   // Lines read so far (a mark for wait_for's `from`).
   std::size_t line_count() const { return lines_.size(); }
 
