@@ -130,7 +130,9 @@ bool redis_connection::connect(const redis_endpoint& where,
     }
   }
   if (where.db != 0) setup.push_back({"SELECT", std::to_string(where.db)});
-  if (setup.empty()) return true;
+  // Up only once Redis answers: a frozen (black-holed) server still completes the TCP
+  // handshake from its listen backlog.
+  setup.push_back({"PING"});
   auto replies = run(setup);
   if (!replies) return false;
   for (const auto& r : *replies) {

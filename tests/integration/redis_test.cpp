@@ -7,6 +7,10 @@
 // 500-class answer, and after Redis restarts the server reconnects by itself. Fleet-wide
 // quotas with two servers sharing the Redis; redis-statsdb reports.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
 
 #include <thread>
 
@@ -195,6 +199,41 @@ TEST_F(RedisTest, RedisKilledMidRunAndRestarted) {
       << server_->output();
   auto back = uclient(user("erin", "erin-pw"));
   EXPECT_TRUE(clean(back, 20)) << back.output;
+}
+
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream rest(all.substr(all.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+TEST_F(RedisTest, BlackHoledRedisBoundsAuthLatencyWithoutSpinningAndRecovers) {
+  admin({"-a", "-u", "dave", "-r", "test", "-p", "dave-pw"});
+  admin({"-a", "-u", "erin", "-r", "test", "-p", "erin-pw"});
+  start_server();
+  EXPECT_EQ(allocate("dave", "dave-pw"), 0);  // cached from now on
+  // Redis stops answering but keeps the connection open.
+  redis_.freeze();
+  std::this_thread::sleep_for(1500ms);  // dave's cache entry (1 s) is stale, still served
+  const double cpu_before = cpu_seconds(server_->pid());
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(allocate("erin", "erin-pw"), 500);  // never cached: the store cannot answer
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(waited, 4s);  // a 1 s command timeout per attempt, not the client's patience
+  EXPECT_EQ(allocate("dave", "dave-pw"), 0);  // stale cache entry served during the outage
+  std::this_thread::sleep_for(2s);
+  EXPECT_LT(cpu_seconds(server_->pid()) - cpu_before, 0.5);  // no spinning while it waits
+  const std::size_t mark = server_->line_count();
+  redis_.thaw();
+  ASSERT_TRUE(server_->wait_for(std::regex("redis-userdb .* connected"), 15s, mark))
+      << server_->output();
+  EXPECT_EQ(allocate("erin", "erin-pw"), 0) << server_->output();
 }
 
 // Two servers sharing one Redis: user-quota=1 holds across them, a deleted allocation frees

@@ -34,8 +34,17 @@ class redis_server {
     if (server_) server_->wait_exit();
     server_.reset();
   }
+  // SIGSTOP / SIGCONT: a Redis that keeps its connections open and answers nothing (a
+  // black hole), then wakes up.
+  void freeze() {
+    if (server_) server_->signal(SIGSTOP);
+  }
+  void thaw() {
+    if (server_) server_->signal(SIGCONT);
+  }
   void stop() {
     if (!server_) return;
+    server_->signal(SIGCONT);
     server_->signal(SIGTERM);
     server_->wait_exit();
     server_.reset();
