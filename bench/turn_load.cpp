@@ -61,6 +61,7 @@ struct options {
   double warmup = 2;
   int server_pid = 0;
   unsigned threads = 1;
+  unsigned inflight = 1;  // allocate: allocations under way at once per worker
 };
 
 sockaddr_in v4(const std::string& ip, std::uint16_t port) {
@@ -96,15 +97,18 @@ long server_rss_bytes(int pid) {
 // One client socket with its long-term credential state.
 class client {
  public:
-  explicit client(const options& o) : o_(o) {
+  // `big_buffers`: 4 MiB socket buffers (relay and binding floods); allocate churn needs none.
+  explicit client(const options& o, bool big_buffers = true) : o_(o) {
     fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
     const auto to = v4(o.server, o.port);
     if (fd_ < 0 || ::connect(fd_, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
       throw std::runtime_error("client socket");
     }
-    const int buf = 4 << 20;
-    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
-    setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    if (big_buffers) {
+      const int buf = 4 << 20;
+      setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+      setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    }
   }
   ~client() { ::close(fd_); }
   client(const client&) = delete;
@@ -158,6 +162,45 @@ class client {
       }
     }
     return -1;
+  }
+  // Without waiting: sends a signed request (the nonce must be known) and returns its
+  // transaction ID, or nullopt when the send failed.
+  template <class Fill>
+  std::optional<p::transaction_id> send_request(p::method m, Fill&& fill) {
+    p::transaction_id tid{};
+    for (auto& b : tid) b = static_cast<std::uint8_t>(rng_());
+    std::array<std::uint8_t, 512> buf{};
+    p::message_builder b(buf, m, p::msg_class::request, tid);
+    fill(b);
+    b.add(p::attr::username, std::string_view(o_.user));
+    b.add(p::attr::realm, std::string_view(realm_));
+    b.add(p::attr::nonce, std::string_view(nonce_));
+    b.add_message_integrity(key_);
+    auto out = b.finish();
+    if (!out || ::send(fd_, out->data(), out->size(), MSG_DONTWAIT) < 0) return std::nullopt;
+    return tid;
+  }
+  // The answer to `tid` if one is queued: 0 success, an error code, or nullopt (none yet). A
+  // 401/438 with a nonce updates this client's nonce.
+  std::optional<int> answer(const p::transaction_id& tid) {
+    for (;;) {
+      std::array<std::uint8_t, 2048> in{};
+      const auto n = ::recv(fd_, in.data(), in.size(), MSG_DONTWAIT);
+      if (n <= 0) return std::nullopt;
+      auto msg = p::message_view::parse(p::byte_span(in.data(), static_cast<std::size_t>(n)));
+      if (!msg || !std::equal(tid.begin(), tid.end(), in.begin() + 8)) continue;
+      if (msg->cls() == p::msg_class::success_response) return 0;
+      const auto ec = msg->find(p::attr::error_code);
+      const int code = ec ? p::decode_error_code(ec->value)->code : -1;
+      const auto nonce = msg->find(p::attr::nonce);
+      const auto realm = msg->find(p::attr::realm);
+      if ((code == 401 || code == 438) && nonce && realm) {
+        nonce_ = std::string(*p::decode_text(p::attr::nonce, nonce->value));
+        realm_ = std::string(*p::decode_text(p::attr::realm, realm->value));
+        key_ = p::long_term_key_md5(o_.user, realm_, o_.password);
+      }
+      return code;
+    }
   }
   // Reuses another client's nonce and realm (a real client keeps its nonce; servers that bind
   // nonces to one five-tuple answer 438 and the exchange starts over).
@@ -502,37 +545,123 @@ int run_binding(const options& o) {
   return 0;
 }
 
+// Each worker keeps `inflight` allocations under way, each on a fresh socket: a signed
+// Allocate (the nonce learnt once and reused, as a real client keeps it), then Refresh 0 to
+// delete it. Answers are awaited with epoll, so the server sees many clients at once.
 int run_allocate(const options& o) {
   std::atomic<std::uint64_t> done{0}, failed{0};
   std::atomic<bool> measuring{false}, stop{false};
   std::vector<std::thread> workers;
   for (unsigned t = 0; t < o.sessions; ++t) {
     workers.emplace_back([&] {
-      std::unique_ptr<client> previous;
+      client learn(o, false);  // one exchange with the 401 to learn the nonce
+      if (learn.allocate() != 0 || learn.remove() != 0) {
+        std::cerr << "turn_load: allocate failed\n";
+        stop = true;
+        return;
+      }
+      struct slot {
+        std::unique_ptr<client> c;
+        p::transaction_id tid{};
+        bool deleting = false;
+        int retries = 0;
+        clock_type::time_point sent;
+      };
+      const int ep = ::epoll_create1(0);
+      std::vector<slot> slots(std::max(1u, o.inflight));
       // Recently used sockets stay open a while, so the kernel does not hand the next client
       // the five-tuple of an allocation the server may still hold.
-      std::vector<std::unique_ptr<client>> recent(512);
+      std::vector<std::unique_ptr<client>> recent(1024);
       std::size_t next_slot = 0;
-      while (!stop) {
-        auto c = std::make_unique<client>(o);  // a fresh five-tuple for each allocation
-        if (previous) c->seed(*previous);
-        const int code = c->allocate();
-        if (code == 0) {
-          c->remove();
-          if (measuring) ++done;
-        } else if (measuring) {
-          ++failed;
-        }
-        if (previous) {
-          recent[next_slot] = std::move(previous);
+      auto start = [&](std::size_t i) {
+        slot& s = slots[i];
+        if (s.c) {
+          epoll_ctl(ep, EPOLL_CTL_DEL, s.c->fd(), nullptr);
+          recent[next_slot] = std::move(s.c);
           next_slot = (next_slot + 1) % recent.size();
         }
-        previous = std::move(c);
+        for (;;) {
+          s.c = std::make_unique<client>(o, false);
+          s.c->seed(learn);
+          s.deleting = false;
+          s.retries = 0;
+          s.sent = clock_type::now();
+          const auto tid = s.c->send_request(p::method::allocate, [](auto& b) {
+            p::add_requested_transport(b, p::transport_udp);
+          });
+          if (tid) {
+            s.tid = *tid;
+            break;
+          }
+          if (measuring) ++failed;
+        }
+        epoll_event e{};
+        e.events = EPOLLIN;
+        e.data.u64 = i;
+        epoll_ctl(ep, EPOLL_CTL_ADD, s.c->fd(), &e);
+      };
+      for (std::size_t i = 0; i < slots.size(); ++i) start(i);
+      std::array<epoll_event, 64> ready{};
+      while (!stop) {
+        const int n = epoll_wait(ep, ready.data(), static_cast<int>(ready.size()), 100);
+        for (int r = 0; r < n; ++r) {
+          const std::size_t i = ready[r].data.u64;
+          slot& s = slots[i];
+          const auto code = s.c->answer(s.tid);
+          if (!code) continue;
+          if ((*code == 401 || *code == 438) && s.retries < 2) {
+            // A server that wants a nonce of this socket's own, or a stale one: sign again
+            // with the nonce the answer carried (and let the next sockets start from it).
+            ++s.retries;
+            learn.seed(*s.c);
+            const auto tid =
+                s.deleting ? s.c->send_request(p::method::refresh,
+                                               [](auto& b) { b.add_u32(p::attr::lifetime, 0); })
+                           : s.c->send_request(p::method::allocate, [](auto& b) {
+                               p::add_requested_transport(b, p::transport_udp);
+                             });
+            if (tid) {
+              s.tid = *tid;
+              s.sent = clock_type::now();
+              continue;
+            }
+          }
+          if (*code != 0) {
+            if (measuring) ++failed;
+            start(i);
+            continue;
+          }
+          if (!s.deleting) {
+            const auto tid = s.c->send_request(p::method::refresh,
+                                               [](auto& b) { b.add_u32(p::attr::lifetime, 0); });
+            if (!tid) {
+              if (measuring) ++failed;
+              start(i);
+              continue;
+            }
+            s.tid = *tid;
+            s.deleting = true;
+            s.sent = clock_type::now();
+            continue;
+          }
+          if (measuring) ++done;
+          start(i);
+        }
+        // Lost answers: give up on a slot after 3 s.
+        const auto now = clock_type::now();
+        for (std::size_t i = 0; i < slots.size(); ++i) {
+          if (now - slots[i].sent > std::chrono::seconds(3)) {
+            if (measuring) ++failed;
+            start(i);
+          }
+        }
       }
+      ::close(ep);
     });
   }
   const double cpu = measure_window(o, measuring, stop, workers);
-  std::cout << "mode=allocate allocations_per_s=" << static_cast<double>(done) / o.duration
+  std::cout << "mode=allocate workers=" << o.sessions << " inflight=" << o.inflight
+            << " allocations_per_s=" << static_cast<double>(done) / o.duration
             << " failed=" << failed << " server_cpu_s=" << cpu
             << " allocations_per_cpu_s=" << (cpu > 0 ? static_cast<double>(done) / cpu : 0) << "\n";
   return 0;
@@ -582,6 +711,8 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", o.warmup, "seconds before measuring");
   app.add_option("--server-pid", o.server_pid, "server process, for its CPU time and memory");
   app.add_option("--threads", o.threads, "sending threads")->check(CLI::Range(1u, 64u));
+  app.add_option("--inflight", o.inflight, "allocate: allocations under way per worker")
+      ->check(CLI::Range(1u, 256u));
   CLI11_PARSE(app, argc, argv);
   try {
     if (o.mode == "relay") return run_relay(o);

@@ -21,7 +21,7 @@ build_packages=(cmake ninja-build g++ pkg-config libboost1.81-dev libssl-dev zli
                 prometheus-cpp-dev libsystemd-dev)
 # coturn: turnutils_stunclient/uclient/peer; chromium + Node.js: the browser interop test.
 test_packages=(libgtest-dev libgmock-dev clang libclang-rt-14-dev coturn chromium openssl
-               redis-server redis-tools systemd python3-yaml)
+               redis-server redis-tools systemd python3-yaml valgrind iproute2)
 
 install_missing() {
   local missing=()

@@ -240,7 +240,8 @@ void shard::on_poll() {
   // Events beyond the 64 stay in the set's ready list; the re-arm finds them.
   const int n = ::epoll_wait(poll_.native_handle(), ready.data(), ready.size(), 0);
   for (int i = 0; i < n; ++i) {
-    if (drain_key(ready[i].data.u64)) again_.push_back(ready[i].data.u64);
+    const std::uint64_t key = ready[i].data.u64;  // a copy: epoll_event is packed on x86-64
+    if (drain_key(key)) again_.push_back(key);
   }
   if (!again_.empty() && !again_posted_) {
     again_posted_ = true;

@@ -38,6 +38,11 @@ std::uint16_t started_port(process& server) {
 }
 
 TEST(Faults, DescriptorsExhaustedGive508NoSpinAndRecover) {
+  if (TURNPIKE_SANITIZED) {
+    // UBSan's vptr check probes memory through a pipe it opens on the spot; with no
+    // descriptor left it reports every virtual call as a bad one. The Release build runs it.
+    GTEST_SKIP() << "UBSan cannot check virtual calls without a free descriptor";
+  }
   // 96 descriptors in all: the listeners and shard plumbing take a few dozen, the rest go to
   // relay sockets until none is left.
   process server({"/usr/bin/prlimit", "--nofile=96:96", TURNPIKE_BINARY, "-n", "-L", "127.0.0.1",
@@ -70,7 +75,10 @@ TEST(Faults, DescriptorsExhaustedGive508NoSpinAndRecover) {
   for (int i = 0; i < 5; ++i) waiting.push_back(std::make_unique<stun_client>(SOCK_STREAM, at));
   {
     stun_client udp(SOCK_DGRAM, at);
-    EXPECT_TRUE(udp.binding());
+    if (!udp.binding()) {
+      server.wait_exit(3s);  // collects what it printed before it died
+      FAIL() << "no answer over UDP:\n" << server.output();
+    }
   }
   std::this_thread::sleep_for(1500ms);
   EXPECT_LT(cpu_seconds(server.pid()) - cpu_before, 0.5);
@@ -82,6 +90,10 @@ TEST(Faults, DescriptorsExhaustedGive508NoSpinAndRecover) {
               0);
   }
   held.clear();
+  if (HasFailure()) {
+    server.wait_exit(3s);
+    FAIL() << "server output:\n" << server.output();
+  }
   for (auto& c : waiting) EXPECT_TRUE(c->binding());
   turn_session again(SOCK_DGRAM, at, "alice", "secret");
   EXPECT_EQ(again.allocate().code, 0);
