@@ -193,6 +193,10 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        [](server_config& c, const setting& s) {
          c.max_connections_per_ip = static_cast<unsigned>(parse_uint(s, 0, 1u << 20));
        }},
+      {"unauthenticated-answers-per-ip",
+       [](server_config& c, const setting& s) {
+         c.unauthenticated_per_ip = static_cast<unsigned>(parse_uint(s, 0, 1u << 20));
+       }},
       // STUN behaviour.
       {"no-rfc5780", [](server_config& c, const setting& s) { c.rfc5780 = !parse_flag(s); }},
       {"no-stun-backward-compatibility",
@@ -474,6 +478,7 @@ std::string describe(const server_config& c) {
   o << "stream-frame-timeout=" << c.stream_frame_timeout << "\n";
   o << "stream-idle-timeout=" << c.stream_idle_timeout << "\n";
   o << "max-connections-per-ip=" << c.max_connections_per_ip << "\n";
+  o << "unauthenticated-answers-per-ip=" << c.unauthenticated_per_ip << "\n";
   flag("no-rfc5780", !c.rfc5780);
   flag("no-stun-backward-compatibility", !c.stun_backward_compatibility);
   flag("fingerprint", c.fingerprint);

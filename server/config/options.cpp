@@ -61,6 +61,8 @@ constexpr std::array table{
                 "seconds without a byte before a stream client is closed (300)"},
     option_spec{"max-connections-per-ip", '\0', k::value, yes,
                 "concurrent TCP/TLS connections from one IP (64; 0 = unlimited)"},
+    option_spec{"unauthenticated-answers-per-ip", '\0', k::value, yes,
+                "401/438 answers per second to one IP, per shard (20; 0 = unlimited)"},
     option_spec{"nonce-secret", '\0', k::value, yes,
                 "secret for stateless nonces, shared by a fleet (default: random)"},
     option_spec{"drain-grace", '\0', k::value, yes,

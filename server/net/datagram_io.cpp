@@ -47,9 +47,9 @@ protocol::transport_address from_sockaddr(const sockaddr_storage& s) noexcept {
   return a;
 }
 
-void tune_udp_socket(int fd, int buffer_bytes) noexcept {
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof buffer_bytes);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof buffer_bytes);
+void tune_udp_socket(int fd, int receive_bytes, int send_bytes) noexcept {
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_bytes, sizeof receive_bytes);
+  if (send_bytes != 0) ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_bytes, sizeof send_bytes);
   const int on = 1;
   ::setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on);  // absent before Linux 5.0: ignored
 }

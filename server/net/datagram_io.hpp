@@ -22,9 +22,10 @@ socklen_t to_sockaddr(const protocol::transport_address& a, sockaddr_storage& ou
 // IPv4-mapped IPv6 addresses come back as IPv4.
 protocol::transport_address from_sockaddr(const sockaddr_storage& s) noexcept;
 
-// Socket options every shard UDP socket gets: receive and send buffers of `buffer_bytes` (the
-// kernel caps them at net.core.rmem_max / wmem_max) and UDP GRO.
-void tune_udp_socket(int fd, int buffer_bytes) noexcept;
+// Socket options every shard UDP socket gets: a receive buffer of `receive_bytes`, a send
+// buffer of `send_bytes` when not 0 (the kernel caps both at net.core.rmem_max / wmem_max),
+// and UDP GRO.
+void tune_udp_socket(int fd, int receive_bytes, int send_bytes) noexcept;
 
 // Receive buffers: `slots` datagrams per recvmmsg, each up to 64 KiB (a GRO-coalesced run of
 // datagrams arrives as one slot and is split again by for_each).

@@ -11,7 +11,9 @@ namespace turnpike::server::net {
 
 relay_socket::relay_socket(shard& owner, engine::relay_id id, int fd) noexcept
     : shard_(owner), id_(id), fd_(fd) {
-  tune_udp_socket(fd_, shard::relay_buffer_bytes);
+  // The default send buffer is plenty for one allocation's bursts (one syscall less per
+  // Allocate); the receive side takes a peer's bursts between two wake-ups.
+  tune_udp_socket(fd_, shard::relay_buffer_bytes, 0);
 }
 
 relay_socket::~relay_socket() {

@@ -138,7 +138,8 @@ class shard final : public engine::client_sink, public engine::relay_io {
   void count_send_failure() noexcept { ++send_failures_; }
 
   // Socket buffer sizes asked for (the kernel caps them at net.core.rmem_max / wmem_max):
-  // listeners take every client's bursts, relay sockets one allocation's.
+  // listeners take every client's bursts (both ways), relay sockets one allocation's
+  // (receive only).
   static constexpr int socket_buffer_bytes = 4 << 20;
   static constexpr int relay_buffer_bytes = 1 << 20;
   // The shard's receive buffers, shared by its UDP sockets (handlers never nest).

@@ -690,6 +690,22 @@ TEST(Abuse, UnauthenticatedAnswersAreRateLimitedPerSource) {
   EXPECT_EQ(other.allocate().code, 0);
 }
 
+TEST(Abuse, UnauthenticatedAnswerLimitIsConfigurable) {
+  // A large NAT: the operator lifts the limit, and every challenge is answered.
+  turnpike_under_test server({"--unauthenticated-answers-per-ip", "0"});
+  stun_client c(SOCK_DGRAM, server.v4());
+  turn_session s(SOCK_DGRAM, server.v4(), "alice", "secret");
+  for (int i = 0; i < 200; ++i) {
+    c.send_raw(s.build(
+        p::method::allocate, turn_session::fresh_tid(),
+        [](p::message_builder& b) { p::add_requested_transport(b, 17); }, false));
+    if (i % 50 == 49) std::this_thread::sleep_for(20ms);  // within the socket buffers
+  }
+  int answered = 0;
+  while (c.receive(300)) ++answered;
+  EXPECT_EQ(answered, 200);
+}
+
 // ---------------------------------------------------------------- resources
 
 TEST(Abuse, QuotaAnswers486AndAFullPortRange508AndBothRecover) {

@@ -146,7 +146,7 @@ TEST(ReceiveBatch, ReadsSeveralDatagramsWithTheirSources) {
 
 TEST(ReceiveBatch, GroCoalescedRunIsSplitIntoTheDatagramsSent) {
   udp from, to;
-  tune_udp_socket(to.fd, 1 << 20);  // UDP GRO on
+  tune_udp_socket(to.fd, 1 << 20, 0);  // UDP GRO on
   send_batch b;
   std::vector<std::string> sent;
   for (int i = 0; i < 10; ++i) {
