@@ -2,6 +2,8 @@
 // The exposition (families built from shard snapshots) and the HTTP server.
 #include "server/metrics/metrics_server.hpp"
 
+#include "server/metrics/http_answer.hpp"
+
 #include <prometheus/text_serializer.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -259,8 +261,7 @@ class session : public std::enable_shared_from_this<session> {
  private:
   void read() {
     parser_.emplace();
-    parser_->body_limit(8192);
-    parser_->header_limit(8192);
+    limit_request(*parser_);
     stream_.expires_after(std::chrono::seconds(30));
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -269,37 +270,8 @@ class session : public std::enable_shared_from_this<session> {
                      });
   }
   void answer(http::request<http::string_body> req) {
-    auto res = std::make_shared<http::response<http::string_body>>();
-    res->version(req.version());
-    res->keep_alive(req.keep_alive());
-    res->set(http::field::server, "turnpike");
-    const std::string target(req.target());
-    const std::string path = target.substr(0, target.find('?'));
-    if (req.method() != http::verb::get && req.method() != http::verb::head) {
-      res->result(http::status::method_not_allowed);
-      res->body() = "GET only\n";
-    } else if (path == path_) {
-      res->result(http::status::ok);
-      res->set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-      res->body() = render(srv_, draining_);
-    } else if (path == "/") {
-      res->result(http::status::ok);
-      res->body() = "ok\n";
-    } else if (path == "/ready") {
-      res->result(draining_ ? http::status::service_unavailable : http::status::ok);
-      res->body() = draining_ ? "draining\n" : "ready\n";
-    } else {
-      res->result(http::status::not_found);
-      res->body() = "not found\n";
-    }
-    if (res->result() != http::status::ok || res->find(http::field::content_type) == res->end()) {
-      res->set(http::field::content_type, "text/plain; charset=utf-8");
-    }
-    if (req.method() == http::verb::head) {
-      res->content_length(res->body().size());
-      res->body().clear();
-    }
-    res->prepare_payload();
+    auto res = std::make_shared<http::response<http::string_body>>(
+        answer_request(req, path_, draining_, [this] { return render(srv_, draining_); }));
     http::async_write(
         stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
           if (ec || !res->keep_alive()) {
