@@ -44,6 +44,12 @@ class held_descriptors {
     held_.erase(it);
     return out;
   }
+  // Closes what has waited too long. put/take/peek do it as well; the shards also call it on
+  // every Allocate, so a reservation nobody asks for gives its port back on time.
+  void expire() {
+    std::lock_guard lock(mutex_);
+    drop_expired(std::chrono::steady_clock::now());
+  }
   std::optional<Info> peek(const Key& key) {
     std::lock_guard lock(mutex_);
     drop_expired(std::chrono::steady_clock::now());

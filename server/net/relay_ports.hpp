@@ -18,6 +18,7 @@ class relay_reservations {
       const engine::reservation_token& token) {
     return held_.take(token);
   }
+  void expire() { held_.expire(); }
 
  private:
   held_descriptors<engine::reservation_token, protocol::transport_address> held_{

@@ -369,6 +369,10 @@ int shard::bind_relay(const protocol::transport_address& at, bool dont_fragment)
 
 std::optional<engine::opened_relay> shard::open_relay(const engine::relay_request& request,
                                                       engine::relay_error& why) {
+  // Held sockets past their 30 s go back first (an unused EVEN-PORT reservation, a peer
+  // connection nobody bound), so they never keep ports or descriptors longer.
+  if (relay_setup_.reservations != nullptr) relay_setup_.reservations->expire();
+  if (relay_setup_.tcp_connections != nullptr) relay_setup_.tcp_connections->expire();
   if (request.tcp) {
     // RFC 6062: a listening socket on the relayed address; outgoing connections to peers
     // are bound to the same address (SO_REUSEADDR/SO_REUSEPORT on both).

@@ -20,6 +20,7 @@
 #include "protocol/attr_auth.hpp"
 #include "protocol/channel_data.hpp"
 #include "protocol/integrity.hpp"
+#include "support/certs.hpp"
 #include "support/process.hpp"
 #include "support/turn_session.hpp"
 
@@ -730,6 +731,80 @@ TEST(Abuse, QuotaAnswers486AndAFullPortRange508AndBothRecover) {
   EXPECT_EQ(bob.allocate().code, 0);
 }
 
+TEST(Abuse, EvenPortReservationsNeverLeakPorts) {
+  // Four relay ports (two even/odd pairs). An Allocate with EVEN-PORT R=1 takes an even port
+  // and holds the next one under a token; whether the token is used, or left to expire
+  // (30 s), every port comes back.
+  std::uint16_t lo = static_cast<std::uint16_t>(free_port());
+  lo = static_cast<std::uint16_t>((lo & ~3u) + 4);  // a multiple of 4: two whole pairs
+  turnpike_under_test server(
+      {"--min-port", std::to_string(lo), "--max-port", std::to_string(lo + 3)});
+  auto reserve = [](p::message_builder& b) {
+    p::add_requested_transport(b, 17);
+    p::add_even_port(b, true);
+  };
+  auto full_range_then_free = [&] {
+    // All four ports usable (then a fifth is refused), and given back.
+    std::vector<std::unique_ptr<turn_session>> all;
+    for (int i = 0; i < 4; ++i) {
+      all.push_back(
+          std::make_unique<turn_session>(SOCK_DGRAM, server.v4(), "alice", "secret",
+                                         addr(("127.0.3." + std::to_string(i + 1)).c_str(), 0)));
+      if (all.back()->allocate().code != 0) return false;
+    }
+    turn_session fifth(SOCK_DGRAM, server.v4(), "alice", "secret", addr("127.0.3.9", 0));
+    if (fifth.allocate().code != 508) return false;
+    for (auto& s : all) {
+      if (s->request(p::method::refresh, [](p::message_builder& b) {
+             b.add_u32(p::attr::lifetime, 0);
+           }).code != 0) {
+        return false;
+      }
+    }
+    return true;
+  };
+  // 1: the token used by a second Allocate, then both deleted.
+  {
+    turn_session first(SOCK_DGRAM, server.v4(), "alice", "secret", addr("127.0.4.1", 0));
+    const auto a = first.request(p::method::allocate, reserve);
+    ASSERT_EQ(a.code, 0);
+    const auto m = p::message_view::parse(a.raw);
+    const auto token = m->find(p::attr::reservation_token);
+    ASSERT_TRUE(token);
+    const bytes value(token->value.begin(), token->value.end());
+    turn_session second(SOCK_DGRAM, server.v4(), "alice", "secret", addr("127.0.4.2", 0));
+    ASSERT_EQ(second
+                  .request(p::method::allocate,
+                           [&](p::message_builder& b) {
+                             p::add_requested_transport(b, 17);
+                             b.add(p::attr::reservation_token,
+                                   p::byte_span(value.data(), value.size()));
+                           })
+                  .code,
+              0);
+    for (auto* s : {&first, &second}) {
+      ASSERT_EQ(s->request(p::method::refresh,
+                           [](p::message_builder& b) { b.add_u32(p::attr::lifetime, 0); })
+                    .code,
+                0);
+    }
+  }
+  EXPECT_TRUE(full_range_then_free());
+  // 2: the token never used; the allocation deleted at once; the held port comes back when
+  // the reservation expires.
+  {
+    turn_session first(SOCK_DGRAM, server.v4(), "alice", "secret", addr("127.0.4.3", 0));
+    ASSERT_EQ(first.request(p::method::allocate, reserve).code, 0);
+    ASSERT_EQ(first
+                  .request(p::method::refresh,
+                           [](p::message_builder& b) { b.add_u32(p::attr::lifetime, 0); })
+                  .code,
+              0);
+  }
+  std::this_thread::sleep_for(31s);
+  EXPECT_TRUE(full_range_then_free());
+}
+
 long proc_value(long pid, const std::string& key) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -748,11 +823,12 @@ long open_fds(long pid) {
   return n;
 }
 
-// Waits up to a second for the count to come back to `expected` (a socket is closed just
-// after the answer that ends its allocation leaves), and returns the last count seen.
+// Waits up to a second for the count to come down to `expected` (a socket is closed just
+// after the answer that ends its allocation leaves), and returns the last count seen. Callers
+// check it is not above: a baseline may itself include a socket about to close.
 long settled_fds(long pid, long expected) {
   long n = open_fds(pid);
-  for (int i = 0; i < 20 && n != expected; ++i) {
+  for (int i = 0; i < 20 && n > expected; ++i) {
     std::this_thread::sleep_for(50ms);
     n = open_fds(pid);
   }
@@ -782,7 +858,7 @@ TEST(Abuse, UnauthenticatedFloodFromManySourcesLeavesMemoryAndDescriptorsFlat) {
   std::this_thread::sleep_for(300ms);
   const long rss_after = proc_value(server.pid(), "VmRSS");
   const long fds_after = settled_fds(server.pid(), fds_before);
-  EXPECT_EQ(fds_after, fds_before);
+  EXPECT_LE(fds_after, fds_before);
   // (Under ASan freed memory waits in its quarantine, so RSS says nothing; LSan checks at exit.)
   if (!TURNPIKE_SANITIZED) {
     EXPECT_LT(rss_after - rss_before, 2048) << rss_before << " kB -> " << rss_after << " kB";
@@ -790,15 +866,19 @@ TEST(Abuse, UnauthenticatedFloodFromManySourcesLeavesMemoryAndDescriptorsFlat) {
   EXPECT_TRUE(server.answers());
 }
 
-TEST(Abuse, TenThousandIdleAndTricklingStreamsAreClosedOnTime) {
+TEST(Abuse, TenThousandIdleTricklingAndStalledTlsStreamsAreClosedOnTime) {
   // This process and the server (which inherits it) each need about 10 000 descriptors.
   rlimit nofile{};
   ::getrlimit(RLIMIT_NOFILE, &nofile);
   if (nofile.rlim_max < 12000) GTEST_SKIP() << "hard RLIMIT_NOFILE " << nofile.rlim_max;
   nofile.rlim_cur = nofile.rlim_max;
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &nofile), 0);
+  // TLS on the same port (told apart by the first byte), so a third of the clients can stall
+  // inside a TLS handshake.
+  const test_certificate cert = make_test_certificate();
   turnpike_under_test server({"--stream-frame-timeout", "2", "--stream-idle-timeout", "4",
-                              "--max-connections-per-ip", "0"});
+                              "--max-connections-per-ip", "0", "--cert", cert.cert, "--pkey",
+                              cert.key, "--tls-listening-port", "0"});
   std::this_thread::sleep_for(200ms);
   const long fds_before = open_fds(server.pid());
   constexpr int total = 10000;
@@ -813,11 +893,17 @@ TEST(Abuse, TenThousandIdleAndTricklingStreamsAreClosedOnTime) {
     fds.push_back(fd);
     if (i % 500 == 499) std::this_thread::sleep_for(20ms);  // within the listen backlog
   }
-  // Every other one trickles: the first byte of a STUN header, then nothing more.
+  // A third stay silent; a third trickle the first byte of a STUN header and nothing more; a
+  // third start a TLS ClientHello (record header and two bytes of it) and stall.
   std::this_thread::sleep_for(500ms);
-  for (int i = 0; i < total; i += 2) {
-    const std::uint8_t b = 0x00;
-    ::send(fds[i], &b, 1, MSG_NOSIGNAL);
+  for (int i = 0; i < total; ++i) {
+    if (i % 3 == 1) {
+      const std::uint8_t b = 0x00;
+      ::send(fds[i], &b, 1, MSG_NOSIGNAL);
+    } else if (i % 3 == 2) {
+      const std::uint8_t hello[] = {0x16, 0x03, 0x01, 0x01, 0x00, 0x01, 0x00};
+      ::send(fds[i], hello, sizeof hello, MSG_NOSIGNAL);
+    }
   }
   const auto started = std::chrono::steady_clock::now();
   // All must be closed by the server within the frame timeout (2 s) plus the watchdog's
@@ -848,7 +934,8 @@ TEST(Abuse, TenThousandIdleAndTricklingStreamsAreClosedOnTime) {
   for (int fd : fds) ::close(fd);
   EXPECT_EQ(open, 0) << "still open after " << took << " s";
   std::printf("%d streams closed by the server in %.2f s\n", total - open, took);
-  EXPECT_EQ(settled_fds(server.pid(), fds_before), fds_before);
+  std::filesystem::remove_all(std::filesystem::path(cert.cert).parent_path());
+  EXPECT_LE(settled_fds(server.pid(), fds_before), fds_before);
   EXPECT_TRUE(server.answers());
 }
 
@@ -874,7 +961,7 @@ TEST(Abuse, AllocationChurnLeavesNothingBehind) {
   const long rss_before = proc_value(server.pid(), "VmRSS");
   const long fds_before = open_fds(server.pid());
   for (long i = 0; i < cycles; ++i) ASSERT_TRUE(cycle(i)) << i;
-  EXPECT_EQ(settled_fds(server.pid(), fds_before), fds_before);
+  EXPECT_LE(settled_fds(server.pid(), fds_before), fds_before);
   const long rss_after = proc_value(server.pid(), "VmRSS");
   if (!TURNPIKE_SANITIZED) {
     EXPECT_LT(rss_after - rss_before, 4096) << rss_before << " kB -> " << rss_after << " kB";
