@@ -197,6 +197,10 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        [](server_config& c, const setting& s) {
          c.unauthenticated_per_ip = static_cast<unsigned>(parse_uint(s, 0, 1u << 20));
        }},
+      {"failed-auth-per-user",
+       [](server_config& c, const setting& s) {
+         c.failed_auth_per_user = static_cast<unsigned>(parse_uint(s, 0, 1u << 20));
+       }},
       // STUN behaviour.
       {"no-rfc5780", [](server_config& c, const setting& s) { c.rfc5780 = !parse_flag(s); }},
       {"no-stun-backward-compatibility",
@@ -479,6 +483,7 @@ std::string describe(const server_config& c) {
   o << "stream-idle-timeout=" << c.stream_idle_timeout << "\n";
   o << "max-connections-per-ip=" << c.max_connections_per_ip << "\n";
   o << "unauthenticated-answers-per-ip=" << c.unauthenticated_per_ip << "\n";
+  o << "failed-auth-per-user=" << c.failed_auth_per_user << "\n";
   flag("no-rfc5780", !c.rfc5780);
   flag("no-stun-backward-compatibility", !c.stun_backward_compatibility);
   flag("fingerprint", c.fingerprint);

@@ -63,6 +63,9 @@ constexpr std::array table{
                 "concurrent TCP/TLS connections from one IP (64; 0 = unlimited)"},
     option_spec{"unauthenticated-answers-per-ip", '\0', k::value, yes,
                 "401/438 answers per second to one IP, per shard (20; 0 = unlimited)"},
+    option_spec{"failed-auth-per-user", '\0', k::value, yes,
+                "wrong passwords per user and second before its new attempts are dropped, per "
+                "shard (10; 0 = off)"},
     option_spec{"nonce-secret", '\0', k::value, yes,
                 "secret for stateless nonces, shared by a fleet (default: random)"},
     option_spec{"drain-grace", '\0', k::value, yes,

@@ -51,6 +51,31 @@ bool engine::unauthenticated_allowed(const p::transport_address& source,
   return true;
 }
 
+namespace {
+
+std::uint64_t name_hash(std::string_view s) noexcept {
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (const char c : s) h = (h ^ static_cast<std::uint8_t>(c)) * 1099511628211ull;
+  return h == 0 ? 1 : h;
+}
+
+}  // namespace
+
+bool engine::user_throttled(std::string_view username, const instant& now) noexcept {
+  const unsigned limit = settings_.turn->failed_auth_per_user;
+  if (limit == 0) return false;
+  const std::uint64_t h = name_hash(username);
+  const user_budget& slot = user_budget_[h % user_budget_.size()];
+  return slot.user == h && slot.second == now.unix_seconds && slot.failed >= limit;
+}
+
+void engine::user_failed(std::string_view username, const instant& now) noexcept {
+  const std::uint64_t h = name_hash(username);
+  user_budget& slot = user_budget_[h % user_budget_.size()];
+  if (slot.user != h || slot.second != now.unix_seconds) slot = {h, now.unix_seconds, 0};
+  ++slot.failed;
+}
+
 void engine::send_unauthenticated(const five_tuple& path, const p::message_view& req, int code,
                                   const instant& now) noexcept {
   p::transport_address source = path.remote;
@@ -157,6 +182,13 @@ void engine::authenticate(const five_tuple& path, const p::message_view& req, co
     return;
   }
 
+  // Too many wrong passwords for this user this second: new attempts are dropped unchecked
+  // (a guess cannot be confirmed), until the next second. Requests on an existing
+  // allocation were handled above and are never throttled.
+  if (user_throttled(*username, now)) {
+    count_auth_failure(auth_failure::user_throttled);
+    return;
+  }
   // Ask the key source. The request is copied so an asynchronous answer can still use it.
   auto copy = std::make_shared<std::vector<std::uint8_t>>(req.bytes().begin(), req.bytes().end());
   t.keys->find_key(
@@ -179,6 +211,7 @@ void engine::authenticate(const five_tuple& path, const p::message_view& req, co
           }
         }
         count_auth_failure(auth_failure::bad_credentials);
+        user_failed(a.username, now);
         send_unauthenticated(path, *m, p::error::unauthenticated, now);
       });
 }

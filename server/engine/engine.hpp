@@ -56,6 +56,9 @@ struct turn_settings {
   std::size_t max_permissions = 64;
   std::size_t max_channels = 64;
   unsigned unauthenticated_per_second = 20;  // 401 answers per source IP and second
+  // Failed authentications per user name and second before that user's new attempts (not
+  // requests on its existing allocations) are dropped unchecked for the rest of the second.
+  unsigned failed_auth_per_user = 10;
 };
 
 struct engine_settings {
@@ -214,6 +217,15 @@ class engine {
     unsigned used = 0;
   };
   std::array<source_budget, 256> unauth_budget_{};
+  // Per-user failure budget: the same shape, keyed by a hash of the user name.
+  struct user_budget {
+    std::uint64_t user = 0;
+    std::int64_t second = 0;
+    unsigned failed = 0;
+  };
+  std::array<user_budget, 256> user_budget_{};
+  bool user_throttled(std::string_view username, const instant& now) noexcept;
+  void user_failed(std::string_view username, const instant& now) noexcept;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   double capacity_tokens_ = 0;
   // As configured, before realm options from Redis.

@@ -87,11 +87,12 @@ enum class auth_failure : std::uint8_t {
   wrong_user,           // another user on an existing allocation (441)
   bad_credentials,      // unknown user or wrong password (401; the same answer for both)
   store_unavailable,    // the key store could not answer (500)
+  user_throttled,       // too many failed attempts on this user this second: dropped
   count_
 };
-inline constexpr std::array<const char*, 8> auth_failure_names{
-    "challenge",   "missing_attributes", "stale_nonce",     "password_algorithms",
-    "wrong_realm", "wrong_user",         "bad_credentials", "store_unavailable"};
+inline constexpr std::array<const char*, 9> auth_failure_names{
+    "challenge",  "missing_attributes", "stale_nonce",       "password_algorithms", "wrong_realm",
+    "wrong_user", "bad_credentials",    "store_unavailable", "user_throttled"};
 
 // Plain counters owned by one shard (no atomics: only the shard's thread writes them).
 struct engine_counters {

@@ -179,6 +179,7 @@ engine::engine_settings server::engine_settings_for() {
   t.max_lifetime = std::chrono::seconds(cfg_.max_allocate_lifetime);
   t.permission_lifetime = std::chrono::seconds(cfg_.permission_lifetime);
   t.unauthenticated_per_second = cfg_.unauthenticated_per_ip;
+  t.failed_auth_per_user = cfg_.failed_auth_per_user;
   t.channel_lifetime = std::chrono::seconds(cfg_.channel_lifetime);
   t.channel_max =
       cfg_.rfc5766_channel_numbers ? protocol::channel_max_rfc5766 : protocol::channel_max_rfc8656;

@@ -691,6 +691,59 @@ TEST(Abuse, UnauthenticatedAnswersAreRateLimitedPerSource) {
   EXPECT_EQ(other.allocate().code, 0);
 }
 
+TEST(Abuse, WrongPasswordsThrottleThatUserOnlyAndNotItsAllocations) {
+  // One shard, so the per-shard budget is the whole server's.
+  turnpike_under_test server({"--relay-threads", "1", "--failed-auth-per-user", "5"});
+  auto allocate_attrs = [](p::message_builder& b) { p::add_requested_transport(b, 17); };
+  turn_session existing(SOCK_DGRAM, server.v4(), "alice", "secret", addr("127.0.5.250", 0));
+  ASSERT_EQ(existing.allocate().code, 0);
+  // Twelve guessers on their own addresses (no per-source limit involved), the right password,
+  // and bob: each learns a nonce first (the 401 challenge is not a failure).
+  std::vector<std::unique_ptr<turn_session>> guesses;
+  for (int i = 0; i < 12; ++i) {
+    guesses.push_back(std::make_unique<turn_session>(
+        SOCK_DGRAM, server.v4(), "alice", "guess" + std::to_string(i),
+        addr(("127.0.5." + std::to_string(i + 1)).c_str(), 0)));
+    ASSERT_EQ(guesses.back()->request(p::method::allocate, allocate_attrs, false).code, 401);
+  }
+  turn_session right(SOCK_DGRAM, server.v4(), "alice", "secret", addr("127.0.5.100", 0));
+  ASSERT_EQ(right.request(p::method::allocate, allocate_attrs, false).code, 401);
+  turn_session bob(SOCK_DGRAM, server.v4(), "bob", "hunter2", addr("127.0.5.101", 0));
+  ASSERT_EQ(bob.request(p::method::allocate, allocate_attrs, false).code, 401);
+  // At the start of a second, everything signed at once, in this order.
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  std::this_thread::sleep_for(std::chrono::seconds(1) - (now % std::chrono::seconds(1)) + 20ms);
+  auto send_signed = [](turn_session& s, p::method m, const turn_session::extra_attributes& x) {
+    const auto tid = turn_session::fresh_tid();
+    s.client().send_raw(s.build(m, tid, x));
+    return tid;
+  };
+  std::vector<std::array<std::uint8_t, 12>> tids;
+  for (auto& g : guesses) tids.push_back(send_signed(*g, p::method::allocate, allocate_attrs));
+  const auto right_tid = send_signed(right, p::method::allocate, allocate_attrs);
+  const auto bob_tid = send_signed(bob, p::method::allocate, allocate_attrs);
+  const auto refresh_tid = send_signed(existing, p::method::refresh, [](p::message_builder& b) {
+    b.add_u32(p::attr::lifetime, 600);
+  });
+  // bob and alice's existing allocation are unaffected; five guesses were checked and
+  // refused, the rest and the right password dropped unchecked.
+  EXPECT_EQ(bob.await(bob_tid, 1000).code, 0);
+  EXPECT_EQ(existing.await(refresh_tid, 1000).code, 0);
+  int refused = 0, unanswered = 0;
+  for (std::size_t i = 0; i < guesses.size(); ++i) {
+    const int code = guesses[i]->await(tids[i], 300).code;
+    if (code == 401) ++refused;
+    if (code == -1) ++unanswered;
+  }
+  EXPECT_EQ(refused, 5);
+  EXPECT_EQ(unanswered, 7);
+  EXPECT_EQ(right.await(right_tid, 300).code, -1);
+  // A later second: alice gets in.
+  std::this_thread::sleep_for(1100ms);
+  turn_session later(SOCK_DGRAM, server.v4(), "alice", "secret", addr("127.0.5.102", 0));
+  EXPECT_EQ(later.allocate().code, 0);
+}
+
 TEST(Abuse, UnauthenticatedAnswerLimitIsConfigurable) {
   // A large NAT: the operator lifts the limit, and every challenge is answered.
   turnpike_under_test server({"--unauthenticated-answers-per-ip", "0"});
