@@ -435,6 +435,51 @@ TEST(Abuse, AttributesAfterMessageIntegrityAreIgnored) {
   EXPECT_EQ(s.create_permission(sink.address()).code, 0);  // still allocated
 }
 
+TEST(Abuse, MessageIntegritySha256AndPasswordAlgorithmsRules) {
+  turnpike_under_test server;
+  auto allocate_attrs = [](p::message_builder& b) { p::add_requested_transport(b, 17); };
+  // The 401 offers PASSWORD-ALGORITHMS; a client choosing SHA-256 echoes it unchanged, names
+  // its choice, and signs with MESSAGE-INTEGRITY-SHA256 of `mi_length` bytes.
+  auto attempt = [&](const char* from, bool change_offer, std::size_t mi_length) {
+    turn_session s(SOCK_DGRAM, server.v4(), "alice", "secret", addr(from, 0));
+    const auto challenge = s.request(p::method::allocate, allocate_attrs, false);
+    EXPECT_EQ(challenge.code, 401);
+    const auto m = p::message_view::parse(challenge.raw);
+    const auto offered = m->find(p::attr::password_algorithms);
+    if (!offered) {
+      ADD_FAILURE() << "no PASSWORD-ALGORITHMS in the 401";
+      return -2;
+    }
+    bytes algs(offered->value.begin(), offered->value.end());
+    if (change_offer) algs = {0x00, 0x01, 0x00, 0x00};  // MD5 only: not what was offered
+    const auto key = p::long_term_key_sha256("alice", s.realm(), "secret");
+    const auto tid = turn_session::fresh_tid();
+    s.client().send_raw(s.build(
+        p::method::allocate, tid,
+        [&](p::message_builder& b) {
+          p::add_requested_transport(b, 17);
+          b.add(p::attr::password_algorithms, p::byte_span(algs.data(), algs.size()));
+          p::add_password_algorithm(b, p::password_algorithm::sha256);
+          b.add(p::attr::username, std::string_view("alice"));
+          b.add(p::attr::realm, std::string_view(s.realm()));
+          b.add(p::attr::nonce, std::string_view(s.nonce()));
+          if (mi_length >= 16) {
+            b.add_message_integrity_sha256(key, mi_length);
+          } else {
+            b.reserve(p::attr::message_integrity_sha256,
+                      mi_length);  // shorter than RFC 8489 allows
+          }
+        },
+        false));
+    return s.await(tid).code;
+  };
+  EXPECT_EQ(attempt("127.0.6.1", false, 32), 0);   // full HMAC-SHA256
+  EXPECT_EQ(attempt("127.0.6.2", false, 16), 0);   // truncated to the 16-byte minimum
+  EXPECT_EQ(attempt("127.0.6.3", true, 32), 400);  // PASSWORD-ALGORITHMS changed
+  const int short_mac = attempt("127.0.6.4", false, 12);
+  EXPECT_TRUE(short_mac == 400 || short_mac == 401) << short_mac;  // never accepted
+}
+
 TEST(Abuse, ForgedForeignAndExpiredNoncesGet438AndLeaveNoState) {
   turnpike_under_test server({"--allow-loopback-peers", "--stale-nonce", "1"});
   turn_session a(SOCK_DGRAM, server.v4(), "alice", "secret");
