@@ -67,6 +67,22 @@ class receive_batch {
   std::array<mmsghdr, slots> msgs_{};
 };
 
+// Reads what `fd` has queued, at most `rounds` batches (then the shard's other sockets get
+// their turn), handing each datagram to `f` while `fd` stays open: `f` may close it, and `fd`
+// is read through the reference. True: more may be left.
+template <class F>
+bool drain_socket(receive_batch& b, const int& fd, F&& f, int rounds = 4) {
+  for (int round = 0; round < rounds; ++round) {
+    if (fd < 0) return false;
+    const int n = b.receive(fd);
+    b.for_each(n, [&](const protocol::transport_address& from, protocol::byte_span bytes) {
+      if (fd >= 0) f(from, bytes);
+    });
+    if (n < receive_batch::slots) return false;
+  }
+  return fd >= 0;
+}
+
 // Outgoing datagrams queued during one handler and sent together by flush(): per socket one
 // sendmmsg; consecutive same-size datagrams to one destination go as one UDP GSO message.
 // Datagrams are copied in, so the caller's buffer may be reused at once.

@@ -27,17 +27,10 @@ void relay_socket::close() noexcept {
 }
 
 bool relay_socket::drain() noexcept {
-  receive_batch& b = shard_.receive_buffers();
-  // A few batches at most, then the shard's other sockets get their turn.
-  for (int round = 0; round < 4; ++round) {
-    if (fd_ < 0) return false;
-    const int n = b.receive(fd_);
-    b.for_each(n, [this](const protocol::transport_address& from, protocol::byte_span bytes) {
-      if (fd_ >= 0) shard_.on_peer_packet(id_, from, bytes);
-    });
-    if (n < receive_batch::slots) return false;
-  }
-  return fd_ >= 0;
+  return drain_socket(shard_.receive_buffers(), fd_,
+                      [this](const protocol::transport_address& from, protocol::byte_span bytes) {
+                        shard_.on_peer_packet(id_, from, bytes);
+                      });
 }
 
 void relay_socket::send_to(const protocol::transport_address& peer,

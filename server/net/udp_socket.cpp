@@ -29,20 +29,12 @@ void udp_socket::close() noexcept {
 }
 
 bool udp_socket::drain() noexcept {
-  receive_batch& b = shard_.receive_buffers();
-  // A few batches at most, then the shard's other sockets get their turn.
-  for (int round = 0; round < 4; ++round) {
-    if (fd_ < 0) return false;
-    const int n = b.receive(fd_);
-    b.for_each(n, [this](const protocol::transport_address& from, protocol::byte_span bytes) {
-      if (fd_ < 0) return;
-      if (!dtls_ || !dtls_->on_datagram(from, bytes)) {
-        shard_.on_client_packet({engine::transport::udp, local_, from}, bytes);
-      }
-    });
-    if (n < receive_batch::slots) return false;
-  }
-  return fd_ >= 0;
+  return drain_socket(shard_.receive_buffers(), fd_,
+                      [this](const protocol::transport_address& from, protocol::byte_span bytes) {
+                        if (!dtls_ || !dtls_->on_datagram(from, bytes)) {
+                          shard_.on_client_packet({engine::transport::udp, local_, from}, bytes);
+                        }
+                      });
 }
 
 bool udp_socket::send_to(const protocol::transport_address& to,

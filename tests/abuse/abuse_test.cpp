@@ -22,6 +22,7 @@
 #include "protocol/integrity.hpp"
 #include "support/certs.hpp"
 #include "support/process.hpp"
+#include "support/sinks.hpp"
 #include "support/turn_session.hpp"
 
 namespace turnpike::test {
@@ -35,76 +36,6 @@ p::transport_address addr(const char* ip, std::uint16_t port) {
   if (!a) throw std::runtime_error(std::string("bad test address ") + ip);
   return *a;
 }
-
-// A loopback UDP socket that must (or must not) receive relayed data.
-class udp_sink {
- public:
-  explicit udp_sink(const char* ip = "127.0.0.1") {
-    fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
-    socklen_t len = 0;
-    auto ss = to_sockaddr(addr(ip, 0), len);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&ss), len);
-    sockaddr_storage bound{};
-    socklen_t blen = sizeof bound;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&bound), &blen);
-    address_ = from_sockaddr(bound);
-  }
-  ~udp_sink() { ::close(fd_); }
-  udp_sink(const udp_sink&) = delete;
-  udp_sink& operator=(const udp_sink&) = delete;
-  const p::transport_address& address() const noexcept { return address_; }
-  std::uint16_t port() const noexcept { return address_.port; }
-  // Everything that arrives within `wait`.
-  std::vector<bytes> received(std::chrono::milliseconds wait = 300ms) const {
-    std::vector<bytes> out;
-    const auto until = std::chrono::steady_clock::now() + wait;
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          until - std::chrono::steady_clock::now());
-      if (left.count() <= 0) break;
-      pollfd pf{fd_, POLLIN, 0};
-      if (::poll(&pf, 1, static_cast<int>(left.count())) <= 0) break;
-      bytes b(65536);
-      const ssize_t n = ::recv(fd_, b.data(), b.size(), 0);
-      if (n < 0) break;
-      b.resize(static_cast<std::size_t>(n));
-      out.push_back(std::move(b));
-    }
-    return out;
-  }
-
- private:
-  int fd_ = -1;
-  p::transport_address address_;
-};
-
-// A loopback TCP listener that counts connections made to it.
-class tcp_sink {
- public:
-  tcp_sink() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    socklen_t len = 0;
-    auto ss = to_sockaddr(addr("127.0.0.1", 0), len);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&ss), len);
-    ::listen(fd_, 16);
-    sockaddr_storage bound{};
-    socklen_t blen = sizeof bound;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&bound), &blen);
-    port_ = from_sockaddr(bound).port;
-  }
-  ~tcp_sink() { ::close(fd_); }
-  tcp_sink(const tcp_sink&) = delete;
-  tcp_sink& operator=(const tcp_sink&) = delete;
-  std::uint16_t port() const noexcept { return port_; }
-  bool connected_within(std::chrono::milliseconds wait) const {
-    pollfd pf{fd_, POLLIN, 0};
-    return ::poll(&pf, 1, static_cast<int>(wait.count())) > 0;
-  }
-
- private:
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-};
 
 std::uint16_t free_tcp_port() {
   return free_port(SOCK_STREAM);

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "support/process.hpp"
+#include "support/sinks.hpp"
 #include "support/turn_session.hpp"
 
 namespace turnpike::test {
@@ -19,18 +20,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace p = protocol;
-
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream rest(all.substr(all.rfind(')') + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 std::uint16_t started_port(process& server) {
   const auto m = server.wait_for(std::regex(R"(listening udp 127\.0\.0\.1:(\d+))"));
@@ -108,28 +97,11 @@ TEST(Faults, SigtermDuringTrafficStopsCleanlyAndPromptly) {
   ASSERT_NE(port, 0) << server.output();
   const auto at = *p::transport_address::parse_ip("127.0.0.1", port);
   // A peer that echoes, and 8 sessions sending ChannelData to it as fast as they can.
-  const int echo = ::socket(AF_INET, SOCK_DGRAM, 0);
-  socklen_t len = 0;
-  auto ss = to_sockaddr(*p::transport_address::parse_ip("127.0.0.1", 0), len);
-  ::bind(echo, reinterpret_cast<sockaddr*>(&ss), len);
-  sockaddr_storage bound{};
-  socklen_t blen = sizeof bound;
-  ::getsockname(echo, reinterpret_cast<sockaddr*>(&bound), &blen);
-  const auto peer = from_sockaddr(bound);
+  udp_sink echo;
+  const auto peer = echo.address();
   std::atomic<bool> stop{false};
   std::thread echoer([&] {
-    std::uint8_t buf[2048];
-    while (!stop) {
-      pollfd pf{echo, POLLIN, 0};
-      if (::poll(&pf, 1, 50) <= 0) continue;
-      sockaddr_storage from{};
-      socklen_t flen = sizeof from;
-      const ssize_t n =
-          ::recvfrom(echo, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &flen);
-      if (n > 0)
-        ::sendto(echo, buf, static_cast<std::size_t>(n), 0, reinterpret_cast<sockaddr*>(&from),
-                 flen);
-    }
+    while (!stop) echo.echo_one(50);
   });
   std::vector<std::unique_ptr<turn_session>> sessions;
   for (int i = 0; i < 8; ++i) {
@@ -159,7 +131,6 @@ TEST(Faults, SigtermDuringTrafficStopsCleanlyAndPromptly) {
   stop = true;
   sender.join();
   echoer.join();
-  ::close(echo);
   ASSERT_TRUE(rc.has_value()) << server.output();
   EXPECT_EQ(*rc, 0) << server.output();
   EXPECT_LT(took, 3s);

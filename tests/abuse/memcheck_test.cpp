@@ -12,6 +12,7 @@
 
 #include "protocol/channel_data.hpp"
 #include "support/process.hpp"
+#include "support/sinks.hpp"
 #include "support/turn_session.hpp"
 
 namespace turnpike::test {
@@ -55,25 +56,9 @@ TEST(Memcheck, EveryByteSentWasWrittenAndNothingLeaks) {
   const auto at =
       *p::transport_address::parse_ip("127.0.0.1", static_cast<std::uint16_t>(std::stoi((*m)[1])));
   // A peer that answers every datagram with its own bytes.
-  const int peer = ::socket(AF_INET, SOCK_DGRAM, 0);
-  socklen_t len = 0;
-  auto ss = to_sockaddr(*p::transport_address::parse_ip("127.0.0.1", 0), len);
-  ::bind(peer, reinterpret_cast<sockaddr*>(&ss), len);
-  sockaddr_storage bound{};
-  socklen_t blen = sizeof bound;
-  ::getsockname(peer, reinterpret_cast<sockaddr*>(&bound), &blen);
-  const auto peer_at = from_sockaddr(bound);
-  auto echo_one = [&] {
-    pollfd pf{peer, POLLIN, 0};
-    if (::poll(&pf, 1, 5000) <= 0) return false;
-    std::uint8_t buf[2048];
-    sockaddr_storage from{};
-    socklen_t flen = sizeof from;
-    const ssize_t n =
-        ::recvfrom(peer, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &flen);
-    return n > 0 && ::sendto(peer, buf, static_cast<std::size_t>(n), 0,
-                             reinterpret_cast<sockaddr*>(&from), flen) == n;
-  };
+  udp_sink peer;
+  const auto peer_at = peer.address();
+  auto echo_one = [&] { return peer.echo_one(5000); };
 
   {
     stun_client c(SOCK_DGRAM, at);
@@ -138,7 +123,6 @@ TEST(Memcheck, EveryByteSentWasWrittenAndNothingLeaks) {
       s.request(p::method::refresh, [](p::message_builder& b) { b.add_u32(p::attr::lifetime, 0); })
           .code,
       0);
-  ::close(peer);
   server.signal(SIGTERM);
   const auto rc = server.wait_exit(60s);
   ASSERT_TRUE(rc.has_value()) << server.output();

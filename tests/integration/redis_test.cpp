@@ -201,18 +201,6 @@ TEST_F(RedisTest, RedisKilledMidRunAndRestarted) {
   EXPECT_TRUE(clean(back, 20)) << back.output;
 }
 
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream rest(all.substr(all.rfind(')') + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 TEST_F(RedisTest, BlackHoledRedisBoundsAuthLatencyWithoutSpinningAndRecovers) {
   admin({"-a", "-u", "dave", "-r", "test", "-p", "dave-pw"});
   admin({"-a", "-u", "erin", "-r", "test", "-p", "erin-pw"});

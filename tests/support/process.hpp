@@ -3,6 +3,9 @@
 // pattern (with a time limit), sends signals, and collects the exit status.
 #pragma once
 
+#include <fstream>
+#include <sstream>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -120,5 +123,18 @@ class process {
   std::string partial_;
   std::optional<int> status_;
 };
+
+// CPU seconds (user + system) a process has used so far, from /proc/PID/stat.
+inline double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream rest(all.substr(all.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 }  // namespace turnpike::test
