@@ -96,10 +96,12 @@ send_batch::send_batch() : arena_(max_bytes) {
 
 std::uint64_t send_batch::push(int fd, const protocol::transport_address& to,
                                protocol::byte_span bytes) {
+  auto used = [this] {
+    return entries_.empty() ? std::size_t{0} : entries_.back().offset + entries_.back().size;
+  };
   std::uint64_t failed = 0;
-  const std::size_t used = entries_.empty() ? 0 : entries_.back().offset + entries_.back().size;
-  if (entries_.size() == max_datagrams || used + bytes.size() > max_bytes) failed = flush();
-  const std::size_t offset = entries_.empty() ? 0 : entries_.back().offset + entries_.back().size;
+  if (entries_.size() == max_datagrams || used() + bytes.size() > max_bytes) failed = flush();
+  const std::size_t offset = used();
   entry e;
   e.fd = fd;
   e.to_len = to_sockaddr(to, e.to);

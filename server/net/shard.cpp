@@ -243,24 +243,25 @@ void shard::on_poll() {
     const std::uint64_t key = ready[i].data.u64;  // a copy: epoll_event is packed on x86-64
     if (drain_key(key)) again_.push_back(key);
   }
-  if (!again_.empty() && !again_posted_) {
-    again_posted_ = true;
-    boost::asio::post(io_, [this] { drain_again(); });
-  }
+  schedule_again();
+}
+
+void shard::schedule_again() {
+  if (again_.empty() || again_posted_) return;
+  again_posted_ = true;
+  boost::asio::post(io_, [this] { drain_again(); });
 }
 
 void shard::drain_again() {
   again_posted_ = false;
   const batch_scope batch(*this);
-  std::vector<std::uint64_t> keys;
-  keys.swap(again_);
-  for (const std::uint64_t key : keys) {
+  // Swapped, not moved: both vectors keep their capacity, so no round allocates.
+  draining_.swap(again_);
+  for (const std::uint64_t key : draining_) {
     if (drain_key(key)) again_.push_back(key);
   }
-  if (!again_.empty()) {
-    again_posted_ = true;
-    boost::asio::post(io_, [this] { drain_again(); });
-  }
+  draining_.clear();
+  schedule_again();
 }
 
 bool shard::drain_key(std::uint64_t key) noexcept {

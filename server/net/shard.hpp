@@ -205,6 +205,7 @@ class shard final : public engine::client_sink, public engine::relay_io {
   void watch_udp(int fd, std::uint64_t key);
   void arm_poll();
   void on_poll();
+  void schedule_again();
   void drain_again();
   bool drain_key(std::uint64_t key) noexcept;
 
@@ -216,7 +217,8 @@ class shard final : public engine::client_sink, public engine::relay_io {
   boost::asio::steady_timer timer_;
   engine::clock::time_point armed_ = engine::clock::time_point::max();
   boost::asio::posix::stream_descriptor poll_;
-  std::vector<std::uint64_t> again_;  // sockets left with data queued by their drain's bound
+  std::vector<std::uint64_t> again_;     // sockets left with data queued by their drain's bound
+  std::vector<std::uint64_t> draining_;  // again_'s previous contents, being drained
   bool again_posted_ = false;
   std::vector<std::unique_ptr<udp_socket>> udp_;
   std::vector<std::unique_ptr<tcp_listener>> tcp_;

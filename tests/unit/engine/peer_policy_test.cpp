@@ -38,8 +38,8 @@ TEST(PeerPolicy, DefaultDenyTable) {
                              "fd12:3456::1",
                              "ff02::1",
                              "192.0.0.8",
-                             "64:ff9b:1::a00:1",                        // local-use NAT64
-                             "2002:7f00:1::1",                          // 6to4
+                             "64:ff9b:1::a00:1",                         // local-use NAT64
+                             "2002:7f00:1::1",                           // 6to4
                              "2001:0:4136:e378:8000:63bf:80ff:fffe"}) {  // Teredo
     EXPECT_FALSE(policy.permits_ip(ip(denied))) << denied;
     EXPECT_FALSE(policy.permits(ip(denied))) << denied;
