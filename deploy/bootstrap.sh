@@ -16,7 +16,8 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo=sudo
 fi
 
-build_packages=(cmake ninja-build g++ pkg-config libboost1.81-dev libssl-dev zlib1g-dev
+build_packages=(cmake ninja-build g++ pkg-config libboost1.81-dev libboost-json1.81-dev
+                libboost-url1.81-dev libssl-dev zlib1g-dev
                 libspdlog-dev libfmt-dev libcli11-dev libidn-dev libhiredis-dev
                 prometheus-cpp-dev libsystemd-dev)
 # coturn: turnutils_stunclient/uclient/peer; chromium + Node.js: the browser interop test.

@@ -17,6 +17,8 @@
 #include "server/log/log.hpp"
 #include "server/metrics/metrics_server.hpp"
 #include "server/net/server.hpp"
+#include "server/net/tls_context.hpp"
+#include "server/signaling/signaling_server.hpp"
 
 namespace cfgns = turnpike::server::config;
 namespace net = turnpike::server::net;
@@ -88,6 +90,8 @@ int main(int argc, char** argv) {
     boost::asio::steady_timer redis_watch(main_io);
     boost::asio::steady_timer drain_watch(main_io);
     std::optional<turnpike::server::metrics::metrics_server> metrics;
+    std::optional<turnpike::server::signaling::signaling_server> signaling;
+    const bool signaling_tls = !lc.cfg.cert_file.empty() && !lc.cfg.pkey_file.empty();
     bool draining = false;
     auto stop_all = [&] {
       sd_notify(0, "STOPPING=1");
@@ -180,14 +184,39 @@ int main(int argc, char** argv) {
           if (auto failed = srv.reload_tls()) {
             spdlog::error("certificate reload failed, keeping the old one: {}", *failed);
           } else {
+            if (signaling && signaling_tls) {
+              try {
+                signaling->set_tls(net::make_https_context(lc.cfg));
+              } catch (const cfgns::config_error& e) {
+                spdlog::error("signaling certificate reload failed, keeping the old one: {}",
+                              e.what());
+              }
+            }
             spdlog::info("certificate reloaded from {}", lc.cfg.cert_file);
           }
           reload.async_wait(on_reload);
         };
     reload.async_wait(on_reload);
     srv.start();
+    if (lc.cfg.signaling_port) {
+      signaling.emplace(lc.cfg, net::ice_urls(srv.listeners(), srv.relaying(), lc.cfg.external_ips),
+                        signaling_tls ? net::make_https_context(lc.cfg) : nullptr);
+      const std::string base = std::string(signaling->tls() ? "https://" : "http://")
+                                   .append(signaling->local().to_string());
+      spdlog::info("signaling on {} (WebSocket {}{}/ws, HTTP /join /offer /answer /ice, {})", base,
+                   signaling->tls() ? "wss://" : "ws://", signaling->local().to_string(),
+                   lc.cfg.signaling_api_key.empty() ? "/ice-servers off: no signaling-api-key"
+                                                    : "/ice-servers with the API key");
+      if (lc.embedded_default) {
+        spdlog::info("demo call: open {}/?room=demo#key={} in two tabs", base,
+                     lc.cfg.signaling_api_key);
+      } else if (lc.cfg.signaling_demo) {
+        spdlog::info("demo page: {}/", base);
+      }
+    }
     if (lc.cfg.prometheus) {
-      metrics.emplace(srv, lc.cfg.prometheus_address, lc.cfg.prometheus_path);
+      metrics.emplace(srv, lc.cfg.prometheus_address, lc.cfg.prometheus_path,
+                      signaling ? &signaling->stats() : nullptr);
       spdlog::info("metrics on http://{}{} (liveness /, readiness /ready)",
                    metrics->local().to_string(), lc.cfg.prometheus_path);
     }
@@ -196,6 +225,7 @@ int main(int argc, char** argv) {
     sd_notify(0, "READY=1\nSTATUS=relaying");
     main_io.run();  // returns once the signal handler ran
     metrics.reset();
+    signaling.reset();
     srv.stop();
     srv.join();
     const auto t = srv.totals();

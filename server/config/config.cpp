@@ -269,6 +269,60 @@ const std::unordered_map<std::string_view, handler>& handlers() {
          }
          c.prometheus_path = v;
        }},
+      {"signaling-port",
+       [](server_config& c, const setting& s) { c.signaling_port = parse_port(s, true); }},
+      {"signaling-address",
+       [](server_config& c, const setting& s) { c.signaling_address = parse_ip(s); }},
+      {"signaling-api-key",
+       [](server_config& c, const setting& s) {
+         const auto& v = need_value(s);
+         if (v.size() < 16) fail(s, "must be at least 16 characters (it guards TURN credentials)");
+         for (const char ch : v) {
+           if (static_cast<unsigned char>(ch) <= ' ' || ch == 0x7f) {
+             fail(s, "must be printable characters without spaces (it travels in a header)");
+           }
+         }
+         c.signaling_api_key = v;
+       }},
+      {"signaling-credential-ttl",
+       [](server_config& c, const setting& s) {
+         c.signaling_credential_ttl = static_cast<unsigned>(parse_uint(s, 60, 7 * 86400));
+       }},
+      {"signaling-ice-url",
+       [](server_config& c, const setting& s) {
+         const auto& v = need_value(s);
+         if (!v.starts_with("stun:") && !v.starts_with("turn:") && !v.starts_with("turns:")) {
+           fail(s, "'" + v + "' is not a stun:, turn: or turns: URL");
+         }
+         for (const char ch : v) {
+           if (static_cast<unsigned char>(ch) <= ' ' || ch == '"' || ch == '\\' || ch == 0x7f) {
+             fail(s, "'" + v + "' has a character a URL cannot have");
+           }
+         }
+         c.signaling_ice_urls.push_back(v);
+       }},
+      {"signaling-max-message",
+       [](server_config& c, const setting& s) {
+         c.signaling_max_message = static_cast<unsigned>(parse_uint(s, 1024, 1 << 20));
+       }},
+      {"signaling-rooms-per-ip",
+       [](server_config& c, const setting& s) {
+         c.signaling_rooms_per_ip = static_cast<unsigned>(parse_uint(s, 1, 100000));
+       }},
+      {"signaling-peers-per-room",
+       [](server_config& c, const setting& s) {
+         c.signaling_peers_per_room = static_cast<unsigned>(parse_uint(s, 2, 1000));
+       }},
+      {"signaling-connections-per-ip",
+       [](server_config& c, const setting& s) {
+         c.signaling_connections_per_ip = static_cast<unsigned>(parse_uint(s, 1, 100000));
+       }},
+      {"signaling-idle-timeout",
+       [](server_config& c, const setting& s) {
+         c.signaling_idle_timeout = static_cast<unsigned>(parse_uint(s, 2, 3600));
+       }},
+      {"no-signaling-demo",
+       [](server_config& c, const setting& s) { c.signaling_demo = !parse_flag(s); }},
       {"redis-statsdb",
        [](server_config& c, const setting& s) {
          try {
@@ -450,6 +504,14 @@ loaded_config build_config(const std::vector<setting>& from_file,
   if (c.use_auth_secret && c.static_auth_secrets.empty() && !c.redis_userdb) {
     throw config_error("use-auth-secret needs a static-auth-secret or a redis-userdb");
   }
+  if (!c.signaling_api_key.empty()) {
+    if (!c.signaling_port) throw config_error("signaling-api-key needs signaling-port");
+    if (!c.use_auth_secret || c.static_auth_secrets.empty()) {
+      throw config_error(
+          "signaling-api-key needs use-auth-secret and a static-auth-secret: /ice-servers signs "
+          "TURN REST credentials with it");
+    }
+  }
   if (c.listening_port != 0 && c.alt_listening_port == c.listening_port) {
     throw config_error("alt-listening-port equals listening-port");
   }
@@ -507,6 +569,19 @@ std::string describe(const server_config& c) {
     o << "prometheus\nprometheus-address=" << c.prometheus_address.ip_string()
       << "\nprometheus-port=" << c.prometheus_address.port
       << "\nprometheus-path=" << c.prometheus_path << "\n";
+  }
+  if (c.signaling_port) {
+    o << "signaling-port=" << *c.signaling_port
+      << "\nsignaling-address=" << c.signaling_address.ip_string() << "\n";
+    if (!c.signaling_api_key.empty()) o << "signaling-api-key=<hidden>\n";
+    o << "signaling-credential-ttl=" << c.signaling_credential_ttl << "\n";
+    for (const auto& u : c.signaling_ice_urls) o << "signaling-ice-url=" << u << "\n";
+    o << "signaling-max-message=" << c.signaling_max_message
+      << "\nsignaling-rooms-per-ip=" << c.signaling_rooms_per_ip
+      << "\nsignaling-peers-per-room=" << c.signaling_peers_per_room
+      << "\nsignaling-connections-per-ip=" << c.signaling_connections_per_ip
+      << "\nsignaling-idle-timeout=" << c.signaling_idle_timeout << "\n";
+    flag("no-signaling-demo", !c.signaling_demo);
   }
   if (c.redis_statsdb) {
     o << "redis-statsdb=\"ip=" << c.redis_statsdb->host << " port=" << c.redis_statsdb->port

@@ -83,6 +83,18 @@ struct server_config {
   bool prometheus = false;
   protocol::transport_address prometheus_address = protocol::transport_address::v4(0, 9641);
   std::string prometheus_path = "/metrics";
+  // WebRTC signaling service (server/signaling/): on when signaling_port is set.
+  std::optional<std::uint16_t> signaling_port;
+  protocol::transport_address signaling_address = protocol::transport_address::v4(0, 0);
+  std::string signaling_api_key;  // empty: /ice-servers answers 404
+  unsigned signaling_credential_ttl = 86400;
+  std::vector<std::string> signaling_ice_urls;  // empty: built from the listeners
+  unsigned signaling_max_message = 65536;
+  unsigned signaling_rooms_per_ip = 10;
+  unsigned signaling_peers_per_room = 8;
+  unsigned signaling_connections_per_ip = 32;
+  unsigned signaling_idle_timeout = 60;
+  bool signaling_demo = true;
   // Allocation status keys and traffic publications in coturn's statsdb format.
   std::optional<auth::redis_endpoint> redis_statsdb;
   unsigned redis_lease_ttl = 60;  // fleet quota leases: a crashed server's count lasts this long

@@ -179,6 +179,26 @@ constexpr std::array table{
     option_spec{"prometheus-port", '\0', k::value, yes, "metrics port (9641)"},
     option_spec{"prometheus-address", '\0', k::value, yes, "metrics address (0.0.0.0)"},
     option_spec{"prometheus-path", '\0', k::value, yes, "metrics path (/metrics)"},
+    // Turnpike's own: WebRTC signaling (rooms over WebSocket and HTTP, /ice-servers).
+    option_spec{"signaling-port", '\0', k::value, yes,
+                "serve WebRTC signaling, /ice-servers and the demo page on this port (0: any)"},
+    option_spec{"signaling-address", '\0', k::value, yes, "signaling address (0.0.0.0)"},
+    option_spec{"signaling-api-key", '\0', k::value, yes,
+                "Bearer key /ice-servers asks for (16+ characters; needs use-auth-secret)"},
+    option_spec{"signaling-credential-ttl", '\0', k::value, yes,
+                "seconds the TURN credentials from /ice-servers stay valid (86400)"},
+    option_spec{"signaling-ice-url", '\0', k::list, yes,
+                "URL listed by /ice-servers, repeatable (default: from the listeners)"},
+    option_spec{"signaling-max-message", '\0', k::value, yes,
+                "largest signaling message or HTTP body in bytes (65536)"},
+    option_spec{"signaling-rooms-per-ip", '\0', k::value, yes,
+                "rooms one IP may be in at once (10)"},
+    option_spec{"signaling-peers-per-room", '\0', k::value, yes, "peers in one room (8)"},
+    option_spec{"signaling-connections-per-ip", '\0', k::value, yes,
+                "signaling connections from one IP at once (32)"},
+    option_spec{"signaling-idle-timeout", '\0', k::value, yes,
+                "seconds before a silent connection or unpolled HTTP peer is dropped (60)"},
+    option_spec{"no-signaling-demo", '\0', k::flag, yes, "do not serve the demo page"},
 };
 
 }  // namespace

@@ -99,7 +99,8 @@ void process_metrics(families& f) {
 
 }  // namespace
 
-std::string render(const net::server& srv, bool draining) {
+std::string render(const net::server& srv, bool draining,
+                   const signaling::signaling_stats* signaling) {
   const auto snap = srv.snapshot(std::chrono::seconds(2));
   const net::shard_snapshot& s = snap.total;
   const engine::engine_counters& c = s.counters;
@@ -238,6 +239,30 @@ std::string render(const net::server& srv, bool draining) {
   h.histogram.sample_sum = s.handling.sum;
   handling.metric.push_back(std::move(h));
 
+  if (signaling != nullptr) {
+    const auto& g = *signaling;
+    auto gauge = [&](const char* name, const char* help, const std::atomic<std::uint64_t>& v) {
+      f.single(name, help, MetricType::Gauge, static_cast<double>(v.load()));
+    };
+    auto counter = [&](const char* name, const char* help, const std::atomic<std::uint64_t>& v) {
+      f.single(name, help, MetricType::Counter, static_cast<double>(v.load()));
+    };
+    gauge("turnpike_signaling_connections", "Signaling connections open now (HTTP and WebSocket).",
+          g.connections);
+    gauge("turnpike_signaling_websockets", "Signaling WebSockets open now.", g.websockets);
+    gauge("turnpike_signaling_rooms", "Signaling rooms with at least one peer.", g.rooms);
+    gauge("turnpike_signaling_peers", "Peers in signaling rooms (WebSocket and HTTP).", g.peers);
+    counter("turnpike_signaling_refused_connections_total",
+            "Signaling connections closed by signaling-connections-per-ip.", g.refused_connections);
+    counter("turnpike_signaling_relayed_total", "Signaling messages handed to peers.", g.relayed);
+    counter("turnpike_signaling_errors_total",
+            "Signaling requests and messages answered with an error.", g.errors);
+    counter("turnpike_signaling_credentials_issued_total",
+            "TURN credentials issued by /ice-servers.", g.credentials_issued);
+    counter("turnpike_signaling_credentials_refused_total",
+            "/ice-servers requests without the right API key (401).", g.credentials_refused);
+  }
+
   auto& all = f.all();
   auto shared = srv.registry()->Collect();  // Redis round trips and errors
   all.insert(all.end(), shared.begin(), shared.end());
@@ -253,9 +278,14 @@ namespace {
 // for 30 s.
 class session : public std::enable_shared_from_this<session> {
  public:
-  session(boost::asio::ip::tcp::socket socket, const net::server& srv, const std::string& path,
+  session(boost::asio::ip::tcp::socket socket, const net::server& srv,
+          const signaling::signaling_stats* signaling, const std::string& path,
           const std::atomic<bool>& draining)
-      : stream_(std::move(socket)), srv_(srv), path_(path), draining_(draining) {}
+      : stream_(std::move(socket)),
+        srv_(srv),
+        signaling_(signaling),
+        path_(path),
+        draining_(draining) {}
   void start() { read(); }
 
  private:
@@ -270,8 +300,8 @@ class session : public std::enable_shared_from_this<session> {
                      });
   }
   void answer(http::request<http::string_body> req) {
-    auto res = std::make_shared<http::response<http::string_body>>(
-        answer_request(req, path_, draining_, [this] { return render(srv_, draining_); }));
+    auto res = std::make_shared<http::response<http::string_body>>(answer_request(
+        req, path_, draining_, [this] { return render(srv_, draining_, signaling_); }));
     http::async_write(
         stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
           if (ec || !res->keep_alive()) {
@@ -287,6 +317,7 @@ class session : public std::enable_shared_from_this<session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const net::server& srv_;
+  const signaling::signaling_stats* signaling_;
   const std::string& path_;
   const std::atomic<bool>& draining_;
 };
@@ -294,8 +325,8 @@ class session : public std::enable_shared_from_this<session> {
 }  // namespace
 
 metrics_server::metrics_server(const net::server& srv, const protocol::transport_address& at,
-                               std::string path)
-    : srv_(srv), path_(std::move(path)), acceptor_(io_) {
+                               std::string path, const signaling::signaling_stats* signaling)
+    : srv_(srv), signaling_(signaling), path_(std::move(path)), acceptor_(io_) {
   const auto ep = net::to_endpoint<boost::asio::ip::tcp>(at);
   try {
     acceptor_.open(ep.protocol());
@@ -322,7 +353,7 @@ metrics_server::~metrics_server() {
 void metrics_server::accept() {
   acceptor_.async_accept([this](boost::system::error_code ec, boost::asio::ip::tcp::socket s) {
     if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) std::make_shared<session>(std::move(s), srv_, path_, draining_)->start();
+    if (!ec) std::make_shared<session>(std::move(s), srv_, signaling_, path_, draining_)->start();
     accept();
   });
 }

@@ -15,16 +15,19 @@
 
 #include "protocol/types.hpp"
 #include "server/net/server.hpp"
+#include "server/signaling/signaling_server.hpp"
 
 namespace turnpike::server::metrics {
 
-// The exposition text for `srv` now.
-std::string render(const net::server& srv, bool draining);
+// The exposition text for `srv` (and the signaling service, when there is one) now.
+std::string render(const net::server& srv, bool draining,
+                   const signaling::signaling_stats* signaling = nullptr);
 
 class metrics_server {
  public:
   // Binds (throws boost::system::system_error naming the address) and starts serving.
-  metrics_server(const net::server& srv, const protocol::transport_address& at, std::string path);
+  metrics_server(const net::server& srv, const protocol::transport_address& at, std::string path,
+                 const signaling::signaling_stats* signaling = nullptr);
   ~metrics_server();
   metrics_server(const metrics_server&) = delete;
   metrics_server& operator=(const metrics_server&) = delete;
@@ -36,6 +39,7 @@ class metrics_server {
   void accept();
 
   const net::server& srv_;
+  const signaling::signaling_stats* signaling_;
   std::string path_;
   boost::asio::io_context io_{1};
   boost::asio::ip::tcp::acceptor acceptor_;

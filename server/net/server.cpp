@@ -393,29 +393,51 @@ std::uint64_t server::send_failures() const noexcept {
   return n;
 }
 
-std::string ice_servers_json(const std::vector<bound_listener>& listeners, bool turn,
-                             const std::string& username, const std::string& credential) {
+std::vector<std::string> ice_urls(
+    const std::vector<bound_listener>& listeners, bool turn,
+    const std::vector<std::pair<protocol::transport_address,
+                                std::optional<protocol::transport_address>>>& external_ips) {
   // Built with append: GCC 12 at -O3 warns falsely (-Wrestrict) on "literal" + string.
   auto has = [&](engine::transport proto, const protocol::transport_address& a) {
     return std::any_of(listeners.begin(), listeners.end(),
                        [&](const bound_listener& l) { return l.proto == proto && l.address == a; });
   };
+  auto public_name = [&](const protocol::transport_address& a) {
+    for (const auto& [pub, priv] : external_ips) {
+      if (pub.family != a.family) continue;
+      if (!priv || priv->ip_string() == a.ip_string()) {
+        auto named = pub;
+        named.port = a.port;
+        return named.to_string();
+      }
+    }
+    return a.to_string();
+  };
   std::vector<std::string> urls;
+  auto add = [&](std::string url) {
+    if (std::find(urls.begin(), urls.end(), url) == urls.end()) urls.push_back(std::move(url));
+  };
   for (const auto& l : listeners) {
     // Browsers do not speak TURN over DTLS; the UDP port it shares already gets stun:.
     if (l.alternate || l.proto == engine::transport::dtls) continue;
-    const std::string where = l.address.to_string();
+    const std::string where = public_name(l.address);
     if (l.proto == engine::transport::udp) {
-      urls.push_back(std::string("stun:").append(where));
-      if (turn) urls.push_back(std::string("turn:").append(where).append("?transport=udp"));
+      add(std::string("stun:").append(where));
+      if (turn) add(std::string("turn:").append(where).append("?transport=udp"));
     } else if (turn && l.proto == engine::transport::tcp) {
-      urls.push_back(std::string("turn:").append(where).append("?transport=tcp"));
+      add(std::string("turn:").append(where).append("?transport=tcp"));
     } else if (turn && l.proto == engine::transport::tls) {
-      urls.push_back(std::string("turns:").append(where).append("?transport=tcp"));
+      add(std::string("turns:").append(where).append("?transport=tcp"));
     } else if (!has(engine::transport::udp, l.address)) {
-      urls.push_back(std::string("stun:").append(where));
+      add(std::string("stun:").append(where));
     }
   }
+  return urls;
+}
+
+std::string ice_servers_json(const std::vector<bound_listener>& listeners, bool turn,
+                             const std::string& username, const std::string& credential) {
+  const auto urls = ice_urls(listeners, turn);
   std::string json = "{\"iceServers\":[{\"urls\":[";
   for (std::size_t i = 0; i < urls.size(); ++i) {
     if (i > 0) json += ',';

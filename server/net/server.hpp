@@ -119,8 +119,16 @@ class server {
   std::vector<bound_listener> listeners_;
 };
 
-// The JSON a WebRTC application puts in RTCPeerConnection's configuration: stun: URLs, and
-// turn: URLs (UDP and TCP) when `turn` is set.
+// The stun: URLs of the listeners, and turn:/turns: URLs (UDP, TCP, TLS) when `turn` is set.
+// A listener whose IP an external-ip maps (public/private, or public alone) is named by its
+// public address. Alternate (RFC 5780) and DTLS-only listeners are left out.
+std::vector<std::string> ice_urls(
+    const std::vector<bound_listener>& listeners, bool turn,
+    const std::vector<std::pair<protocol::transport_address,
+                                std::optional<protocol::transport_address>>>& external_ips = {});
+
+// The JSON a WebRTC application puts in RTCPeerConnection's configuration: ice_urls(), and
+// the username and credential when given.
 std::string ice_servers_json(const std::vector<bound_listener>& listeners, bool turn,
                              const std::string& username, const std::string& credential);
 

@@ -34,8 +34,25 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
   return SSL_TLSEXT_ERR_NOACK;
 }
 
-// Certificate chain, key, cipher list, client verification and ALPN: the same for TLS and DTLS.
-void load_identity(boost::asio::ssl::context& ctx, const config::server_config& cfg) {
+// HTTPS for the signaling service: "http/1.1" when the browser offers it.
+int select_alpn_http(SSL*, const unsigned char** out, unsigned char* outlen,
+                     const unsigned char* in, unsigned int inlen, void*) {
+  static const unsigned char ours[] = "\x08http/1.1";
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, outlen, ours, sizeof ours - 1, in, inlen) ==
+      OPENSSL_NPN_NEGOTIATED) {
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+enum class purpose { turn, https };
+
+// Certificate chain, key, cipher list, client verification and ALPN: the same for TLS and DTLS;
+// HTTPS takes the certificate and ciphers but asks browsers for no client certificate.
+void load_identity(boost::asio::ssl::context& ctx, const config::server_config& cfg,
+                   purpose use = purpose::turn) {
   namespace ssl = boost::asio::ssl;
   SSL_CTX* native = ctx.native_handle();
   ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression |
@@ -57,6 +74,10 @@ void load_identity(boost::asio::ssl::context& ctx, const config::server_config& 
   if (!cfg.cipher_list.empty() && SSL_CTX_set_cipher_list(native, cfg.cipher_list.c_str()) != 1) {
     throw config::config_error("cipher-list: " + openssl_reason());
   }
+  if (use == purpose::https) {
+    SSL_CTX_set_alpn_select_cb(native, select_alpn_http, nullptr);
+    return;
+  }
   if (!cfg.ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(native, cfg.ca_file.c_str(), nullptr) != 1) {
       throw config::config_error("CA-file: " + cfg.ca_file + ": " + openssl_reason());
@@ -74,6 +95,15 @@ std::shared_ptr<boost::asio::ssl::context> make_tls_context(const config::server
   SSL_CTX_set_min_proto_version(ctx->native_handle(),
                                 cfg.no_tlsv1_2 ? TLS1_3_VERSION : TLS1_2_VERSION);
   load_identity(*ctx, cfg);
+  return ctx;
+}
+
+std::shared_ptr<boost::asio::ssl::context> make_https_context(const config::server_config& cfg) {
+  namespace ssl = boost::asio::ssl;
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(),
+                                cfg.no_tlsv1_2 ? TLS1_3_VERSION : TLS1_2_VERSION);
+  load_identity(*ctx, cfg, purpose::https);
   return ctx;
 }
 

@@ -15,6 +15,8 @@ namespace turnpike::server::net {
 
 // Throw config::config_error when the certificate, key or CA file cannot be used.
 std::shared_ptr<boost::asio::ssl::context> make_tls_context(const config::server_config& cfg);
+// HTTPS for the signaling service: the same certificate, ALPN http/1.1, no client certificate.
+std::shared_ptr<boost::asio::ssl::context> make_https_context(const config::server_config& cfg);
 // DTLS 1.2 with the same certificate, and stateless HelloVerifyRequest cookies.
 std::shared_ptr<boost::asio::ssl::context> make_dtls_context(const config::server_config& cfg);
 
