@@ -14,11 +14,13 @@
 namespace turnpike::server::config {
 namespace {
 
-std::string random_password() {
+std::string random_password(std::size_t length = 12) {
   static constexpr std::string_view alphabet =
       "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-  unsigned char raw[12];
-  if (RAND_bytes(raw, sizeof raw) != 1) throw config_error("no randomness for the demo password");
+  std::vector<unsigned char> raw(length);
+  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) {
+    throw config_error("no randomness for the demo password");
+  }
   std::string p;
   for (unsigned char b : raw) p += alphabet[b % alphabet.size()];
   return p;
@@ -122,7 +124,9 @@ loaded_config load_config(const command_line& cl) {
     }
     if (source.empty()) {
       demo_password = random_password();
-      file_settings = parse_config_text(embedded_default_text(demo_password), "<embedded default>");
+      file_settings = parse_config_text(
+          embedded_default_text(demo_password, random_password(24), random_password(24)),
+          "<embedded default>");
       source = "<embedded default>";
       embedded = true;
     }

@@ -573,7 +573,7 @@ std::string describe(const server_config& c) {
   if (c.signaling_port) {
     o << "signaling-port=" << *c.signaling_port
       << "\nsignaling-address=" << c.signaling_address.ip_string() << "\n";
-    if (!c.signaling_api_key.empty()) o << "signaling-api-key=<hidden>\n";
+    if (!c.signaling_api_key.empty()) o << "# signaling-api-key is set (hidden)\n";
     o << "signaling-credential-ttl=" << c.signaling_credential_ttl << "\n";
     for (const auto& u : c.signaling_ice_urls) o << "signaling-ice-url=" << u << "\n";
     o << "signaling-max-message=" << c.signaling_max_message

@@ -176,7 +176,9 @@ loaded_config build_config(const std::vector<setting>& from_file,
 
 // The embedded default: loopback listener, realm "turnpike.demo", user "demo" with the
 // given password, long-term credentials and FINGERPRINT on.
-std::string embedded_default_text(std::string_view demo_password);
+std::string embedded_default_text(std::string_view demo_password,
+                                  std::string_view signaling_api_key = "demo-signaling-key-0000",
+                                  std::string_view rest_secret = "demo-rest-secret");
 
 // Where turnserver.conf is looked for when -c is not given (coturn's search, less /etc,
 // where coturn's own package keeps its file).

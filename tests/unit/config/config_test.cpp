@@ -174,6 +174,46 @@ TEST(Config, LoadOrderAndEmbeddedDefault) {
   ASSERT_EQ(d.cfg.users.size(), 1u);
   EXPECT_EQ(*d.cfg.users[0].password, "pw");
   EXPECT_EQ(d.cfg.listening_ips.at(0).ip_string(), "127.0.0.1");
+  // ... and the signaling service with its demo page, on loopback too.
+  EXPECT_EQ(d.cfg.signaling_port, 8088);
+  EXPECT_EQ(d.cfg.signaling_address.ip_string(), "127.0.0.1");
+  EXPECT_TRUE(d.cfg.use_auth_secret);
+  EXPECT_FALSE(d.cfg.signaling_api_key.empty());
+}
+
+TEST(Config, SignalingOptions) {
+  const auto c = build_config(parse_config_text("signaling-port=0\n", "t.conf"), {}).cfg;
+  EXPECT_EQ(c.signaling_port, 0);
+  EXPECT_EQ(c.signaling_max_message, 65536u);
+  EXPECT_EQ(c.signaling_peers_per_room, 8u);
+  EXPECT_TRUE(c.signaling_demo);
+  EXPECT_FALSE(build_config({}, {}).cfg.signaling_port);  // off unless asked for
+  const std::string full =
+      "use-auth-secret\nstatic-auth-secret=s\nsignaling-port=8443\n"
+      "signaling-api-key=0123456789abcdef\nsignaling-ice-url=turns:turn.example.org:443\n"
+      "signaling-idle-timeout=30\nno-signaling-demo\n";
+  const auto f = build_config(parse_config_text(full, "t.conf"), {}).cfg;
+  EXPECT_EQ(f.signaling_ice_urls.at(0), "turns:turn.example.org:443");
+  EXPECT_EQ(f.signaling_idle_timeout, 30u);
+  EXPECT_FALSE(f.signaling_demo);
+  const auto again = build_config(parse_config_text(describe(f), "dump"), {}).cfg;
+  EXPECT_EQ(describe(again).find("signaling-port=8443"), describe(f).find("signaling-port=8443"));
+  EXPECT_EQ(error_of("signaling-api-key=short\n"),
+            "t.conf:1: signaling-api-key: must be at least 16 characters (it guards TURN "
+            "credentials)");
+  EXPECT_EQ(error_of("signaling-api-key=0123456789abcdef\n"),
+            "signaling-api-key needs signaling-port");
+  EXPECT_EQ(error_of("signaling-port=1\nsignaling-api-key=0123456789abcdef\n"),
+            "signaling-api-key needs use-auth-secret and a static-auth-secret: /ice-servers "
+            "signs TURN REST credentials with it");
+  EXPECT_EQ(error_of("signaling-ice-url=http://x\n"),
+            "t.conf:1: signaling-ice-url: 'http://x' is not a stun:, turn: or turns: URL");
+  EXPECT_EQ(error_of("signaling-max-message=10\n"),
+            "t.conf:1: signaling-max-message: '10' is not a whole number from 1024 to 1048576");
+  EXPECT_EQ(error_of("signaling-peers-per-room=1\n"),
+            "t.conf:1: signaling-peers-per-room: '1' is not a whole number from 2 to 1000");
+  EXPECT_EQ(error_of("signaling-address=example.org\n"),
+            "t.conf:1: signaling-address: 'example.org' is not an IPv4 or IPv6 address");
 }
 
 TEST(Config, DescribeParsesBackToTheSameConfig) {
