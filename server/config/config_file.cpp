@@ -88,18 +88,16 @@ std::string embedded_default_text(std::string_view demo_password,
       "fingerprint\n"
       "user=demo:";
   t += demo_password;
-  t +=
-      "\n"
-      "# The signaling service and its demo call page on 127.0.0.1:8088; /ice-servers hands out\n"
-      "# TURN REST credentials signed with a secret made for this run.\n"
-      "use-auth-secret\n"
-      "static-auth-secret=";
+  t += "\n"
+       "# The signaling service and its demo call page on 127.0.0.1:8088; /ice-servers hands out\n"
+       "# TURN REST credentials signed with a secret made for this run.\n"
+       "use-auth-secret\n"
+       "static-auth-secret=";
   t += rest_secret;
-  t +=
-      "\n"
-      "signaling-port=8088\n"
-      "signaling-address=127.0.0.1\n"
-      "signaling-api-key=";
+  t += "\n"
+       "signaling-port=8088\n"
+       "signaling-address=127.0.0.1\n"
+       "signaling-api-key=";
   t += signaling_api_key;
   t += "\n";
   return t;

@@ -180,7 +180,11 @@ TEST(ServerConfig, LogFileWithoutStdout) {
 }
 
 TEST(ServerConfig, EmbeddedDemoPrintsCredentialsAndIceServers) {
-  process s({TURNPIKE_BINARY, "-p", "0", "--relay-threads", "1"});
+  // (the demo's signaling port 8088 moved to a free one: tests never use fixed ports)
+  process s({TURNPIKE_BINARY, "-p", "0", "--relay-threads", "1", "--signaling-port", "0"});
+  auto demo = s.wait_for(
+      std::regex(R"re(demo call: open http://127\.0\.0\.1:(\d+)/\?room=demo#key=(\w+))re"));
+  ASSERT_TRUE(demo) << s.output();
   auto line = s.wait_for(std::regex(R"re(iceServers: (.*))re"));
   ASSERT_TRUE(line) << s.output();
   auto pw = s.wait_for(std::regex(R"re(user 'demo', password '(\w+)')re"));

@@ -68,7 +68,8 @@ TEST(Rooms, RelayReachesEveryoneElseOrOnlyTheNamedPeer) {
 TEST(Rooms, RoomNamesAreChecked) {
   rooms r({});
   recorder a;
-  for (const std::string& bad : std::vector<std::string>{"", "a b", "x/y", "caf\xc3\xa9", "<script>", std::string(65, 'a')}) {
+  for (const std::string& bad : std::vector<std::string>{"", "a b", "x/y", "caf\xc3\xa9",
+                                                         "<script>", std::string(65, 'a')}) {
     auto j = r.join(bad, "ip", &a, t0);
     EXPECT_FALSE(j.ok) << bad;
     EXPECT_EQ(j.failure, error::bad_room) << bad;

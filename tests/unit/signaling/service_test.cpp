@@ -107,8 +107,9 @@ TEST_F(Signaling, OfferAnswerAndTrickleCandidatesReachTheOtherPeerUntouched) {
 }
 
 TEST_F(Signaling, MalformedJsonGetsAClearErrorAndTheConnectionGoesOn) {
-  for (const std::string& bad : std::vector<std::string>{"", "{", "not json", "[1,2]", "\"s\"", "null", "{\"type\":1}",
-                          std::string(40, '[') + std::string(40, ']'), "{\"a\":\"\xff\"}"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "{", "not json", "[1,2]", "\"s\"", "null", "{\"type\":1}",
+                                std::string(40, '[') + std::string(40, ']'), "{\"a\":\"\xff\"}"}) {
     const auto answer = ws(a, la, bad);
     ASSERT_FALSE(answer.empty()) << bad;
     const auto e = error_of(answer);
@@ -214,7 +215,8 @@ TEST_F(Signaling, HttpErrorsCarryTheRightStatus) {
             http::status::method_not_allowed);
   EXPECT_EQ(get("/ws").result(), http::status::upgrade_required);
   // A token is only good in its own room.
-  const auto token = std::string(parse(post("/join", R"({"room":"r1"})").body()).at("token").as_string());
+  const auto token =
+      std::string(parse(post("/join", R"({"room":"r1"})").body()).at("token").as_string());
   post("/join", R"({"room":"r2"})");
   EXPECT_EQ(get("/offer?room=r2&token=" + token).result(), http::status::not_found);
   EXPECT_EQ(post("/join", R"({"room":"r1","token":")" + token + "\"}").result(),
@@ -242,8 +244,9 @@ TEST_F(Signaling, IceServersNeedsTheBearerKeyAndSignsWorkingCredentials) {
   auto no_key = get("/ice-servers?user=alice");
   EXPECT_EQ(no_key.result(), http::status::unauthorized);
   EXPECT_NE(std::string(no_key[http::field::www_authenticate]).find("Bearer"), std::string::npos);
-  for (const std::string& wrong : std::vector<std::string>{"Bearer nope", "Bearer " + api_key + "x", "Basic " + api_key,
-                            "Bearer " + api_key.substr(1), "bearer"}) {
+  for (const std::string& wrong :
+       std::vector<std::string>{"Bearer nope", "Bearer " + api_key + "x", "Basic " + api_key,
+                                "Bearer " + api_key.substr(1), "bearer"}) {
     auto req = make_request(http::verb::get, "/ice-servers?user=alice");
     req.set(http::field::authorization, wrong);
     EXPECT_EQ(svc.on_http(req, "ip", t0, unix_t0).result(), http::status::unauthorized) << wrong;
@@ -264,7 +267,8 @@ TEST_F(Signaling, IceServersNeedsTheBearerKeyAndSignsWorkingCredentials) {
   // The key source the TURN side uses accepts exactly this username until it expires.
   auth::rest_secrets rest({"north"}, "realm");
   bool found = false;
-  rest.find_key(username, "realm", unix_t0 + 10, [&](const auth::lookup_result& r) { found = !r.keys.empty(); });
+  rest.find_key(username, "realm", unix_t0 + 10,
+                [&](const auth::lookup_result& r) { found = !r.keys.empty(); });
   EXPECT_TRUE(found);
   EXPECT_EQ(svc.counters().credentials_issued, 1u);
   EXPECT_EQ(svc.counters().credentials_refused, 6u);
@@ -275,7 +279,9 @@ TEST_F(Signaling, IceServersNeedsTheBearerKeyAndSignsWorkingCredentials) {
   auto anon = make_request(http::verb::get, "/ice-servers");
   anon.set(http::field::authorization, "Bearer " + api_key);
   EXPECT_EQ(parse(svc.on_http(anon, "ip", t0, unix_t0).body())
-                .at("iceServers").as_array()[0].at("username"),
+                .at("iceServers")
+                .as_array()[0]
+                .at("username"),
             json::value(std::to_string(unix_t0 + 3600)));
 }
 
@@ -303,9 +309,9 @@ TEST_F(Signaling, UnpolledHttpPeersExpireOnTick) {
   limits l;
   l.idle = 5s;
   service s(l, ice(), true);
-  const auto j = parse(s.on_http(make_request(http::verb::post, "/join", R"({"room":"x"})"), "ip",
-                                 t0, unix_t0)
-                           .body());
+  const auto j =
+      parse(s.on_http(make_request(http::verb::post, "/join", R"({"room":"x"})"), "ip", t0, unix_t0)
+                .body());
   s.tick(t0 + 4s);
   EXPECT_EQ(s.registry().counts().peers, 1u);
   s.tick(t0 + 6s);
