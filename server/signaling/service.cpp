@@ -273,6 +273,7 @@ response service::on_http(const request& req, const std::string& ip, clock::time
   std::string path = url.path();
   if (req.method() == http::verb::options) {
     auto res = make_response(req, http::status::no_content, "");
+    res.erase(http::field::content_type);
     res.set(http::field::access_control_allow_methods, "GET, POST, OPTIONS");
     res.set(http::field::access_control_allow_headers, "Authorization, Content-Type");
     res.set(http::field::access_control_max_age, "600");
