@@ -163,13 +163,18 @@ bool bearer_matches(const request& req, const std::string& key) {
          CRYPTO_memcmp(presented.data(), key.data(), key.size()) == 0;
 }
 
+// Up to 256 bytes of UTF-8 without control characters: it becomes part of a JSON answer and
+// of the TURN username the browser sends back, byte for byte.
 bool printable_name(std::string_view s) {
   if (s.size() > 256) return false;
   for (const char c : s) {
     const auto u = static_cast<unsigned char>(c);
     if (u < 0x20 || u == 0x7f) return false;
   }
-  return true;
+  // Boost.JSON's parser checks UTF-8; serializing first escapes quotes and backslashes.
+  boost::system::error_code ec;
+  json::parse(json::serialize(json::value(json::string_view(s.data(), s.size()))), ec);
+  return !ec;
 }
 
 std::string joined_json(const std::string& room, const rooms::joined& j, bool with_token) {
@@ -263,7 +268,6 @@ void service::on_ws_closed(connection& c) {
 response service::on_http(const request& req, const std::string& ip, clock::time_point now,
                           std::int64_t unix_now) {
   ++counters_.http_requests;
-  rooms_.expire(now);
   auto target = boost::urls::parse_origin_form(req.target());
   if (!target) {
     ++counters_.refused;
@@ -335,7 +339,8 @@ response service::ice_servers(const request& req, std::string_view user, std::in
                           "send Authorization: Bearer <signaling-api-key>");
   }
   if (!printable_name(user)) {
-    return error_response(req, error::bad_message, "user must be up to 256 printable bytes");
+    return error_response(req, error::bad_message,
+                          "user must be up to 256 bytes of UTF-8 without control characters");
   }
   std::string username = std::to_string(unix_now + static_cast<std::int64_t>(ice_.ttl));
   if (!user.empty()) username.append(1, ice_.separator).append(user);

@@ -219,7 +219,8 @@ class http_session final : public std::enable_shared_from_this<http_session<Stre
       return;
     }
     http::request<http::string_body> req = parser_->release();
-    if (websocket::is_upgrade(req) && req.target() == "/ws") {
+    const std::string_view target = req.target();
+    if (websocket::is_upgrade(req) && target.substr(0, target.find('?')) == "/ws") {
       std::make_shared<ws_session<Stream>>(std::move(stream_), sh_, std::move(ticket_))
           ->start(std::move(req));
       return;

@@ -276,6 +276,15 @@ TEST_F(Signaling, IceServersNeedsTheBearerKeyAndSignsWorkingCredentials) {
   auto bad = make_request(http::verb::get, "/ice-servers?user=a%0Ab");
   bad.set(http::field::authorization, "Bearer " + api_key);
   EXPECT_EQ(svc.on_http(bad, "ip", t0, unix_t0).result(), http::status::bad_request);
+  auto latin1 = make_request(http::verb::get, "/ice-servers?user=caf%E9");
+  latin1.set(http::field::authorization, "Bearer " + api_key);
+  EXPECT_EQ(svc.on_http(latin1, "ip", t0, unix_t0).result(), http::status::bad_request);
+  auto utf8 = make_request(http::verb::get, "/ice-servers?user=caf%C3%A9%20%22q%22");
+  utf8.set(http::field::authorization, "Bearer " + api_key);
+  const auto named = svc.on_http(utf8, "ip", t0, unix_t0);
+  ASSERT_EQ(named.result(), http::status::ok);
+  EXPECT_EQ(parse(named.body()).at("iceServers").as_array()[0].at("username"),
+            json::value(std::to_string(unix_t0 + 3600) + ":caf\xc3\xa9 \"q\""));
   auto anon = make_request(http::verb::get, "/ice-servers");
   anon.set(http::field::authorization, "Bearer " + api_key);
   EXPECT_EQ(parse(svc.on_http(anon, "ip", t0, unix_t0).body())
