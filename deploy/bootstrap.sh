@@ -19,10 +19,11 @@ fi
 build_packages=(cmake ninja-build g++ pkg-config libboost1.81-dev libboost-json1.81-dev
                 libboost-url1.81-dev libssl-dev zlib1g-dev
                 libspdlog-dev libfmt-dev libcli11-dev libidn-dev libhiredis-dev
-                prometheus-cpp-dev libsystemd-dev)
+                prometheus-cpp-dev libsystemd-dev libavahi-client-dev)
 # coturn: turnutils_stunclient/uclient/peer; chromium + Node.js: the browser interop test.
 test_packages=(libgtest-dev libgmock-dev clang libclang-rt-14-dev coturn chromium openssl
-               redis-server redis-tools systemd python3-yaml valgrind iproute2)
+               redis-server redis-tools systemd python3-yaml valgrind iproute2
+               avahi-daemon avahi-utils dbus-daemon)
 
 install_missing() {
   local missing=()

@@ -4,6 +4,7 @@
 #include <systemd/sd-daemon.h>
 
 #include <unistd.h>
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -15,6 +16,7 @@
 
 #include "server/config/command_line.hpp"
 #include "server/log/log.hpp"
+#include "server/mdns/announcer.hpp"
 #include "server/metrics/metrics_server.hpp"
 #include "server/net/server.hpp"
 #include "server/net/tls_context.hpp"
@@ -45,6 +47,51 @@ void print_banner(const cfgns::loaded_config& lc, const net::server& srv) {
   }
   spdlog::info("iceServers: {}",
                net::ice_servers_json(srv.listeners(), srv.relaying(), user, credential));
+}
+
+// What `mdns` announces: the RFC 7064/7065 service names for each listening port (STUN,
+// and TURN when relaying), and the signaling service as a web page.
+std::vector<turnpike::server::mdns::service> mdns_services(
+    const net::server& srv, const turnpike::server::signaling::signaling_server* signaling) {
+  using turnpike::server::engine::transport;
+  std::vector<turnpike::server::mdns::service> out;
+  auto add = [&](std::string type, std::uint16_t port, std::vector<std::string> txt) {
+    for (const auto& s : out) {
+      if (s.type == type && s.port == port) return;
+    }
+    out.push_back({std::move(type), port, std::move(txt)});
+  };
+  const std::string realm = "realm=" + srv.realm();
+  for (const auto& l : srv.listeners()) {
+    if (l.alternate) continue;
+    const auto port = l.address.port;
+    const char* stun = nullptr;
+    const char* turn = nullptr;
+    switch (l.proto) {
+      case transport::udp:
+        stun = "_stun._udp";
+        turn = "_turn._udp";
+        break;
+      case transport::tcp:
+        stun = "_stun._tcp";
+        turn = "_turn._tcp";
+        break;
+      case transport::tls:
+        stun = "_stuns._tcp";
+        turn = "_turns._tcp";
+        break;
+      case transport::dtls:
+        stun = "_stuns._udp";
+        turn = "_turns._udp";
+        break;
+    }
+    add(stun, port, {});
+    if (srv.relaying()) add(turn, port, {realm});
+  }
+  if (signaling != nullptr) {
+    add(signaling->tls() ? "_https._tcp" : "_http._tcp", signaling->local().port, {"path=/"});
+  }
+  return out;
 }
 
 }  // namespace
@@ -214,6 +261,30 @@ int main(int argc, char** argv) {
         spdlog::info("demo page: {}/", base);
       }
     }
+    std::unique_ptr<turnpike::server::mdns::announcer> announcer;
+    if (lc.cfg.mdns) {
+      std::string name = lc.cfg.mdns_name;
+      if (name.empty()) {
+        char host[256] = {};
+        gethostname(host, sizeof host - 1);
+        name = std::string("Turnpike on ").append(host);
+      }
+      const bool loopback_only = std::all_of(
+          srv.listeners().begin(), srv.listeners().end(), [](const net::bound_listener& l) {
+            const auto& a = l.address;
+            return a.family == turnpike::protocol::address_family::ipv4 ? a.ip[0] == 127
+                                                                        : a.ip_string() == "::1";
+          });
+      if (loopback_only) {
+        spdlog::warn("mdns: every listener is on loopback; LAN clients cannot reach them");
+      }
+      try {
+        announcer = std::make_unique<turnpike::server::mdns::announcer>(
+            name, mdns_services(srv, signaling ? &*signaling : nullptr));
+      } catch (const std::runtime_error& e) {
+        spdlog::warn("{}; not announcing", e.what());
+      }
+    }
     if (lc.cfg.prometheus) {
       metrics.emplace(srv, lc.cfg.prometheus_address, lc.cfg.prometheus_path,
                       signaling ? &signaling->stats() : nullptr);
@@ -224,6 +295,7 @@ int main(int argc, char** argv) {
     // systemd Type=notify: every listener is bound and every shard runs.
     sd_notify(0, "READY=1\nSTATUS=relaying");
     main_io.run();  // returns once the signal handler ran
+    announcer.reset();
     metrics.reset();
     signaling.reset();
     srv.stop();

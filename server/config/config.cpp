@@ -323,6 +323,18 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        }},
       {"no-signaling-demo",
        [](server_config& c, const setting& s) { c.signaling_demo = !parse_flag(s); }},
+      {"mdns", [](server_config& c, const setting& s) { c.mdns = parse_flag(s); }},
+      {"mdns-name",
+       [](server_config& c, const setting& s) {
+         const auto& v = need_value(s);
+         if (v.size() > 63) fail(s, "must be at most 63 bytes (one DNS label)");
+         for (const char ch : v) {
+           if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
+             fail(s, "must not contain control characters");
+           }
+         }
+         c.mdns_name = v;
+       }},
       {"redis-statsdb",
        [](server_config& c, const setting& s) {
          try {
@@ -583,6 +595,8 @@ std::string describe(const server_config& c) {
       << "\nsignaling-idle-timeout=" << c.signaling_idle_timeout << "\n";
     flag("no-signaling-demo", !c.signaling_demo);
   }
+  flag("mdns", c.mdns);
+  if (!c.mdns_name.empty()) o << "mdns-name=\"" << c.mdns_name << "\"\n";
   if (c.redis_statsdb) {
     o << "redis-statsdb=\"ip=" << c.redis_statsdb->host << " port=" << c.redis_statsdb->port
       << " dbname=" << c.redis_statsdb->db << "\"\n";

@@ -95,6 +95,9 @@ struct server_config {
   unsigned signaling_connections_per_ip = 32;
   unsigned signaling_idle_timeout = 60;
   bool signaling_demo = true;
+  // mDNS/DNS-SD announcement through avahi-daemon.
+  bool mdns = false;
+  std::string mdns_name;  // empty: "Turnpike on <host name>"
   // Allocation status keys and traffic publications in coturn's statsdb format.
   std::optional<auth::redis_endpoint> redis_statsdb;
   unsigned redis_lease_ttl = 60;  // fleet quota leases: a crashed server's count lasts this long

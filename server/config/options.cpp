@@ -199,6 +199,10 @@ constexpr std::array table{
     option_spec{"signaling-idle-timeout", '\0', k::value, yes,
                 "seconds before a silent connection or unpolled HTTP peer is dropped (60)"},
     option_spec{"no-signaling-demo", '\0', k::flag, yes, "do not serve the demo page"},
+    option_spec{"mdns", '\0', k::flag, yes,
+                "announce STUN/TURN and signaling on the local network (mDNS/DNS-SD, Avahi)"},
+    option_spec{"mdns-name", '\0', k::value, yes,
+                "instance name announced with mdns (Turnpike on <host name>)"},
 };
 
 }  // namespace

@@ -212,6 +212,13 @@ TEST(Config, SignalingOptions) {
             "t.conf:1: signaling-max-message: '10' is not a whole number from 1024 to 1048576");
   EXPECT_EQ(error_of("signaling-peers-per-room=1\n"),
             "t.conf:1: signaling-peers-per-room: '1' is not a whole number from 2 to 1000");
+  const auto m =
+      build_config(parse_config_text("mdns\nmdns-name=Turnpike on turn-1\n", "t.conf"), {});
+  EXPECT_TRUE(m.cfg.mdns);
+  EXPECT_EQ(build_config(parse_config_text(describe(m.cfg), "dump"), {}).cfg.mdns_name,
+            "Turnpike on turn-1");
+  EXPECT_EQ(error_of("mdns-name=" + std::string(64, 'n') + "\n"),
+            "t.conf:1: mdns-name: must be at most 63 bytes (one DNS label)");
   EXPECT_EQ(error_of("signaling-address=example.org\n"),
             "t.conf:1: signaling-address: 'example.org' is not an IPv4 or IPv6 address");
 }
