@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 #include <algorithm>
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -65,26 +66,14 @@ std::vector<turnpike::server::mdns::service> mdns_services(
   for (const auto& l : srv.listeners()) {
     if (l.alternate) continue;
     const auto port = l.address.port;
-    const char* stun = nullptr;
-    const char* turn = nullptr;
-    switch (l.proto) {
-      case transport::udp:
-        stun = "_stun._udp";
-        turn = "_turn._udp";
-        break;
-      case transport::tcp:
-        stun = "_stun._tcp";
-        turn = "_turn._tcp";
-        break;
-      case transport::tls:
-        stun = "_stuns._tcp";
-        turn = "_turns._tcp";
-        break;
-      case transport::dtls:
-        stun = "_stuns._udp";
-        turn = "_turns._udp";
-        break;
-    }
+    // By transport (udp, tcp, tls, dtls): the STUN and TURN service names.
+    static constexpr std::array<std::pair<const char*, const char*>, 4> names{{
+        {"_stun._udp", "_turn._udp"},
+        {"_stun._tcp", "_turn._tcp"},
+        {"_stuns._tcp", "_turns._tcp"},
+        {"_stuns._udp", "_turns._udp"},
+    }};
+    const auto [stun, turn] = names.at(static_cast<std::size_t>(l.proto));
     add(stun, port, {});
     if (srv.relaying()) add(turn, port, {realm});
   }

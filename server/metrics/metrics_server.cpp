@@ -327,16 +327,7 @@ class session : public std::enable_shared_from_this<session> {
 metrics_server::metrics_server(const net::server& srv, const protocol::transport_address& at,
                                std::string path, const signaling::signaling_stats* signaling)
     : srv_(srv), signaling_(signaling), path_(std::move(path)), acceptor_(io_) {
-  const auto ep = net::to_endpoint<boost::asio::ip::tcp>(at);
-  try {
-    acceptor_.open(ep.protocol());
-    acceptor_.set_option(boost::asio::ip::tcp::acceptor::reuse_address(true));
-    acceptor_.bind(ep);
-    acceptor_.listen();
-  } catch (const boost::system::system_error& e) {
-    throw boost::system::system_error(e.code(), "prometheus " + at.to_string());
-  }
-  local_ = net::from_endpoint(acceptor_.local_endpoint());
+  local_ = net::listen_on(acceptor_, at, "prometheus");
   accept();
   thread_ = std::thread([this] { io_.run(); });
 }

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// Conversions between Asio endpoints and protocol::transport_address.
+// Conversions between Asio endpoints and protocol::transport_address, and opening a
+// listening TCP acceptor.
 #pragma once
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/basic_endpoint.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/system/system_error.hpp>
 #include <cstring>
+#include <string>
 
 #include "protocol/types.hpp"
 
@@ -48,6 +52,23 @@ protocol::transport_address from_endpoint(const boost::asio::ip::basic_endpoint<
   }
   a.port = e.port();
   return a;
+}
+
+// Opens, binds (SO_REUSEADDR) and listens on `at`; returns the bound address (port 0 picks
+// one). Errors are thrown as system_error naming `what` and the address.
+inline protocol::transport_address listen_on(boost::asio::ip::tcp::acceptor& acceptor,
+                                             const protocol::transport_address& at,
+                                             const std::string& what) {
+  const auto ep = to_endpoint<boost::asio::ip::tcp>(at);
+  try {
+    acceptor.open(ep.protocol());
+    acceptor.set_option(boost::asio::ip::tcp::acceptor::reuse_address(true));
+    acceptor.bind(ep);
+    acceptor.listen();
+  } catch (const boost::system::system_error& e) {
+    throw boost::system::system_error(e.code(), what + " " + at.to_string());
+  }
+  return from_endpoint(acceptor.local_endpoint());
 }
 
 }  // namespace turnpike::server::net

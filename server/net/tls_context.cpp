@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 
 #include <cstring>
+#include <string_view>
 
 #include "server/net/dtls.hpp"
 
@@ -20,32 +21,25 @@ std::string openssl_reason() {
   return buf;
 }
 
-// RFC 7443: the ALPN identifiers for TURN and STUN. A client offering neither still gets
-// through (ALPN is optional); one offering only other protocols gets no ALPN answer.
+// ALPN (RFC 7301): the server's list in wire format (length-prefixed names), passed as the
+// callback's argument. A client offering none of them still gets through (ALPN is optional);
+// it just gets no ALPN answer.
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
-                unsigned int inlen, void*) {
-  static const unsigned char ours[] = "\x09stun.turn\x12stun.nat-discovery";
+                unsigned int inlen, void* arg) {
+  const auto* ours = static_cast<const std::string_view*>(arg);
   unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(&selected, outlen, ours, sizeof ours - 1, in, inlen) ==
-      OPENSSL_NPN_NEGOTIATED) {
+  if (SSL_select_next_proto(&selected, outlen, reinterpret_cast<const unsigned char*>(ours->data()),
+                            static_cast<unsigned int>(ours->size()), in,
+                            inlen) == OPENSSL_NPN_NEGOTIATED) {
     *out = selected;
     return SSL_TLSEXT_ERR_OK;
   }
   return SSL_TLSEXT_ERR_NOACK;
 }
-
-// HTTPS for the signaling service: "http/1.1" when the browser offers it.
-int select_alpn_http(SSL*, const unsigned char** out, unsigned char* outlen,
-                     const unsigned char* in, unsigned int inlen, void*) {
-  static const unsigned char ours[] = "\x08http/1.1";
-  unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(&selected, outlen, ours, sizeof ours - 1, in, inlen) ==
-      OPENSSL_NPN_NEGOTIATED) {
-    *out = selected;
-    return SSL_TLSEXT_ERR_OK;
-  }
-  return SSL_TLSEXT_ERR_NOACK;
-}
+// RFC 7443: TURN and STUN.
+constexpr std::string_view turn_alpn = "\x09stun.turn\x12stun.nat-discovery";
+// The signaling service's HTTPS.
+constexpr std::string_view http_alpn = "\x08http/1.1";
 
 enum class purpose { turn, https };
 
@@ -75,7 +69,7 @@ void load_identity(boost::asio::ssl::context& ctx, const config::server_config& 
     throw config::config_error("cipher-list: " + openssl_reason());
   }
   if (use == purpose::https) {
-    SSL_CTX_set_alpn_select_cb(native, select_alpn_http, nullptr);
+    SSL_CTX_set_alpn_select_cb(native, select_alpn, const_cast<std::string_view*>(&http_alpn));
     return;
   }
   if (!cfg.ca_file.empty()) {
@@ -84,7 +78,7 @@ void load_identity(boost::asio::ssl::context& ctx, const config::server_config& 
     }
     SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   }
-  SSL_CTX_set_alpn_select_cb(native, select_alpn, nullptr);
+  SSL_CTX_set_alpn_select_cb(native, select_alpn, const_cast<std::string_view*>(&turn_alpn));
 }
 
 }  // namespace

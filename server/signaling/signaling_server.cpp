@@ -343,16 +343,7 @@ signaling_server::signaling_server(const config::server_config& cfg,
       ticker_(io_) {
   auto at = cfg.signaling_address;
   at.port = cfg.signaling_port.value_or(0);
-  const auto ep = net::to_endpoint<tcp>(at);
-  try {
-    acceptor_.open(ep.protocol());
-    acceptor_.set_option(tcp::acceptor::reuse_address(true));
-    acceptor_.bind(ep);
-    acceptor_.listen();
-  } catch (const boost::system::system_error& e) {
-    throw boost::system::system_error(e.code(), "signaling " + at.to_string());
-  }
-  local_ = net::from_endpoint(acceptor_.local_endpoint());
+  local_ = net::listen_on(acceptor_, at, "signaling");
   accept();
   tick();
   thread_ = std::thread([this] { io_.run(); });

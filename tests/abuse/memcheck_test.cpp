@@ -12,6 +12,7 @@
 
 #include "protocol/channel_data.hpp"
 #include "support/process.hpp"
+#include "support/signaling_client.hpp"
 #include "support/sinks.hpp"
 #include "support/turn_session.hpp"
 
@@ -128,6 +129,84 @@ TEST(Memcheck, EveryByteSentWasWrittenAndNothingLeaks) {
   ASSERT_TRUE(rc.has_value()) << server.output();
   EXPECT_EQ(*rc, 0) << server.output();  // 99: memcheck found an error
   EXPECT_EQ(server.output().find("uninitialised"), std::string::npos) << server.output();
+}
+
+// The signaling service under memcheck: WebSocket and HTTP peers in one room, relaying,
+// polling, /ice-servers, refusals (bad JSON, an oversize frame, a bad key), a peer that goes
+// away without a word, then a stop with peers still in rooms.
+TEST(Memcheck, SignalingLeaksNothing) {
+  if (TURNPIKE_SANITIZED) GTEST_SKIP() << "an ASan binary cannot run under valgrind";
+  if (!std::filesystem::exists("/usr/bin/valgrind")) GTEST_SKIP() << "valgrind not installed";
+  const std::string key = "memcheck-signaling-key-0123";
+  process server({"/usr/bin/valgrind",
+                  "--error-exitcode=99",
+                  "--leak-check=full",
+                  "--errors-for-leak-kinds=definite",
+                  "--show-leak-kinds=definite",
+                  "-q",
+                  TURNPIKE_BINARY,
+                  "-n",
+                  "-L",
+                  "127.0.0.1",
+                  "-p",
+                  "0",
+                  "--relay-threads",
+                  "1",
+                  "-r",
+                  "memcheck.test",
+                  "--use-auth-secret",
+                  "--static-auth-secret",
+                  "s",
+                  "--signaling-port",
+                  "0",
+                  "--signaling-address",
+                  "127.0.0.1",
+                  "--signaling-api-key",
+                  key,
+                  "--signaling-max-message",
+                  "4096"});
+  const auto m = server.wait_for(std::regex(R"(signaling on http://127\.0\.0\.1:(\d+))"), 60s);
+  ASSERT_TRUE(m) << server.output();
+  const auto port = static_cast<std::uint16_t>(std::stoi((*m)[1]));
+  const auto wait = std::chrono::milliseconds(20000);  // memcheck is slow
+  {
+    ws_client a(port), b(port);
+    a.send(R"({"type":"join","room":"mem"})");
+    ASSERT_EQ(str(a.read_json(wait).at("type")), "joined");
+    b.send(R"({"type":"join","room":"mem"})");
+    ASSERT_EQ(str(b.read_json(wait).at("type")), "joined");
+    auto joined = http_call(port, bhttp::verb::post, "/join", R"({"room":"mem"})");
+    ASSERT_EQ(joined.status, 200) << joined.body;
+    const std::string token = str(parse(joined.body).at("token"));
+    b.send(R"({"type":"offer","sdp":"v=0 memcheck"})");
+    b.send(
+        R"({"type":"candidate","candidate":{"candidate":"candidate:1 1 udp 1 x.local 9 typ host"}})");
+    b.send("{not json");
+    EXPECT_EQ(str(b.read_type("error", wait).at("error")), "bad-json");
+    EXPECT_EQ(str(a.read_type("offer", wait).at("sdp")), "v=0 memcheck");
+    auto polled = http_call(port, bhttp::verb::get, "/events?token=" + token);
+    EXPECT_EQ(polled.status, 200) << polled.body;
+    EXPECT_EQ(http_call(port, bhttp::verb::post, "/answer",
+                        R"({"token":")" + token + R"(","sdp":"v=0 back"})")
+                  .status,
+              200);
+    EXPECT_EQ(str(b.read_type("answer", wait).at("sdp")), "v=0 back");
+    EXPECT_EQ(http_call(port, bhttp::verb::get, "/ice-servers?user=m", "", key).status, 200);
+    EXPECT_EQ(http_call(port, bhttp::verb::get, "/ice-servers?user=m", "", "wrong").status, 401);
+    EXPECT_EQ(http_call(port, bhttp::verb::get, "/").status, 200);
+    EXPECT_EQ(http_call(port, bhttp::verb::post, "/join", std::string(5000, '{')).status, 413);
+    // An oversize frame closes that WebSocket; the other peer hears it left.
+    a.send(R"({"type":"offer","sdp":")" + std::string(5000, 'x') + "\"}");
+    for (int i = 0; i < 10 && a.read(wait); ++i) {
+    }  // what was already on its way, then the close
+    EXPECT_EQ(a.error(), websocket::error::closed) << a.error().message();
+    EXPECT_EQ(str(b.read_type("peer-left", wait).at("type")), "peer-left");
+    // b and the HTTP peer stay in the room until the server stops.
+  }
+  server.signal(SIGTERM);
+  const auto rc = server.wait_exit(60s);
+  ASSERT_TRUE(rc.has_value()) << server.output();
+  EXPECT_EQ(*rc, 0) << server.output();  // 99: memcheck found an error
 }
 
 }  // namespace

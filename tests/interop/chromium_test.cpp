@@ -5,8 +5,7 @@
 // cleanly. The browser side is tests/interop/browser/relay_datachannel.mjs.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
+#include "support/browser.hpp"
 #include "support/process.hpp"
 
 namespace turnpike::test {
@@ -14,15 +13,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const std::string script_dir = TURNPIKE_SOURCE_DIR "/tests/interop/browser";
-
 class ChromiumTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(std::filesystem::exists("/usr/bin/chromium"))
-        << "Debian's chromium is not installed (deploy/bootstrap.sh test installs it)";
-    ASSERT_TRUE(std::filesystem::exists(script_dir + "/node_modules/playwright-core"))
-        << "run npm ci in " << script_dir << " (deploy/bootstrap.sh test does)";
+    ASSERT_EQ(browser_missing(), "");
     server_ = std::make_unique<process>(
         std::vector<std::string>{TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", "0", "-u", "u:p",
                                  "-r", "test", "--allow-loopback-peers", "--relay-threads", "2"});
@@ -40,7 +34,7 @@ class ChromiumTest : public ::testing::Test {
   std::pair<std::optional<int>, std::string> browse(const std::string& transport,
                                                     const std::string& password, bool expect_fail) {
     std::vector<std::string> argv{
-        "node",       script_dir + "/relay_datachannel.mjs",
+        "node",       browser_dir + "/relay_datachannel.mjs",
         "--url",      "turn:127.0.0.1:" + port_ + "?transport=" + transport,
         "--user",     "u",
         "--password", password};

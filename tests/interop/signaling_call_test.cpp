@@ -7,8 +7,7 @@
 // tests/interop/browser/signaling_call.mjs; the page is server/signaling/demo/.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
+#include "support/browser.hpp"
 #include "support/http.hpp"
 #include "support/process.hpp"
 
@@ -17,16 +16,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const std::string script_dir = TURNPIKE_SOURCE_DIR "/tests/interop/browser";
 const std::string key = "chromium-e2e-key-0123456789";
 
 class SignalingCall : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(std::filesystem::exists("/usr/bin/chromium"))
-        << "Debian's chromium is not installed (deploy/bootstrap.sh test installs it)";
-    ASSERT_TRUE(std::filesystem::exists(script_dir + "/node_modules/playwright-core"))
-        << "run npm ci in " << script_dir << " (deploy/bootstrap.sh test does)";
+    ASSERT_EQ(browser_missing(), "");
     server_ = std::make_unique<process>(std::vector<std::string>{TURNPIKE_BINARY,
                                                                  "-n",
                                                                  "-L",
@@ -71,7 +66,7 @@ class SignalingCall : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(SignalingCall, RelayOnlyCallSurvivesAnIceRestart) {
-  process node({"node", script_dir + "/signaling_call.mjs", "--base", base_, "--key", key,
+  process node({"node", browser_dir + "/signaling_call.mjs", "--base", base_, "--key", key,
                 "--signal", GetParam()});
   const auto rc = node.wait_exit(120s);
   const std::string out = node.output();

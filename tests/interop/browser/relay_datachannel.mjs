@@ -5,12 +5,7 @@
 //   node relay_datachannel.mjs --url turn:127.0.0.1:3478?transport=udp --user u --password p
 //        [--expect fail] [--messages 20] [--ignore-certificate-errors]
 // Exits 0 when the outcome is the expected one, 1 otherwise; prints one JSON line.
-import { chromium } from 'playwright-core';
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-}
+import { arg, launchChromium } from './launch.mjs';
 
 const url = arg('url');
 const user = arg('user', 'u');
@@ -18,16 +13,8 @@ const password = arg('password', 'p');
 const expectFailure = arg('expect', 'ok') === 'fail';
 const messages = Number(arg('messages', '20'));
 const timeoutMs = Number(arg('timeout', '20000'));
-// For turns: with a certificate made at test time: the flag that trusts it.
-const insecure = process.argv.includes('--ignore-certificate-errors');
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
-         '--no-first-run', '--disable-component-update', '--disable-sync',
-         ...(insecure ? ['--ignore-certificate-errors'] : [])],
-});
+const browser = await launchChromium();
 let outcome;
 try {
   const page = await browser.newPage();

@@ -6,12 +6,7 @@
 //        [--room NAME] [--messages 5] [--timeout 30000]
 // Prints one JSON line; exits 0 when both rounds arrived over relay/relay pairs and the
 // restart moved the call to new relayed addresses.
-import { chromium } from 'playwright-core';
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-}
+import { arg, insecure, launchChromium } from './launch.mjs';
 
 const base = arg('base');
 const key = arg('key');
@@ -19,15 +14,8 @@ const signal = arg('signal', 'ws');
 const room = arg('room', `e2e-${signal}-${Date.now()}`);
 const messages = Number(arg('messages', '5'));
 const timeout = Number(arg('timeout', '30000'));
-const insecure = process.argv.includes('--ignore-certificate-errors');
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
-         '--no-first-run', '--disable-component-update', '--disable-sync',
-         ...(insecure ? ['--ignore-certificate-errors'] : [])],
-});
+const browser = await launchChromium();
 
 const outcome = { success: false, signal, room };
 const pages = [];
