@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -966,6 +967,116 @@ TEST(Abuse, TenThousandIdleTricklingAndStalledTlsStreamsAreClosedOnTime) {
   std::filesystem::remove_all(std::filesystem::path(cert.cert).parent_path());
   EXPECT_LE(settled_fds(server.pid(), fds_before), fds_before);
   EXPECT_TRUE(server.answers());
+}
+
+TEST(Abuse, SlowSilentAndJunkSignalingClientsAreClosedAndDescriptorsComeBack) {
+  // 1 200 clients from 40 source addresses (30 each, under the per-IP limit of 32): silent
+  // ones, header tricklers (slowloris), WebSockets that stall inside a frame and never answer
+  // a ping, and junk that is not HTTP. All are closed within the 2 s idle timeout (junk at
+  // once), the descriptors come back, and the service still answers.
+  turnpike_under_test server({"--signaling-port", "0", "--signaling-address", "127.0.0.1",
+                              "--signaling-idle-timeout", "2"});
+  const auto m = server.proc().wait_for(std::regex(R"(signaling on http://127\.0\.0\.1:(\d+))"));
+  ASSERT_TRUE(m) << server.proc().output();
+  const auto port = static_cast<std::uint16_t>(std::stoi((*m)[1]));
+  std::this_thread::sleep_for(200ms);
+  const long fds_before = open_fds(server.pid());
+  constexpr int total = 1200;
+  std::vector<int> fds;
+  for (int i = 0; i < total; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    socklen_t len = 0;
+    const auto from = to_sockaddr(addr(("127.0.3." + std::to_string(1 + i % 40)).c_str(), 0), len);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&from), len), 0);
+    const auto to = to_sockaddr(addr("127.0.0.1", port), len);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&to), len), 0) << i;
+    fds.push_back(fd);
+  }
+  const std::string headers = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  const std::string upgrade =
+      "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  std::mt19937 rng(7);
+  int upgraded = 0;
+  for (int i = 0; i < total; ++i) {
+    switch (i % 4) {
+      case 0:
+        break;  // silent
+      case 1:
+        ::send(fds[i], headers.data(), headers.size(), MSG_NOSIGNAL);
+        break;
+      case 2: {
+        ::send(fds[i], upgrade.data(), upgrade.size(), MSG_NOSIGNAL);
+        pollfd pf{fds[i], POLLIN, 0};
+        char buf[512];
+        if (::poll(&pf, 1, 2000) == 1 && ::recv(fds[i], buf, sizeof buf, 0) > 12 &&
+            std::string_view(buf, 12) == "HTTP/1.1 101") {
+          ++upgraded;
+        }
+        const std::uint8_t half_frame[] = {0x81, 0xFE};  // a text frame with a 16-bit length...
+        ::send(fds[i], half_frame, sizeof half_frame, MSG_NOSIGNAL);
+        break;
+      }
+      case 3: {
+        std::uint8_t junk[64];
+        for (auto& b : junk) b = static_cast<std::uint8_t>(rng() % 31);  // control bytes
+        ::send(fds[i], junk, sizeof junk, MSG_NOSIGNAL);
+        break;
+      }
+    }
+  }
+  EXPECT_EQ(upgraded, total / 4);
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<bool> closed(total, false);
+  int open = total;
+  int trickles = 0;
+  while (open > 0 && std::chrono::steady_clock::now() - started < 8s) {
+    // The slowloris clients send one more header byte every 250 ms.
+    if (std::chrono::steady_clock::now() - started > trickles * 250ms) {
+      ++trickles;
+      for (int i = 1; i < total; i += 4) {
+        if (!closed[i]) ::send(fds[i], "X", 1, MSG_NOSIGNAL);
+      }
+    }
+    std::vector<pollfd> pf;
+    std::vector<int> index;
+    for (int i = 0; i < total; ++i) {
+      if (!closed[i]) {
+        pf.push_back({fds[i], POLLIN, 0});
+        index.push_back(i);
+      }
+    }
+    if (::poll(pf.data(), pf.size(), 100) <= 0) continue;
+    for (std::size_t k = 0; k < pf.size(); ++k) {
+      if (pf[k].revents == 0) continue;
+      char buf[256];
+      const ssize_t n = ::recv(pf[k].fd, buf, sizeof buf, 0);  // pings or a 400 answer
+      if (n <= 0) {
+        closed[index[k]] = true;
+        --open;
+      }
+    }
+  }
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  for (int fd : fds) ::close(fd);
+  EXPECT_EQ(open, 0) << "still open after " << took << " s";
+  std::printf("%d signaling clients closed by the server in %.2f s\n", total - open, took);
+  EXPECT_LE(settled_fds(server.pid(), fds_before), fds_before);
+  // Still serving.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  socklen_t len = 0;
+  const auto to = to_sockaddr(addr("127.0.0.1", port), len);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&to), len), 0);
+  const std::string get = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  ::send(fd, get.data(), get.size(), MSG_NOSIGNAL);
+  pollfd pf{fd, POLLIN, 0};
+  char buf[64] = {};
+  ASSERT_EQ(::poll(&pf, 1, 5000), 1);
+  EXPECT_GT(::recv(fd, buf, sizeof buf - 1, 0), 12);
+  EXPECT_EQ(std::string_view(buf, 12), "HTTP/1.1 200");
+  ::close(fd);
 }
 
 TEST(Abuse, AllocationChurnLeavesNothingBehind) {
