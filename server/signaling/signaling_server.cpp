@@ -2,7 +2,6 @@
 // Connections of the signaling service: detect TLS, HTTP/1.1 requests, WebSocket sessions.
 #include "server/signaling/signaling_server.hpp"
 
-#include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
