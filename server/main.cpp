@@ -19,6 +19,7 @@
 #include "server/log/log.hpp"
 #include "server/mdns/announcer.hpp"
 #include "server/metrics/metrics_server.hpp"
+#include "server/net/asio_address.hpp"
 #include "server/net/server.hpp"
 #include "server/net/tls_context.hpp"
 #include "server/signaling/signaling_server.hpp"
@@ -259,11 +260,8 @@ int main(int argc, char** argv) {
         name = std::string("Turnpike on ").append(host);
       }
       const bool loopback_only = std::all_of(
-          srv.listeners().begin(), srv.listeners().end(), [](const net::bound_listener& l) {
-            const auto& a = l.address;
-            return a.family == turnpike::protocol::address_family::ipv4 ? a.ip[0] == 127
-                                                                        : a.ip_string() == "::1";
-          });
+          srv.listeners().begin(), srv.listeners().end(),
+          [](const net::bound_listener& l) { return net::to_asio(l.address).is_loopback(); });
       if (loopback_only) {
         spdlog::warn("mdns: every listener is on loopback; LAN clients cannot reach them");
       }

@@ -259,7 +259,6 @@ room_counts rooms::counts() const noexcept {
   room_counts c;
   c.rooms = rooms_.size();
   c.peers = peers_.size();
-  for (const auto& [id, p] : peers_) c.http_peers += p.link == nullptr ? 1 : 0;
   return c;
 }
 

@@ -66,7 +66,6 @@ class peer_link {
 struct room_counts {
   std::size_t rooms = 0;
   std::size_t peers = 0;
-  std::size_t http_peers = 0;
 };
 
 class rooms {

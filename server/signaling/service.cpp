@@ -4,6 +4,7 @@
 
 #include <openssl/crypto.h>
 
+#include <array>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
@@ -177,23 +178,36 @@ bool printable_name(std::string_view s) {
   return !ec;
 }
 
+json::array peer_ids(const std::vector<std::string>& ids) {
+  json::array a;
+  for (const auto& id : ids) a.emplace_back(id);
+  return a;
+}
+
 std::string joined_json(const std::string& room, const rooms::joined& j, bool with_token) {
   json::object o;
   o["type"] = "joined";
   o["room"] = room;
   o["peer"] = j.peer;
   if (with_token) o["token"] = j.token;
-  json::array others;
-  for (const auto& id : j.others) others.emplace_back(id);
-  o["peers"] = std::move(others);
+  o["peers"] = peer_ids(j.others);
   return json::serialize(o);
 }
 
-std::optional<kind> kind_of_path(std::string_view path) {
-  if (path == "/offer") return kind::offer;
-  if (path == "/answer") return kind::answer;
-  if (path == "/ice") return kind::candidate;
-  return std::nullopt;
+// The HTTP paths that carry relayed messages, with the message type each stands for.
+struct relay_path {
+  std::string_view path;
+  std::string_view type;
+  kind k;
+};
+constexpr std::array<relay_path, 3> relay_paths{{{"/offer", "offer", kind::offer},
+                                                 {"/answer", "answer", kind::answer},
+                                                 {"/ice", "candidate", kind::candidate}}};
+const relay_path* relay_path_of(std::string_view path) {
+  for (const auto& r : relay_paths) {
+    if (r.path == path) return &r;
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -317,7 +331,7 @@ response service::on_http(const request& req, const std::string& ip, clock::time
     if (auto it = url.params().find("user"); it != url.params().end()) user = (*it).value;
     return ice_servers(req, user, unix_now);
   }
-  auto res = http_api(req, path, ip, now, unix_now);
+  auto res = http_api(req, path, url.params(), ip, now);
   if (res.result() != http::status::ok) ++counters_.refused;
   return res;
 }
@@ -350,15 +364,15 @@ response service::ice_servers(const request& req, std::string_view user, std::in
                        ice_servers_body(ice_.urls, username, credential, ice_.ttl));
 }
 
-response service::http_api(const request& req, std::string_view path, const std::string& ip,
-                           clock::time_point now, std::int64_t) {
-  const bool poll_path = kind_of_path(path) || path == "/events";
-  const bool post_path = kind_of_path(path) || path == "/join" || path == "/leave";
+response service::http_api(const request& req, std::string_view path,
+                           const boost::urls::params_view& params, const std::string& ip,
+                           clock::time_point now) {
+  const relay_path* relayed = relay_path_of(path);
+  const bool poll_path = relayed != nullptr || path == "/events";
+  const bool post_path = relayed != nullptr || path == "/join" || path == "/leave";
   if (!poll_path && !post_path) return error_response(req, error::not_found, "no such path");
 
   if (req.method() == http::verb::get && poll_path) {
-    auto target = boost::urls::parse_origin_form(req.target());
-    const auto params = target->params();
     std::string token, room;
     if (auto it = params.find("token"); it != params.end()) token = (*it).value;
     if (auto it = params.find("room"); it != params.end()) room = (*it).value;
@@ -372,7 +386,7 @@ response service::http_api(const request& req, std::string_view path, const std:
       return error_response(req, error::unknown_room, "this token is in another room");
     }
     std::optional<kind> k;
-    if (path != "/events") k = kind_of_path(path);
+    if (relayed != nullptr) k = relayed->k;
     std::string body = R"({"messages":[)";
     bool first = true;
     for (const auto& m : rooms_.take(*peer, k)) {
@@ -409,11 +423,8 @@ response service::http_api(const request& req, std::string_view path, const std:
     peer = *found;
   }
   // Checked before joining, so a bad message does not leave a peer behind.
-  std::optional<kind> k = kind_of_path(path);
-  std::string type;
-  if (k) {
-    type = *k == kind::offer ? "offer" : *k == kind::answer ? "answer" : "candidate";
-    const relay_kind rk = check_relayable(p.object, type);
+  if (relayed != nullptr) {
+    const relay_kind rk = check_relayable(p.object, relayed->type);
     if (!rk.k) return error_response(req, error::bad_message, rk.why);
   }
   if (!token) {
@@ -423,10 +434,13 @@ response service::http_api(const request& req, std::string_view path, const std:
     if (!j.ok) return error_response(req, j.failure, "cannot join this room");
     fresh = std::move(j.ok);
     peer = fresh->peer;
-    if (!k) return make_response(req, http::status::ok, joined_json(*room, *fresh, true));
+    if (relayed == nullptr) {
+      return make_response(req, http::status::ok, joined_json(*room, *fresh, true));
+    }
   }
   const auto to = string_member(p.object, "to");
-  const auto r = rooms_.relay(peer, to, *k, stamp(std::move(p.object), peer, type));
+  const auto r =
+      rooms_.relay(peer, to, relayed->k, stamp(std::move(p.object), peer, relayed->type));
   if (r.failure) return error_response(req, *r.failure, "no such peer in this room");
   counters_.relayed += r.delivered;
   json::object o;
@@ -434,9 +448,7 @@ response service::http_api(const request& req, std::string_view path, const std:
   if (fresh) {
     o["peer"] = fresh->peer;
     o["token"] = fresh->token;
-    json::array others;
-    for (const auto& id : fresh->others) others.emplace_back(id);
-    o["peers"] = std::move(others);
+    o["peers"] = peer_ids(fresh->others);
   }
   return make_response(req, http::status::ok, json::serialize(o));
 }

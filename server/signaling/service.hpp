@@ -23,6 +23,7 @@
 #pragma once
 
 #include <boost/beast/http.hpp>
+#include <boost/url/params_view.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -79,14 +80,15 @@ class service {
 
   const rooms& registry() const noexcept { return rooms_; }
   const service_counters& counters() const noexcept { return counters_; }
-  std::size_t max_message() const noexcept { return rooms_.limit().max_message; }
+  const limits& limit() const noexcept { return rooms_.limit(); }
 
   // {"type":"error","error":NAME,"message":TEXT}
   static std::string error_json(error e, std::string_view message);
 
  private:
-  response http_api(const request& req, std::string_view path, const std::string& ip,
-                    clock::time_point now, std::int64_t unix_now);
+  response http_api(const request& req, std::string_view path,
+                    const boost::urls::params_view& params, const std::string& ip,
+                    clock::time_point now);
   response ice_servers(const request& req, std::string_view user, std::int64_t unix_now);
 
   rooms rooms_;

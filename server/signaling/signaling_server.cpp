@@ -2,7 +2,6 @@
 // Connections of the signaling service: detect TLS, HTTP/1.1 requests, WebSocket sessions.
 #include "server/signaling/signaling_server.hpp"
 
-
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core.hpp>
@@ -24,10 +23,10 @@ using tcp = asio::ip::tcp;
 struct signaling_server::shared {
   service svc;
   signaling_stats& stats;
-  std::chrono::seconds idle;
   unsigned connections_per_ip;
-  std::size_t backlog_bytes;
   std::unordered_map<std::string, unsigned> per_ip;
+
+  const limits& limit() const noexcept { return svc.limit(); }
 };
 
 namespace {
@@ -77,13 +76,13 @@ class ws_session final : public peer_link, public std::enable_shared_from_this<w
     beast::get_lowest_layer(ws_).expires_never();
     // Pings at half the idle timeout; no answer by the full timeout closes the connection.
     websocket::stream_base::timeout t{};
-    t.handshake_timeout = sh_.idle;
-    t.idle_timeout = sh_.idle;
+    t.handshake_timeout = sh_.limit().idle;
+    t.idle_timeout = sh_.limit().idle;
     t.keep_alive_pings = true;
     ws_.set_option(t);
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "turnpike"); }));
-    ws_.read_message_max(sh_.svc.max_message());
+    ws_.read_message_max(sh_.limit().max_message);
     ws_.async_accept(req, [self = this->shared_from_this()](beast::error_code ec) {
       if (ec) return;
       self->accepted_ = true;
@@ -94,7 +93,7 @@ class ws_session final : public peer_link, public std::enable_shared_from_this<w
 
   void deliver(const text& message) override {
     if (closed_) return;
-    if (queued_bytes_ + message->size() > sh_.backlog_bytes) {
+    if (queued_bytes_ + message->size() > sh_.limit().backlog_bytes) {
       // Too slow to keep up: closing cancels the read, whose handler leaves the room.
       closed_ = true;
       beast::get_lowest_layer(ws_).close();
@@ -177,7 +176,7 @@ class http_session final : public std::enable_shared_from_this<http_session<Stre
 
   void handshake() {
     if constexpr (std::is_same_v<Stream, asio::ssl::stream<beast::tcp_stream>>) {
-      beast::get_lowest_layer(stream_).expires_after(sh_.idle);
+      beast::get_lowest_layer(stream_).expires_after(sh_.limit().idle);
       stream_.async_handshake(
           asio::ssl::stream_base::server, buffer_.data(),
           [self = this->shared_from_this()](beast::error_code ec, std::size_t used) {
@@ -192,9 +191,9 @@ class http_session final : public std::enable_shared_from_this<http_session<Stre
 
   void read() {
     parser_.emplace();
-    parser_->body_limit(sh_.svc.max_message());
+    parser_->body_limit(sh_.limit().max_message);
     parser_->header_limit(8192);
-    beast::get_lowest_layer(stream_).expires_after(sh_.idle);
+    beast::get_lowest_layer(stream_).expires_after(sh_.limit().idle);
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                        self->on_read(ec);
@@ -207,10 +206,9 @@ class http_session final : public std::enable_shared_from_this<http_session<Stre
       // The body is not read; answer and close.
       http::request<http::string_body> head(parser_->get().base(), "");
       head.keep_alive(false);
-      auto res = std::make_shared<response>(sh_.svc.on_http_refusal(
-          head, error::message_too_big,
-          "a body may have at most " + std::to_string(sh_.svc.max_message()) + " bytes"));
-      send(res);
+      send(head, sh_.svc.on_http_refusal(head, error::message_too_big,
+                                         "a body may have at most " +
+                                             std::to_string(sh_.limit().max_message) + " bytes"));
       return;
     }
     if (ec) {
@@ -224,8 +222,13 @@ class http_session final : public std::enable_shared_from_this<http_session<Stre
           ->start(std::move(req));
       return;
     }
-    auto res =
-        std::make_shared<response>(sh_.svc.on_http(req, ticket_.ip(), clock::now(), unix_now()));
+    send(req, sh_.svc.on_http(req, ticket_.ip(), clock::now(), unix_now()));
+  }
+
+  // Writes `answer` to `req` (for HEAD: the length without the body), then reads the next
+  // request or closes.
+  void send(const request& req, response answer) {
+    auto res = std::make_shared<response>(std::move(answer));
     if (req.method() == http::verb::head) {
       const auto n = res->body().size();
       res->body().clear();
@@ -233,11 +236,6 @@ class http_session final : public std::enable_shared_from_this<http_session<Stre
     } else {
       res->prepare_payload();
     }
-    send(res);
-  }
-
-  void send(const std::shared_ptr<response>& res) {
-    if (res->body().size() > 0 || !res->has_content_length()) res->prepare_payload();
     http::async_write(stream_, *res,
                       [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
                         if (ec || !res->keep_alive()) {
@@ -274,7 +272,7 @@ class detect_session final : public std::enable_shared_from_this<detect_session>
       : stream_(std::move(socket)), sh_(sh), ticket_(std::move(ticket)), tls_(std::move(tls)) {}
 
   void run() {
-    stream_.expires_after(sh_.idle);
+    stream_.expires_after(sh_.limit().idle);
     beast::async_detect_ssl(stream_, buffer_,
                             [self = shared_from_this()](beast::error_code ec, bool is_tls) {
                               self->on_detect(ec, is_tls);
@@ -333,9 +331,7 @@ signaling_server::signaling_server(const config::server_config& cfg,
     : shared_(std::make_unique<shared>(
           shared{service(limits_from(cfg), ice_from(cfg, std::move(ice_urls)), cfg.signaling_demo),
                  stats_,
-                 std::chrono::seconds(cfg.signaling_idle_timeout),
                  cfg.signaling_connections_per_ip,
-                 4 * static_cast<std::size_t>(cfg.signaling_max_message),
                  {}})),
       tls_(std::move(tls)),
       acceptor_(io_),

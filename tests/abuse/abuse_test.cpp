@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <set>
 #include <thread>
@@ -865,6 +866,40 @@ long settled_fds(long pid, long expected) {
   return n;
 }
 
+// Polls `fds` until the server has closed every one (what it sends before is read and
+// dropped: pings, alerts, a 400) or `limit` passes; `each_round`, when given, runs before
+// each poll with which are closed and the time so far. Returns how many are still open and
+// the seconds it took.
+std::pair<int, double> wait_closed_by_server(
+    const std::vector<int>& fds, std::chrono::milliseconds limit,
+    const std::function<void(const std::vector<bool>&, std::chrono::steady_clock::duration)>&
+        each_round = {}) {
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<bool> closed(fds.size(), false);
+  int open = static_cast<int>(fds.size());
+  while (open > 0 && std::chrono::steady_clock::now() - started < limit) {
+    if (each_round) each_round(closed, std::chrono::steady_clock::now() - started);
+    std::vector<pollfd> pf;
+    std::vector<std::size_t> index;
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      if (!closed[i]) {
+        pf.push_back({fds[i], POLLIN, 0});
+        index.push_back(i);
+      }
+    }
+    if (::poll(pf.data(), pf.size(), 100) <= 0) continue;
+    for (std::size_t k = 0; k < pf.size(); ++k) {
+      if (pf[k].revents == 0) continue;
+      char buf[256];
+      if (::recv(pf[k].fd, buf, sizeof buf, 0) <= 0) {
+        closed[index[k]] = true;
+        --open;
+      }
+    }
+  }
+  return {open, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
+}
+
 TEST(Abuse, UnauthenticatedFloodFromManySourcesLeavesMemoryAndDescriptorsFlat) {
   turnpike_under_test server;
   auto flood = [&](int sources, int per_source) {
@@ -935,32 +970,9 @@ TEST(Abuse, TenThousandIdleTricklingAndStalledTlsStreamsAreClosedOnTime) {
       ::send(fds[i], hello, sizeof hello, MSG_NOSIGNAL);
     }
   }
-  const auto started = std::chrono::steady_clock::now();
   // All must be closed by the server within the frame timeout (2 s) plus the watchdog's
   // granularity and the accept of the last ones.
-  std::vector<bool> closed(total, false);
-  int open = total;
-  while (open > 0 && std::chrono::steady_clock::now() - started < 8s) {
-    std::vector<pollfd> pf;
-    std::vector<int> index;
-    for (int i = 0; i < total; ++i) {
-      if (!closed[i]) {
-        pf.push_back({fds[i], POLLIN, 0});
-        index.push_back(i);
-      }
-    }
-    if (::poll(pf.data(), pf.size(), 200) <= 0) continue;
-    for (std::size_t k = 0; k < pf.size(); ++k) {
-      if (pf[k].revents == 0) continue;
-      char c;
-      if (::recv(pf[k].fd, &c, 1, 0) <= 0) {
-        closed[index[k]] = true;
-        --open;
-      }
-    }
-  }
-  const double took =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto [open, took] = wait_closed_by_server(fds, 8s);
   for (int fd : fds) ::close(fd);
   EXPECT_EQ(open, 0) << "still open after " << took << " s";
   std::printf("%d streams closed by the server in %.2f s\n", total - open, took);
@@ -1027,39 +1039,16 @@ TEST(Abuse, SlowSilentAndJunkSignalingClientsAreClosedAndDescriptorsComeBack) {
     }
   }
   EXPECT_EQ(upgraded, total / 4);
-  const auto started = std::chrono::steady_clock::now();
-  std::vector<bool> closed(total, false);
-  int open = total;
   int trickles = 0;
-  while (open > 0 && std::chrono::steady_clock::now() - started < 8s) {
-    // The slowloris clients send one more header byte every 250 ms.
-    if (std::chrono::steady_clock::now() - started > trickles * 250ms) {
-      ++trickles;
-      for (int i = 1; i < total; i += 4) {
-        if (!closed[i]) ::send(fds[i], "X", 1, MSG_NOSIGNAL);
-      }
-    }
-    std::vector<pollfd> pf;
-    std::vector<int> index;
-    for (int i = 0; i < total; ++i) {
-      if (!closed[i]) {
-        pf.push_back({fds[i], POLLIN, 0});
-        index.push_back(i);
-      }
-    }
-    if (::poll(pf.data(), pf.size(), 100) <= 0) continue;
-    for (std::size_t k = 0; k < pf.size(); ++k) {
-      if (pf[k].revents == 0) continue;
-      char buf[256];
-      const ssize_t n = ::recv(pf[k].fd, buf, sizeof buf, 0);  // pings or a 400 answer
-      if (n <= 0) {
-        closed[index[k]] = true;
-        --open;
-      }
-    }
-  }
-  const double took =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto [open, took] = wait_closed_by_server(
+      fds, 8s, [&](const std::vector<bool>& closed, std::chrono::steady_clock::duration elapsed) {
+        // The slowloris clients send one more header byte every 250 ms.
+        if (elapsed < trickles * 250ms) return;
+        ++trickles;
+        for (int i = 1; i < total; i += 4) {
+          if (!closed[i]) ::send(fds[i], "X", 1, MSG_NOSIGNAL);
+        }
+      });
   for (int fd : fds) ::close(fd);
   EXPECT_EQ(open, 0) << "still open after " << took << " s";
   std::printf("%d signaling clients closed by the server in %.2f s\n", total - open, took);

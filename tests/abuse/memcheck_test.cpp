@@ -22,33 +22,35 @@ namespace {
 using namespace std::chrono_literals;
 namespace p = protocol;
 
+// The server under memcheck on a free loopback port with one shard and realm memcheck.test,
+// plus `options`. Exit code 99 means memcheck found an error or a definite leak.
+process under_memcheck(std::vector<std::string> options) {
+  std::vector<std::string> argv{"/usr/bin/valgrind",
+                                "--error-exitcode=99",
+                                "--leak-check=full",
+                                "--errors-for-leak-kinds=definite",
+                                "--show-leak-kinds=definite",
+                                "-q",
+                                TURNPIKE_BINARY,
+                                "-n",
+                                "-L",
+                                "127.0.0.1",
+                                "-p",
+                                "0",
+                                "--relay-threads",
+                                "1",
+                                "-r",
+                                "memcheck.test"};
+  argv.insert(argv.end(), options.begin(), options.end());
+  return process(argv);
+}
+
 TEST(Memcheck, EveryByteSentWasWrittenAndNothingLeaks) {
   if (TURNPIKE_SANITIZED) GTEST_SKIP() << "an ASan binary cannot run under valgrind";
   if (!std::filesystem::exists("/usr/bin/valgrind")) GTEST_SKIP() << "valgrind not installed";
-  process server({"/usr/bin/valgrind",
-                  "--error-exitcode=99",
-                  "--leak-check=full",
-                  "--errors-for-leak-kinds=definite",
-                  "--show-leak-kinds=definite",
-                  "-q",
-                  TURNPIKE_BINARY,
-                  "-n",
-                  "-L",
-                  "127.0.0.1",
-                  "-p",
-                  "0",
-                  "--relay-threads",
-                  "1",
-                  "-r",
-                  "memcheck.test",
-                  "--lt-cred-mech",
-                  "-u",
-                  "alice:secret",
-                  "-u",
-                  "bob:hunter2",
-                  "--allow-loopback-peers",
-                  "--software-attribute",
-                  "--include-reason-string"});
+  process server =
+      under_memcheck({"--lt-cred-mech", "-u", "alice:secret", "-u", "bob:hunter2",
+                      "--allow-loopback-peers", "--software-attribute", "--include-reason-string"});
   const auto m = server.wait_for(std::regex(R"(listening udp 127\.0\.0\.1:(\d+))"), 60s);
   ASSERT_TRUE(m) << server.output();
   // It really is memcheck running the server.
@@ -138,33 +140,9 @@ TEST(Memcheck, SignalingLeaksNothing) {
   if (TURNPIKE_SANITIZED) GTEST_SKIP() << "an ASan binary cannot run under valgrind";
   if (!std::filesystem::exists("/usr/bin/valgrind")) GTEST_SKIP() << "valgrind not installed";
   const std::string key = "memcheck-signaling-key-0123";
-  process server({"/usr/bin/valgrind",
-                  "--error-exitcode=99",
-                  "--leak-check=full",
-                  "--errors-for-leak-kinds=definite",
-                  "--show-leak-kinds=definite",
-                  "-q",
-                  TURNPIKE_BINARY,
-                  "-n",
-                  "-L",
-                  "127.0.0.1",
-                  "-p",
-                  "0",
-                  "--relay-threads",
-                  "1",
-                  "-r",
-                  "memcheck.test",
-                  "--use-auth-secret",
-                  "--static-auth-secret",
-                  "s",
-                  "--signaling-port",
-                  "0",
-                  "--signaling-address",
-                  "127.0.0.1",
-                  "--signaling-api-key",
-                  key,
-                  "--signaling-max-message",
-                  "4096"});
+  process server = under_memcheck({"--use-auth-secret", "--static-auth-secret", "s",
+                                   "--signaling-port", "0", "--signaling-address", "127.0.0.1",
+                                   "--signaling-api-key", key, "--signaling-max-message", "4096"});
   const auto m = server.wait_for(std::regex(R"(signaling on http://127\.0\.0\.1:(\d+))"), 60s);
   ASSERT_TRUE(m) << server.output();
   const auto port = static_cast<std::uint16_t>(std::stoi((*m)[1]));

@@ -52,7 +52,7 @@ sig::ice_settings ice() {
 
 void http_request(sig::service& svc, std::string_view bytes, sig::clock::time_point now) {
   http::request_parser<http::string_body> parser;
-  parser.body_limit(svc.max_message());
+  parser.body_limit(svc.limit().max_message);
   parser.header_limit(8192);
   parser.eager(true);
   boost::beast::error_code ec;
