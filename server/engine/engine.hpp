@@ -9,6 +9,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -97,11 +98,13 @@ class engine {
   void on_timer(const instant& now) noexcept;
   // RFC 6062: the outcome of relay_io::connect_peer.
   void on_peer_connected(std::uint32_t connection_id, bool ok) noexcept;
-  // RFC 6062: a peer connected to TCP relay `relay`. With a permission for it, the client is
-  // told (ConnectionAttempt) and the connection id and credentials to keep it under are
-  // returned; otherwise nullopt and the connection is to be closed.
-  std::optional<std::pair<std::uint32_t, tcp_connection_credentials>> on_peer_tcp_connection(
-      relay_id relay, const protocol::transport_address& peer, const instant& now) noexcept;
+  // RFC 6062: a peer connected to TCP relay `relay`. With a permission for it, `hold` is
+  // called with a new connection id and the credentials a ConnectionBind must carry; only
+  // when it has kept the connection (true) is the client told (ConnectionAttempt), so a
+  // ConnectionBind arriving on another shard at once finds it. False: close the connection.
+  using connection_holder = std::function<bool(std::uint32_t, tcp_connection_credentials)>;
+  bool on_peer_tcp_connection(relay_id relay, const protocol::transport_address& peer,
+                              const instant& now, const connection_holder& hold) noexcept;
   // The client's stream closed: its allocations go (RFC 8656 section 2.2).
   void on_stream_closed(const five_tuple& path) noexcept;
   // Ends every allocation (shutdown).

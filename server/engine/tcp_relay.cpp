@@ -89,19 +89,25 @@ void engine::on_peer_connected(std::uint32_t connection_id, bool ok) noexcept {
   finish_and_send(a.client, b, done.fingerprint, &auth);
 }
 
-std::optional<std::pair<std::uint32_t, tcp_connection_credentials>> engine::on_peer_tcp_connection(
-    relay_id relay, const p::transport_address& from, const instant& now) noexcept {
-  // Section 5.3: a peer with a permission may connect in; the client hears of it.
+bool engine::on_peer_tcp_connection(relay_id relay, const p::transport_address& from,
+                                    const instant& now, const connection_holder& hold) noexcept {
+  // Section 5.3: a peer with a permission may connect in; the client hears of it once the
+  // connection is held under its id.
   const auto key = by_relay_.find(relay);
-  if (key == by_relay_.end()) return std::nullopt;
+  if (key == by_relay_.end()) return false;
   allocation& a = allocations_.at(key->second);
   const auto peer = peer_policy::canonical(from);
   const permission* perm = a.find_permission(peer);
   if (!a.tcp || perm == nullptr || perm->expiry <= now.mono) {
     ++counters_.dropped_no_permission;
-    return std::nullopt;
+    return false;
   }
   const std::uint32_t id = new_connection_id();
+  try {
+    if (!hold(id, tcp_connection_credentials{a.username, a.key, a.key_is_sha256})) return false;
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
   p::transaction_id tid{};
   RAND_bytes(tid.data(), static_cast<int>(tid.size()));
   p::message_builder b(*out_, p::method::connection_attempt, p::msg_class::indication, tid);
@@ -109,7 +115,7 @@ std::optional<std::pair<std::uint32_t, tcp_connection_credentials>> engine::on_p
   p::add_xor_address(b, p::attr::xor_peer_address, peer);
   if (settings_.fingerprint_always) b.add_fingerprint();
   if (auto out = b.finish()) sink_.send_to_client(a.client, *out);
-  return std::make_pair(id, tcp_connection_credentials{a.username, a.key, a.key_is_sha256});
+  return true;
 }
 
 void engine::on_connection_bind(const five_tuple& path, const p::message_view& req,

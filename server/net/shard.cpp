@@ -548,14 +548,16 @@ void shard::on_peer_tcp_connection(engine::relay_id id, boost::asio::ip::tcp::so
   boost::system::error_code ec;
   const auto remote = peer.remote_endpoint(ec);
   if (ec) return;
-  auto offered = engine_->on_peer_tcp_connection(id, from_endpoint(remote), now());
-  spdlog::debug("tcp relay {}: peer {} {}", id, from_endpoint(remote).to_string(),
-                offered ? "offered to the client" : "refused (no permission)");
-  if (!offered) return;  // no permission: the socket closes as it goes out of scope
   const int fd = peer.release();
-  if (!relay_setup_.tcp_connections->put(offered->first, fd, std::move(offered->second))) {
-    ::close(fd);  // a connection id collision: the client will not get this one
-  }
+  const bool offered = engine_->on_peer_tcp_connection(
+      id, from_endpoint(remote), now(),
+      [this, fd](std::uint32_t connection_id, engine::tcp_connection_credentials credentials) {
+        // false on a connection id collision: the client is not told of this one
+        return relay_setup_.tcp_connections->put(connection_id, fd, std::move(credentials));
+      });
+  spdlog::debug("tcp relay {}: peer {} {}", id, from_endpoint(remote).to_string(),
+                offered ? "offered to the client" : "refused");
+  if (!offered) ::close(fd);
 }
 
 void shard::send_to_peer(engine::relay_id id, const protocol::transport_address& peer,

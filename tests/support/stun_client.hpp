@@ -148,6 +148,17 @@ class stun_client {
     return buf;
   }
 
+  // Exactly `n` raw bytes from a stream (after a ConnectionBind, say: what follows the last
+  // framed message), or nullopt if they do not all come within `timeout_ms` per read.
+  std::optional<bytes> receive_raw(std::size_t n, int timeout_ms = 2000) {
+    while (pending_.size() < n) {
+      if (!read_some(timeout_ms)) return std::nullopt;
+    }
+    bytes out(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+    return out;
+  }
+
   // True when the peer closed a stream connection (within the timeout).
   bool closed_by_peer(int timeout_ms = 2000) {
     pollfd p{fd_, POLLIN, 0};

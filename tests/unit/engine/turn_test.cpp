@@ -992,16 +992,30 @@ TEST_F(TurnTest, TcpAllocationsRfc6062) {
   EXPECT_EQ(relays_.bound[0].second, data);
 
   // A peer connecting in: only with a permission, announced by ConnectionAttempt.
-  EXPECT_FALSE(engine_->on_peer_tcp_connection(1, addr("203.0.113.77", 5555), now_));
+  // The connection is held under its id before the client hears of it, so a ConnectionBind
+  // racing in on another thread finds it; a connection that cannot be held is not announced.
+  std::optional<std::pair<std::uint32_t, tcp_connection_credentials>> held;
+  std::size_t sent_when_held = 0;
+  auto hold = [&](std::uint32_t cid, tcp_connection_credentials c) {
+    held.emplace(cid, std::move(c));
+    sent_when_held = sink_.out.size();
+    return true;
+  };
+  EXPECT_FALSE(engine_->on_peer_tcp_connection(1, addr("203.0.113.77", 5555), now_, hold));
+  EXPECT_FALSE(held);
   ASSERT_EQ(code(create_permission({addr("203.0.113.77", 0)})), 0);
   sink_.out.clear();
-  const auto offered = engine_->on_peer_tcp_connection(1, addr("203.0.113.77", 5555), now_);
-  ASSERT_TRUE(offered);
-  EXPECT_EQ(offered->second.username, "u");
+  EXPECT_FALSE(engine_->on_peer_tcp_connection(1, addr("203.0.113.77", 5555), now_,
+                                               [](std::uint32_t, auto) { return false; }));
+  EXPECT_TRUE(sink_.out.empty());
+  ASSERT_TRUE(engine_->on_peer_tcp_connection(1, addr("203.0.113.77", 5555), now_, hold));
+  ASSERT_TRUE(held);
+  EXPECT_EQ(held->second.username, "u");
+  EXPECT_EQ(sent_when_held, 0u);
   ASSERT_EQ(sink_.out.size(), 1u);
   auto attempt = *p::message_view::parse(sink_.out[0].data);
   EXPECT_TRUE(attempt.is(p::method::connection_attempt, p::msg_class::indication));
-  EXPECT_EQ(*p::decode_u32(attempt.find(p::attr::connection_id)->value), offered->first);
+  EXPECT_EQ(*p::decode_u32(attempt.find(p::attr::connection_id)->value), held->first);
   EXPECT_EQ(
       *p::decode_xor_address(attempt.find(p::attr::xor_peer_address)->value, attempt.tid_bytes()),
       addr("203.0.113.77", 5555));
