@@ -395,6 +395,7 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        }},
       {"no-udp-relay", [](server_config& c, const setting& s) { c.no_udp_relay = parse_flag(s); }},
       {"no-tcp-relay", [](server_config& c, const setting& s) { c.no_tcp_relay = parse_flag(s); }},
+      {"relay-mux", [](server_config& c, const setting& s) { c.relay_mux = parse_flag(s); }},
       {"keep-address-family",
        [](server_config& c, const setting& s) {
          if (parse_flag(s)) c.allocation_default_family = server_config::default_family::keep;
@@ -636,6 +637,7 @@ std::string describe(const server_config& c) {
   flag("rfc5766-channel-numbers", c.rfc5766_channel_numbers);
   flag("no-udp-relay", c.no_udp_relay);
   flag("no-tcp-relay", c.no_tcp_relay);
+  flag("relay-mux", c.relay_mux);
   static const char* const families[] = {"ipv4", "ipv6", "keep"};
   o << "allocation-default-address-family="
     << families[static_cast<int>(c.allocation_default_family)] << "\n";

@@ -128,6 +128,7 @@ struct server_config {
   bool rfc5766_channel_numbers = false;  // accept channels up to 0x7FFF
   bool no_udp_relay = false;
   bool no_tcp_relay = false;
+  bool relay_mux = false;  // UDP relays without a socket each (server/net/relay_mux.hpp)
   // Relay family when the Allocate names none: ipv4, ipv6, or keep (the client's own).
   enum class default_family { ipv4, ipv6, keep } allocation_default_family = default_family::ipv4;
   bool include_reason_string = false;

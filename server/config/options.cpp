@@ -141,6 +141,9 @@ constexpr std::array table{
                 "DTLS on the UDP listeners (the default with cert and pkey)"},
     option_spec{"no-udp-relay", '\0', k::flag, yes, "refuse UDP relays (442)"},
     option_spec{"no-tcp-relay", '\0', k::flag, yes, "refuse RFC 6062 TCP relays (442)"},
+    option_spec{"relay-mux", '\0', k::flag, yes,
+                "UDP relays share a few sockets per shard, steered by an sk_lookup BPF program "
+                "(root; relay ports outside net.ipv4.ip_local_port_range)"},
     option_spec{"new-log-timestamp-format", '\0', k::value, later, ""},
     option_spec{"stale-nonce", '\0', k::optional_value, yes, "nonce lifetime in seconds (600)"},
     option_spec{"max-allocate-lifetime", '\0', k::value, yes,

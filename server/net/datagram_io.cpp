@@ -77,16 +77,25 @@ int receive_batch::receive(int fd) noexcept {
   return 0;
 }
 
-std::size_t receive_batch::gro_segment(int i) const noexcept {
+bool receive_batch::read_control(int i, std::size_t& segment,
+                                 protocol::transport_address& to) const noexcept {
   auto* h = const_cast<msghdr*>(&msgs_[i].msg_hdr);
+  segment = 0;
+  bool has_to = false;
   for (cmsghdr* c = CMSG_FIRSTHDR(h); c != nullptr; c = CMSG_NXTHDR(h, c)) {
     if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
       int size = 0;
       std::memcpy(&size, CMSG_DATA(c), sizeof size);
-      return size > 0 ? static_cast<std::size_t>(size) : 0;
+      segment = size > 0 ? static_cast<std::size_t>(size) : 0;
+    } else if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_ORIGDSTADDR) ||
+               (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_ORIGDSTADDR)) {
+      sockaddr_storage ss{};
+      std::memcpy(&ss, CMSG_DATA(c), std::min<std::size_t>(c->cmsg_len - CMSG_LEN(0), sizeof ss));
+      to = from_sockaddr(ss);
+      has_to = true;
     }
   }
-  return 0;
+  return has_to;
 }
 
 send_batch::send_batch() : arena_(max_bytes) {
@@ -95,19 +104,23 @@ send_batch::send_batch() : arena_(max_bytes) {
 }
 
 std::uint64_t send_batch::push(int fd, const protocol::transport_address& to,
-                               protocol::byte_span bytes) {
+                               protocol::byte_span header, protocol::byte_span bytes,
+                               bool coalesce) {
   auto used = [this] {
     return entries_.empty() ? std::size_t{0} : entries_.back().offset + entries_.back().size;
   };
+  const std::size_t size = header.size() + bytes.size();
   std::uint64_t failed = 0;
-  if (entries_.size() == max_datagrams || used() + bytes.size() > max_bytes) failed = flush();
+  if (entries_.size() == max_datagrams || used() + size > max_bytes) failed = flush();
   const std::size_t offset = used();
   entry e;
   e.fd = fd;
   e.to_len = to_sockaddr(to, e.to);
   e.offset = offset;
-  e.size = bytes.size();
-  std::memcpy(arena_.data() + offset, bytes.data(), bytes.size());
+  e.size = size;
+  e.coalesce = coalesce;
+  if (!header.empty()) std::memcpy(arena_.data() + offset, header.data(), header.size());
+  std::memcpy(arena_.data() + offset + header.size(), bytes.data(), bytes.size());
   entries_.push_back(e);
   return failed;
 }
@@ -141,7 +154,7 @@ std::uint64_t send_batch::send_run(int fd, const std::uint16_t* order, std::size
     const entry& e = entries_[order[i]];
     std::size_t k = 1;
     std::size_t total = e.size;
-    while (gso_ && i + k < count && k < gso_max_segments) {
+    while (gso_ && e.coalesce && i + k < count && k < gso_max_segments) {
       const entry& n = entries_[order[i + k]];
       if (n.size != e.size || e.size == 0 || total + n.size > gso_max_bytes ||
           n.to_len != e.to_len || std::memcmp(&n.to, &e.to, e.to_len) != 0) {

@@ -40,47 +40,73 @@ class receive_batch {
   // datagrams; truncated slots are skipped.
   template <class F>
   void for_each(int filled, F&& f) {
+    for_each_to(filled,
+                [&f](const protocol::transport_address& from, const protocol::transport_address*,
+                     protocol::byte_span bytes) { f(from, bytes); });
+  }
+  // The same with the address each datagram was sent to, f(from, to, bytes): `to` is null
+  // unless the socket asked for IP_RECVORIGDSTADDR / IPV6_RECVORIGDSTADDR.
+  template <class F>
+  void for_each_to(int filled, F&& f) {
     for (int i = 0; i < filled; ++i) {
       const auto& h = msgs_[i].msg_hdr;
       if ((h.msg_flags & MSG_TRUNC) != 0) continue;
       const protocol::transport_address from = from_sockaddr(from_[i]);
       const std::uint8_t* data = data_.data() + static_cast<std::size_t>(i) * slot_size;
       const std::size_t len = msgs_[i].msg_len;
-      const std::size_t seg = gro_segment(i);
+      std::size_t seg = 0;
+      protocol::transport_address to;
+      const bool has_to = read_control(i, seg, to);
+      const protocol::transport_address* dst = has_to ? &to : nullptr;
       if (seg == 0 || seg >= len) {
-        f(from, protocol::byte_span(data, len));
+        f(from, dst, protocol::byte_span(data, len));
         continue;
       }
       for (std::size_t at = 0; at < len; at += seg) {
-        f(from, protocol::byte_span(data + at, std::min(seg, len - at)));
+        f(from, dst, protocol::byte_span(data + at, std::min(seg, len - at)));
       }
     }
   }
 
  private:
-  std::size_t gro_segment(int i) const noexcept;
+  // Slot i's control messages: the GRO segment size (0: none) and, if present (true), the
+  // original destination.
+  bool read_control(int i, std::size_t& segment, protocol::transport_address& to) const noexcept;
 
   std::vector<std::uint8_t> data_;
   std::array<iovec, slots> iov_{};
   std::array<sockaddr_storage, slots> from_{};
-  std::array<std::array<std::uint8_t, 64>, slots> control_{};
+  std::array<std::array<std::uint8_t, 128>, slots> control_{};
   std::array<mmsghdr, slots> msgs_{};
 };
 
 // Reads what `fd` has queued, at most `rounds` batches (then the shard's other sockets get
-// their turn), handing each datagram to `f` while `fd` stays open: `f` may close it, and `fd`
-// is read through the reference. True: more may be left.
+// their turn), handing each datagram to f(from, to, bytes) while `fd` stays open: `f` may
+// close it, and `fd` is read through the reference. `to` is the datagram's original
+// destination, null unless the socket asked for IP_RECVORIGDSTADDR / IPV6_RECVORIGDSTADDR.
+// True: more may be left.
 template <class F>
-bool drain_socket(receive_batch& b, const int& fd, F&& f, int rounds = 4) {
+bool drain_socket_to(receive_batch& b, const int& fd, F&& f, int rounds = 4) {
   for (int round = 0; round < rounds; ++round) {
     if (fd < 0) return false;
     const int n = b.receive(fd);
-    b.for_each(n, [&](const protocol::transport_address& from, protocol::byte_span bytes) {
-      if (fd >= 0) f(from, bytes);
+    b.for_each_to(n, [&](const protocol::transport_address& from,
+                         const protocol::transport_address* to, protocol::byte_span bytes) {
+      if (fd >= 0) f(from, to, bytes);
     });
     if (n < receive_batch::slots) return false;
   }
   return fd >= 0;
+}
+
+// The same with f(from, bytes).
+template <class F>
+bool drain_socket(receive_batch& b, const int& fd, F&& f, int rounds = 4) {
+  return drain_socket_to(
+      b, fd,
+      [&f](const protocol::transport_address& from, const protocol::transport_address*,
+           protocol::byte_span bytes) { f(from, bytes); },
+      rounds);
 }
 
 // Outgoing datagrams queued during one handler and sent together by flush(): per socket one
@@ -92,7 +118,13 @@ class send_batch {
   static constexpr std::size_t max_bytes = 256 * 1024;
   send_batch();
   // Queues a copy (flushing first when full). Returns the datagrams that failed in that flush.
-  std::uint64_t push(int fd, const protocol::transport_address& to, protocol::byte_span bytes);
+  std::uint64_t push(int fd, const protocol::transport_address& to, protocol::byte_span bytes) {
+    return push(fd, to, {}, bytes, true);
+  }
+  // Queues `header` then `bytes` as one datagram; with `coalesce` false it never joins a GSO
+  // run (raw sockets, whose datagrams carry their own headers).
+  std::uint64_t push(int fd, const protocol::transport_address& to, protocol::byte_span header,
+                     protocol::byte_span bytes, bool coalesce);
   // Sends all that is queued; returns how many datagrams could not be sent (buffer full,
   // unreachable, too large: dropped, never retried or blocked on).
   std::uint64_t flush() noexcept;
@@ -108,6 +140,7 @@ class send_batch {
     sockaddr_storage to;
     std::size_t offset;
     std::size_t size;
+    bool coalesce;
   };
   std::uint64_t send_run(int fd, const std::uint16_t* order, std::size_t count) noexcept;
   std::uint64_t send_one_by_one(int fd, const std::uint16_t* order, std::size_t count) noexcept;

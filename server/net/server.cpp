@@ -301,6 +301,24 @@ void server::start() {
   relays.max_port = cfg_.max_port;
   relays.reservations = &reservations_;
   relays.tcp_connections = cfg_.no_tcp_relay ? nullptr : &tcp_connections_;
+  if (cfg_.relay_mux) {
+    if (auto why = relay_mux_unsupported(relays.ips, cfg_.min_port, cfg_.max_port)) {
+      throw config::config_error(*why);
+    }
+    std::vector<protocol::transport_address> own;
+    for (const auto& l : listeners_) own.push_back(l.address);
+    try {
+      mux_ = std::make_unique<relay_mux>(static_cast<unsigned>(shards_.size()), relays.ips,
+                                         cfg_.min_port, cfg_.max_port, own);
+    } catch (const std::runtime_error& e) {
+      throw config::config_error(e.what());
+    }
+    relays.mux = mux_.get();
+    spdlog::info(
+        "relay-mux: UDP relays of {} relay address(es) share one receive and one raw "
+        "send socket per shard and family; {} relayed ports",
+        relays.ips.size(), mux_->ports_free());
+  }
   stream_limits limits;
   limits.frame_timeout = std::chrono::seconds(cfg_.stream_frame_timeout);
   limits.idle_timeout = std::chrono::seconds(cfg_.stream_idle_timeout);

@@ -3,6 +3,8 @@
 // engine's single timer.
 #include "server/net/shard.hpp"
 
+#include "server/net/relay_mux.hpp"
+
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
@@ -14,6 +16,7 @@
 #include <ctime>
 
 #include "server/net/asio_address.hpp"
+#include "server/net/relay_mux.hpp"
 #include "server/net/relay_socket.hpp"
 #include "server/net/stream_connection.hpp"
 #include "server/net/tcp_listener.hpp"
@@ -51,6 +54,7 @@ void shard::init_engine(engine::engine_settings settings, relay_setup relays,
                         stream_limits limits) {
   relay_setup_ = std::move(relays);
   limits_ = limits;
+  if (relay_setup_.mux != nullptr) open_mux_sockets();
   engine_.emplace(std::move(settings), *this, this);
 }
 
@@ -132,6 +136,7 @@ void shard::stop() {
   boost::asio::post(io_, [this] {
     if (engine_) engine_->close_all();
     flush_sends();
+    close_mux_sockets();
     for (auto& u : udp_) u->close();
     boost::system::error_code ignored;
     poll_.close(ignored);
@@ -171,6 +176,7 @@ shard_snapshot& shard_snapshot::operator+=(const shard_snapshot& o) noexcept {
   stream_connections += o.stream_connections;
   dtls_sessions += o.dtls_sessions;
   relay_sockets += o.relay_sockets;
+  mux_dropped += o.mux_dropped;
   return *this;
 }
 
@@ -192,7 +198,8 @@ std::future<shard_snapshot> shard::snapshot() {
     s.stream_timeouts = stream_timeouts_;
     s.streams_refused = streams_refused_;
     s.stream_connections = connections_.size();
-    s.relay_sockets = relays_.size() + tcp_relays_.size();
+    s.relay_sockets = relays_.size() + tcp_relays_.size() + mux_relays_.size();
+    s.mux_dropped = mux_unknown_;
     promise->set_value(s);
   });
   return result;
@@ -265,6 +272,7 @@ void shard::drain_again() {
 }
 
 bool shard::drain_key(std::uint64_t key) noexcept {
+  if ((key & mux_key) != 0) return drain_mux(key & 1);
   if ((key & listener_key) != 0) {
     const std::size_t index = key & 0xffffffffu;
     return index < udp_.size() && udp_[index]->drain();
@@ -412,6 +420,7 @@ std::optional<engine::opened_relay> shard::open_relay(const engine::relay_reques
     why = engine::relay_error::no_port;
     return std::nullopt;
   }
+  if (relay_setup_.mux != nullptr) return open_mux_relay(request, why);
   int fd = -1;
   engine::opened_relay out;
   if (request.token) {
@@ -483,6 +492,11 @@ void shard::close_relay(engine::relay_id id) {
   if (const auto it = tcp_relays_.find(id); it != tcp_relays_.end()) {
     it->second.second->close();
     tcp_relays_.erase(it);
+  }
+  if (const auto it = mux_relays_.find(id); it != mux_relays_.end()) {
+    relay_setup_.mux->close(it->second.local);
+    mux_ids_.erase(it->second.local);
+    mux_relays_.erase(it);
   }
 }
 
@@ -562,8 +576,130 @@ void shard::on_peer_tcp_connection(engine::relay_id id, boost::asio::ip::tcp::so
 
 void shard::send_to_peer(engine::relay_id id, const protocol::transport_address& peer,
                          protocol::byte_span bytes) {
-  const auto it = relays_.find(id);
-  if (it != relays_.end()) it->second->send_to(peer, bytes);
+  if (const auto it = relays_.find(id); it != relays_.end()) {
+    it->second->send_to(peer, bytes);
+    return;
+  }
+  const auto m = mux_relays_.find(id);
+  if (m == mux_relays_.end()) return;
+  // From the relayed address, through the shard's raw socket: headers written here.
+  std::uint8_t header[48];
+  const std::size_t n = build_udp_headers(m->second.local, peer, bytes.data(), bytes.size(),
+                                          m->second.dont_fragment, header);
+  const int fd = mux_out_[m->second.local.family == protocol::address_family::ipv6 ? 1 : 0];
+  if (n == 0 || fd < 0) {
+    ++send_failures_;
+    return;
+  }
+  protocol::transport_address to = peer;
+  to.port = 0;  // raw sockets take no port (IPv6 refuses any other than 0 or the protocol)
+  const protocol::byte_span head(header, n);
+  if (batching_ > 0) {
+    send_failures_ += send_->push(fd, to, head, bytes, false);
+    return;
+  }
+  sockaddr_storage sa;
+  msghdr h{};
+  iovec iov[2] = {{header, n}, {const_cast<std::uint8_t*>(bytes.data()), bytes.size()}};
+  h.msg_name = &sa;
+  h.msg_namelen = to_sockaddr(to, sa);
+  h.msg_iov = iov;
+  h.msg_iovlen = 2;
+  if (::sendmsg(fd, &h, MSG_DONTWAIT) < 0) ++send_failures_;
+}
+
+void shard::open_mux_sockets() {
+  auto fail = [](const char* what) {
+    throw boost::system::system_error(errno, boost::system::system_category(),
+                                      std::string("relay-mux: ") + what);
+  };
+  for (const auto& ip : relay_setup_.ips) {
+    const bool v6 = ip.family == protocol::address_family::ipv6;
+    const std::size_t f = v6 ? 1 : 0;
+    if (mux_in_[f] >= 0) continue;
+    const int domain = v6 ? AF_INET6 : AF_INET;
+    // Receive: bound to the relay IP on a port of the kernel's choosing; the program steers
+    // every relayed address of this shard here, and IP(V6)_ORIGDSTADDR names which.
+    mux_in_[f] = ::socket(domain, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (mux_in_[f] < 0) fail("socket");
+    const int on = 1;
+    if (v6) ::setsockopt(mux_in_[f], IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+    if (::setsockopt(mux_in_[f], v6 ? SOL_IPV6 : SOL_IP,
+                     v6 ? IPV6_RECVORIGDSTADDR : IP_RECVORIGDSTADDR, &on, sizeof on) != 0) {
+      fail("IP_RECVORIGDSTADDR");
+    }
+    protocol::transport_address any_port = ip;
+    any_port.port = 0;
+    sockaddr_storage sa;
+    const socklen_t len = to_sockaddr(any_port, sa);
+    if (::bind(mux_in_[f], reinterpret_cast<const sockaddr*>(&sa), len) != 0) fail("bind");
+    tune_udp_socket(mux_in_[f], socket_buffer_bytes, 0);
+    relay_setup_.mux->add_socket(relay_mux::slot(index_, ip.family), mux_in_[f]);
+    watch_udp(mux_in_[f], mux_key | f);
+    // Send: a raw socket writing whole IP datagrams (IPPROTO_RAW: send only, header included).
+    mux_out_[f] = ::socket(domain, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW);
+    if (mux_out_[f] < 0) fail("raw socket (needs CAP_NET_RAW)");
+    const int buffer = socket_buffer_bytes;
+    ::setsockopt(mux_out_[f], SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
+  }
+}
+
+void shard::close_mux_sockets() noexcept {
+  for (int& fd : mux_in_) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  for (int& fd : mux_out_) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+}
+
+bool shard::drain_mux(std::size_t family) noexcept {
+  return drain_socket_to(*receive_, mux_in_[family],
+                         [this](const protocol::transport_address& from,
+                                const protocol::transport_address* to, protocol::byte_span bytes) {
+                           const auto it = to != nullptr ? mux_ids_.find(*to) : mux_ids_.end();
+                           if (it == mux_ids_.end()) {
+                             ++mux_unknown_;  // closed since it was queued
+                             return;
+                           }
+                           on_peer_packet(it->second, from, bytes);
+                         });
+}
+
+std::optional<engine::opened_relay> shard::open_mux_relay(const engine::relay_request& request,
+                                                          engine::relay_error& why) {
+  const std::size_t f = request.family == protocol::address_family::ipv6 ? 1 : 0;
+  std::optional<protocol::transport_address> at;
+  std::optional<engine::reservation_token> reserved;
+  if (request.token) {
+    at = relay_setup_.mux->claim(*request.token, index_);
+    if (!at) {
+      why = engine::relay_error::bad_token;
+      return std::nullopt;
+    }
+  } else {
+    if (mux_in_[f] < 0) {
+      why = engine::relay_error::no_such_family;
+      return std::nullopt;
+    }
+    auto opened =
+        relay_setup_.mux->open(request.family, request.even_port, request.reserve_next, index_);
+    if (!opened) {
+      why = engine::relay_error::no_port;
+      return std::nullopt;
+    }
+    at = opened->relayed;
+    reserved = opened->token;
+  }
+  engine::opened_relay out;
+  out.id = next_relay_++;
+  out.local = *at;
+  out.reserved = reserved;
+  mux_relays_.emplace(out.id, mux_relay{*at, request.dont_fragment});
+  mux_ids_.emplace(*at, out.id);
+  return out;
 }
 
 }  // namespace turnpike::server::net

@@ -32,6 +32,7 @@ namespace turnpike::server::net {
 
 class udp_socket;
 class tcp_listener;
+class relay_mux;
 class stream_connection;
 class relay_socket;
 
@@ -41,6 +42,7 @@ struct relay_setup {
   std::uint16_t max_port = 65535;
   relay_reservations* reservations = nullptr;
   tcp_connection_registry* tcp_connections = nullptr;  // RFC 6062; null: no TCP relays
+  relay_mux* mux = nullptr;  // relay-mux: UDP relays share the shard's sockets (relay_mux.hpp)
 };
 
 // Time the shard spent handling one STUN message (not ChannelData), in seconds. Fixed
@@ -75,14 +77,22 @@ struct shard_snapshot {
   std::uint64_t stream_connections = 0;
   std::uint64_t dtls_sessions = 0;
   std::uint64_t relay_sockets = 0;  // UDP and TCP relays open
+  std::uint64_t mux_dropped = 0;    // relay-mux: datagrams for relayed addresses not held
   shard_snapshot& operator+=(const shard_snapshot& o) noexcept;
 };
 
+// IP only (the port is ignored).
 struct address_hash {
   std::size_t operator()(const protocol::transport_address& a) const noexcept {
     std::size_t h = 0;
     for (std::uint8_t b : a.ip) h = h * 131 + b;
     return h;
+  }
+};
+// IP and port.
+struct transport_address_hash {
+  std::size_t operator()(const protocol::transport_address& a) const noexcept {
+    return address_hash{}(a)*65599 + a.port;
   }
 };
 
@@ -202,12 +212,23 @@ class shard final : public engine::client_sink, public engine::relay_io {
   // set of their own, registered once; Asio waits on that set's descriptor, so a wake-up
   // costs one re-arm however many sockets it finds readable, and none per socket.
   static constexpr std::uint64_t listener_key = std::uint64_t{1} << 32;  // | index in udp_
+  static constexpr std::uint64_t mux_key = std::uint64_t{2} << 32;       // | family index
   void watch_udp(int fd, std::uint64_t key);
   void arm_poll();
   void on_poll();
   void schedule_again();
   void drain_again();
   bool drain_key(std::uint64_t key) noexcept;
+  // relay-mux: the shard's receive and raw send sockets, and its share of the relays.
+  void open_mux_sockets();
+  void close_mux_sockets() noexcept;
+  bool drain_mux(std::size_t family) noexcept;
+  std::optional<engine::opened_relay> open_mux_relay(const engine::relay_request& request,
+                                                     engine::relay_error& why);
+  struct mux_relay {
+    protocol::transport_address local;
+    bool dont_fragment = false;
+  };
 
   unsigned index_;
   boost::asio::io_context io_{1};
@@ -227,6 +248,12 @@ class shard final : public engine::client_sink, public engine::relay_io {
   std::unordered_map<engine::relay_id,
                      std::pair<protocol::transport_address, std::shared_ptr<tcp_relay_listener>>>
       tcp_relays_;
+  std::unordered_map<engine::relay_id, mux_relay> mux_relays_;
+  std::unordered_map<protocol::transport_address, engine::relay_id, transport_address_hash>
+      mux_ids_;
+  std::array<int, 2> mux_in_{-1, -1};   // receive sockets: [0] IPv4, [1] IPv6
+  std::array<int, 2> mux_out_{-1, -1};  // raw IPPROTO_RAW send sockets
+  std::uint64_t mux_unknown_ = 0;       // datagrams to a relayed address no longer held
   engine::relay_id next_relay_ = 1;
   std::minstd_rand rng_;
   std::uint64_t send_failures_ = 0;
