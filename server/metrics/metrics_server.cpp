@@ -218,8 +218,12 @@ std::string render(const net::server& srv, bool draining,
            static_cast<double>(s.dtls.handshakes));
   f.single("turnpike_dtls_failures_total", "DTLS handshake failures, alerts and timeouts.",
            MetricType::Counter, static_cast<double>(s.dtls.failed));
-  f.single("turnpike_relay_ports_in_use", "Relay sockets open now (UDP and TCP relays).",
+  f.single("turnpike_relay_ports_in_use",
+           "Relayed ports in use now (UDP and TCP relays, relay-mux ones included).",
            MetricType::Gauge, static_cast<double>(s.relay_sockets));
+  f.single("turnpike_relay_mux_dropped_total",
+           "relay-mux: datagrams for a relayed address deleted while they were queued.",
+           MetricType::Counter, static_cast<double>(s.mux_dropped));
   f.single("turnpike_relay_ports", "Relay ports available: min-port..max-port per relay IP.",
            MetricType::Gauge, static_cast<double>(srv.relay_port_capacity()));
 
