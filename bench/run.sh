@@ -4,25 +4,47 @@
 # measures it with bench/turn_load, stops it, then does the same for the other (alternating
 # which goes first), and prints medians over the rounds and the Turnpike/coturn ratios.
 #
-#   bench/run.sh [--rounds N] [--duration S] [--skip-ramp]
+#   bench/run.sh [--rounds N] [--duration S] [--skip-ramp] [--mux] [--many N]
 #
 # Both servers get the same settings: loopback only, one user (long-term credentials), 2 relay
 # threads, relay ports 49152-65535, loopback peers allowed, no TLS/DTLS/CLI. Needs: coturn
 # (Debian package), python3, and a build with -DTURNPIKE_BENCH=ON (done here).
+#
+# --mux adds a third server, Turnpike with relay-mux, measured the same way. It needs root:
+# the whole run then happens in a network namespace of its own (unshare --net) whose
+# ephemeral ports end at 49151, so the relay range is the same for all three servers.
+# --many N also holds N idle allocations on each server (three load processes from
+# 127.0.0.2-4, each under the 20 000-descriptor limit) and reads the server's resident memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rounds=3
 duration=8
 ramp=1
+mux=0
+many=0
+args=("$@")
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) rounds="$2"; shift 2 ;;
     --duration) duration="$2"; shift 2 ;;
     --skip-ramp) ramp=0; shift ;;
-    *) echo "usage: $0 [--rounds N] [--duration S] [--skip-ramp]" >&2; exit 2 ;;
+    --mux) mux=1; shift ;;
+    --many) many="$2"; shift 2 ;;
+    *) echo "usage: $0 [--rounds N] [--duration S] [--skip-ramp] [--mux] [--many N]" >&2; exit 2 ;;
   esac
 done
+
+if [[ $mux == 1 && -z "${TURNPIKE_BENCH_NETNS:-}" ]]; then
+  [[ $(id -u) == 0 ]] || { echo "bench: --mux needs root (BPF, raw sockets, a netns)" >&2; exit 1; }
+  exec unshare --net -- env TURNPIKE_BENCH_NETNS=1 bash "$0" "${args[@]}"
+fi
+if [[ -n "${TURNPIKE_BENCH_NETNS:-}" ]]; then
+  ip link set lo up
+  echo "32768 49151" >/proc/sys/net/ipv4/ip_local_port_range
+fi
+servers=(turnpike coturn)
+[[ $mux == 1 ]] && servers+=(turnpike-mux)
 
 build=build-bench
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTURNPIKE_BENCH=ON \
@@ -39,10 +61,12 @@ free_port() {
 
 start_server() {  # name port -> pid in $server_pid
   local name="$1" port="$2"
-  if [[ "$name" == turnpike ]]; then
+  if [[ "$name" == turnpike* ]]; then
+    local extra=()
+    [[ "$name" == turnpike-mux ]] && extra=(--relay-mux)
     "$build/turnpike" -n -L 127.0.0.1 -p "$port" -r bench -u bench:bench --lt-cred-mech \
       --no-tls --no-dtls --no-cli --allow-loopback-peers --min-port 49152 --max-port 65535 \
-      --relay-threads 2 --log-level warning >"$out/server.log" 2>&1 &
+      --relay-threads 2 --log-level warning "${extra[@]}" >"$out/server.log" 2>&1 &
   else
     turnserver -n -L 127.0.0.1 -p "$port" -r bench -u bench:bench --lt-cred-mech \
       --no-tls --no-dtls --no-cli --allow-loopback-peers --min-port 49152 --max-port 65535 \
@@ -50,6 +74,34 @@ start_server() {  # name port -> pid in $server_pid
   fi
   server_pid=$!
   sleep 1.5
+}
+
+rss_of() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
+
+# N idle allocations from three load processes (127.0.0.2-4) held at once; the server's
+# resident memory before and while they are held.
+hold_many() {  # name round port
+  local name="$1" round="$2" port="$3" per=$(( many / 3 )) pids=() before after held=0 i
+  before=$(rss_of "$server_pid")
+  for i in 2 3 4; do
+    "$load" --port "$port" --user bench --password bench --server-pid "$server_pid" \
+      --mode idle --sessions "$per" --client-ip "127.0.0.$i" --client-port 10000 --hold 600 \
+      >"$out/many$i.txt" 2>&1 &
+    pids+=($!)
+  done
+  for i in 2 3 4; do
+    while ! grep -q 'mode=idle' "$out/many$i.txt" && kill -0 "${pids[$((i - 2))]}" 2>/dev/null; do
+      sleep 1
+    done
+  done
+  sleep 1
+  after=$(rss_of "$server_pid")
+  for i in 2 3 4; do
+    held=$(( held + $(sed -n 's/.*mode=idle allocations=\([0-9]*\).*/\1/p' "$out/many$i.txt" || echo 0) ))
+  done
+  kill "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+  echo "server=$name round=$round test=many asked=$many allocations=$held rss_before=$before rss_after=$after bytes_per_allocation=$(( held > 0 ? (after - before) / held : 0 )) rss_per_allocation=$(( held > 0 ? after / held : 0 ))"
 }
 
 stop_server() {
@@ -75,6 +127,7 @@ measure() {  # name round
       --sessions 2 --inflight 64)"
     echo "server=$name round=$round test=idle10k $("$load" "${common[@]}" --mode idle \
       --sessions 10000)"
+    if (( many > 0 )); then hold_many "$name" "$round" "$port"; fi
     if [[ $ramp == 1 ]]; then
       # Offered load steps (round trips per second per session, 16 sessions, 160 bytes):
       # the highest step with loss under 0.1 %.
@@ -91,7 +144,8 @@ measure() {  # name round
 }
 
 for round in $(seq 1 "$rounds"); do
-  if (( round % 2 )); then order=(turnpike coturn); else order=(coturn turnpike); fi
+  # Each round in another order, so no server always goes first.
+  order=("${servers[@]:$(( (round - 1) % ${#servers[@]} ))}" "${servers[@]:0:$(( (round - 1) % ${#servers[@]} ))}")
   for name in "${order[@]}"; do
     echo "round $round: $name" >&2
     measure "$name" "$round"
@@ -125,15 +179,40 @@ lines = [
   ("Server resident memory with 10 000 idle allocations, bytes (lower is better)", 'idle10k', 'rss_after', True),
   ("Resident bytes added per idle allocation (10 000 held; lower is better)", 'idle10k', 'bytes_per_allocation', True),
 ]
-print(f"{'measure':<72} {'turnpike':>12} {'coturn':>12} {'ratio':>8}")
+mux = any(r.get('server') == 'turnpike-mux' for r in rows)
+fmt = lambda v: '-' if v is None else f"{v:.2f}" if v < 100 else f"{v:.0f}"
+def ratio(t, c, lower):
+    return '' if not t or not c else f"{(c / t if lower else t / c):.2f}x"
+header = f"{'measure':<72} {'turnpike':>12} {'coturn':>12} {'ratio':>8}"
+if mux:
+    header += f" {'turnpike-mux':>13} {'ratio':>8}"
+print(header)
 for title, test, key, lower in lines:
     t, c = med('turnpike', test, key), med('coturn', test, key)
-    ratio = '' if not t or not c else f"{(c / t if lower else t / c):.2f}x"
-    fmt = lambda v: '-' if v is None else f"{v:.2f}" if v < 100 else f"{v:.0f}"
-    print(f"{title:<72} {fmt(t):>12} {fmt(c):>12} {ratio:>8}")
+    row = f"{title:<72} {fmt(t):>12} {fmt(c):>12} {ratio(t, c, lower):>8}"
+    if mux:
+        m = med('turnpike-mux', test, key)
+        row += f" {fmt(m):>13} {ratio(m, c, lower):>8}"
+    print(row)
 t, c = best_lossless('turnpike'), best_lossless('coturn')
-ratio = '' if not t or not c else f"{t / c:.2f}x"
-print(f"{'Highest offered round trips/s with loss < 0.1 % (16 x 160 B)':<72} {t or '-':>12} {c or '-':>12} {ratio:>8}")
+row = f"{'Highest offered round trips/s with loss < 0.1 % (16 x 160 B)':<72} {fmt(t):>12} {fmt(c):>12} {ratio(t, c, False):>8}"
+if mux:
+    m = best_lossless('turnpike-mux')
+    row += f" {fmt(m):>13} {ratio(m, c, False):>8}"
+print(row)
+many = [r for r in rows if r.get('test') == 'many']
+if many:
+    asked = many[0]['asked']
+    for title, key, lower in (
+            (f"Idle allocations held when {asked} are asked for", 'allocations', False),
+            (f"Server resident memory while holding them, bytes (lower is better)", 'rss_after', True),
+            (f"Resident bytes per allocation held, whole process (lower is better)", 'rss_per_allocation', True)):
+        t, c = med('turnpike', 'many', key), med('coturn', 'many', key)
+        row = f"{title:<72} {fmt(t):>12} {fmt(c):>12} {ratio(t, c, lower):>8}"
+        if mux:
+            m = med('turnpike-mux', 'many', key)
+            row += f" {fmt(m):>13} {ratio(m, c, lower):>8}"
+        print(row)
 print("\nratio: how many times better Turnpike is (coturn/turnpike where lower is better).")
 print("failed Allocates (allocate test, all rounds):", ", ".join(f"{r['server']} {r['failed']}" for r in rows if r.get('test') == 'allocate'))
 print("loss in the fixed-load runs:", ", ".join(f"{r['server']} {r['test']} {float(r['loss_pct']):.3f}%" for r in rows if r.get('test') in ('relay160', 'relay1200')))

@@ -62,6 +62,9 @@ struct options {
   int server_pid = 0;
   unsigned threads = 1;
   unsigned inflight = 1;  // allocate: allocations under way at once per worker
+  std::string client_ip;  // source address of the client sockets (default: the kernel's)
+  unsigned client_port = 0;  // with client_ip: the first client's port, then one more each
+  double hold = 0;        // idle: seconds to keep the allocations after reporting
 };
 
 sockaddr_in v4(const std::string& ip, std::uint16_t port) {
@@ -100,6 +103,16 @@ class client {
   // `big_buffers`: 4 MiB socket buffers (relay and binding floods); allocate churn needs none.
   explicit client(const options& o, bool big_buffers = true) : o_(o) {
     fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd_ >= 0 && !o.client_ip.empty()) {
+      // Explicit ports when asked: the kernel's choice draws from one ephemeral range for
+      // every source address, which caps a process at that range's size.
+      static unsigned next_port = o.client_port;
+      const auto from =
+          v4(o.client_ip, static_cast<std::uint16_t>(o.client_port == 0 ? 0 : next_port++));
+      if (::bind(fd_, reinterpret_cast<const sockaddr*>(&from), sizeof from) != 0) {
+        throw std::runtime_error("client socket: cannot bind " + o.client_ip);
+      }
+    }
     const auto to = v4(o.server, o.port);
     if (fd_ < 0 || ::connect(fd_, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
       throw std::runtime_error("client socket");
@@ -687,7 +700,8 @@ int run_idle(const options& o) {
             << (held.empty()
                     ? 0
                     : static_cast<double>(after - before) / static_cast<double>(held.size()))
-            << "\n";
+            << std::endl;
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.hold));
   for (auto& c : held) c->remove();
   return 0;
 }
@@ -711,6 +725,10 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", o.warmup, "seconds before measuring");
   app.add_option("--server-pid", o.server_pid, "server process, for its CPU time and memory");
   app.add_option("--threads", o.threads, "sending threads")->check(CLI::Range(1u, 64u));
+  app.add_option("--client-ip", o.client_ip, "source IPv4 address of the client sockets");
+  app.add_option("--client-port", o.client_port,
+                 "with --client-ip: first client port (then one more per client)");
+  app.add_option("--hold", o.hold, "idle: seconds to keep the allocations after reporting");
   app.add_option("--inflight", o.inflight, "allocate: allocations under way per worker")
       ->check(CLI::Range(1u, 256u));
   CLI11_PARSE(app, argc, argv);

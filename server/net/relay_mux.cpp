@@ -91,16 +91,11 @@ void put16(std::uint8_t* p, std::uint32_t v) noexcept {
 std::optional<std::string> relay_mux_unsupported(
     const std::vector<protocol::transport_address>& relay_ips, std::uint16_t min_port,
     std::uint16_t max_port) {
-  bool v4 = false, v6 = false;
   for (const auto& ip : relay_ips) {
     if (is_wildcard(ip)) {
       return "relay-mux needs specific relay addresses (relay-ip or listening-ip), not " +
              ip.ip_string();
     }
-    bool& seen = ip.family == protocol::address_family::ipv4 ? v4 : v6;
-    if (seen)
-      return "relay-mux takes one relay address per family; " + ip.ip_string() + " is a second";
-    seen = true;
   }
   std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
   unsigned lo = 0, hi = 0;
@@ -193,8 +188,17 @@ void relay_mux::add_socket(std::uint32_t slot, int fd) {
 }
 
 relay_mux::pool* relay_mux::pool_for(protocol::address_family family) noexcept {
+  // The relay address of that family with the most ports free: allocations spread over them.
+  pool* best = nullptr;
   for (auto& p : pools_) {
-    if (p.ip.family == family) return &p;
+    if (p.ip.family == family && (best == nullptr || p.available > best->available)) best = &p;
+  }
+  return best;
+}
+
+relay_mux::pool* relay_mux::pool_of(const protocol::transport_address& relayed) noexcept {
+  for (auto& p : pools_) {
+    if (p.ip.family == relayed.family && p.ip.ip == relayed.ip) return &p;
   }
   return nullptr;
 }
@@ -245,7 +249,7 @@ void relay_mux::expire_reservations() noexcept {
       ++it;
       continue;
     }
-    if (pool* p = pool_for(it->second.relayed.family)) give_port(*p, it->second.relayed.port);
+    if (pool* p = pool_of(it->second.relayed)) give_port(*p, it->second.relayed.port);
     it = reservations_.erase(it);
   }
 }
@@ -276,9 +280,10 @@ std::optional<relay_mux::opened> relay_mux::open(protocol::address_family family
   }
   if (!steer(out.relayed, shard)) {
     const std::lock_guard lock(mutex_);
-    give_port(*pool_for(family), out.relayed.port);
+    pool* p = pool_of(out.relayed);
+    give_port(*p, out.relayed.port);
     if (out.token) {
-      give_port(*pool_for(family), static_cast<std::uint16_t>(out.relayed.port + 1));
+      give_port(*p, static_cast<std::uint16_t>(out.relayed.port + 1));
       reservations_.erase(*out.token);
     }
     return std::nullopt;
@@ -299,7 +304,7 @@ std::optional<protocol::transport_address> relay_mux::claim(const engine::reserv
   }
   if (!steer(relayed, shard)) {
     const std::lock_guard lock(mutex_);
-    give_port(*pool_for(relayed.family), relayed.port);
+    give_port(*pool_of(relayed), relayed.port);
     return std::nullopt;
   }
   return relayed;
@@ -309,7 +314,7 @@ void relay_mux::close(const protocol::transport_address& relayed) noexcept {
   const steer_key key = key_of(relayed);
   bpf_map_delete_elem(ports_map_, &key);
   const std::lock_guard lock(mutex_);
-  if (pool* p = pool_for(relayed.family)) give_port(*p, relayed.port);
+  if (pool* p = pool_of(relayed)) give_port(*p, relayed.port);
 }
 
 std::size_t relay_mux::ports_free() const {

@@ -11,9 +11,10 @@
 // and a shard reads and writes the peers of all its allocations with one recvmmsg and one
 // sendmmsg per wake-up.
 //
-// Needs CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW (root), Linux 5.9 or later, a relay IP per
-// family that is not a wildcard, and a relay port range outside the kernel's ephemeral ports:
-// the program takes those ports from every other socket of the namespace.
+// Needs CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW (root), Linux 5.9 or later, relay IPs that
+// are not wildcards (several per family are used in turn, most free ports first: each adds
+// max-port - min-port + 1 relayed addresses), and a relay port range outside the kernel's
+// ephemeral ports: the program takes those ports from every other socket of the namespace.
 #pragma once
 
 #include <chrono>
@@ -90,6 +91,7 @@ class relay_mux {
     std::chrono::steady_clock::time_point until;
   };
   pool* pool_for(protocol::address_family family) noexcept;
+  pool* pool_of(const protocol::transport_address& relayed) noexcept;
   std::optional<std::uint16_t> take_port(pool& p, bool even, bool pair) noexcept;
   void give_port(pool& p, std::uint16_t port) noexcept;
   bool steer(const protocol::transport_address& relayed, unsigned shard) noexcept;

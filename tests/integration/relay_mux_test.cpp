@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -120,6 +121,12 @@ class RelayMuxTest : public ::testing::Test {
                                                                  "--rfc5766-channel-numbers",
                                                                  "--no-rfc5780",
                                                                  "--relay-mux",
+                                                                 "--relay-ip",
+                                                                 "127.0.0.1",
+                                                                 "--relay-ip",
+                                                                 "127.0.0.2",
+                                                                 "--relay-ip",
+                                                                 "::1",
                                                                  "--min-port",
                                                                  std::to_string(min_port_),
                                                                  "--max-port",
@@ -177,7 +184,7 @@ TEST_F(RelayMuxTest, UclientRelaysWithZeroLoss) {
 TEST_F(RelayMuxTest, AllocationsCostNoDescriptorsAndPortsAreDistinctAndInRange) {
   const std::size_t before = open_descriptors(server_->pid());
   std::vector<std::unique_ptr<turn_session>> sessions;
-  std::set<std::uint16_t> ports;
+  std::set<std::pair<std::array<std::uint8_t, 16>, std::uint16_t>> ports;
   std::vector<p::transport_address> relayed;
   for (int i = 0; i < 400; ++i) {
     sessions.push_back(std::make_unique<turn_session>(SOCK_DGRAM, loopback(port_), "u", "p"));
@@ -186,11 +193,18 @@ TEST_F(RelayMuxTest, AllocationsCostNoDescriptorsAndPortsAreDistinctAndInRange) 
     const auto a = sessions.back()->allocate();
     ASSERT_EQ(a.code, 0) << i;
     relayed.push_back(relayed_of(a));
-    EXPECT_EQ(relayed.back().ip, loopback(0).ip);
     EXPECT_GE(relayed.back().port, min_port_);
-    ports.insert(relayed.back().port);
+    ports.insert({relayed.back().ip, relayed.back().port});
   }
   EXPECT_EQ(ports.size(), 400u);
+  // Spread over both IPv4 relay addresses (the one with more ports free goes next).
+  const auto on = [&](const char* ip) {
+    return std::count_if(relayed.begin(), relayed.end(),
+                         [&](const p::transport_address& r) { return r.ip == loopback(0, ip).ip; });
+  };
+  EXPECT_EQ(on("127.0.0.1") + on("127.0.0.2"), 400);
+  EXPECT_GE(on("127.0.0.1"), 190);
+  EXPECT_GE(on("127.0.0.2"), 190);
   EXPECT_LT(open_descriptors(server_->pid()), before + 8);
   // Each still relays: a Send indication to a sink, its answer back as a Data indication.
   auto& s = *sessions.back();

@@ -90,11 +90,9 @@ TEST(RelayMuxHeaders, MixedFamiliesAndOversizePayloadsAreRefused) {
       0u);
 }
 
-TEST(RelayMuxConfig, WildcardsSecondAddressesAndEphemeralOverlapAreRefused) {
+TEST(RelayMuxConfig, WildcardsAndEphemeralOverlapAreRefused) {
   EXPECT_NE(relay_mux_unsupported({at("0.0.0.0", 0)}, 61000, 65535), std::nullopt);
   EXPECT_NE(relay_mux_unsupported({at("::", 0)}, 61000, 65535), std::nullopt);
-  EXPECT_NE(relay_mux_unsupported({at("192.0.2.1", 0), at("192.0.2.2", 0)}, 61000, 65535),
-            std::nullopt);
   unsigned lo = 0, hi = 0;
   std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
   ASSERT_TRUE(range >> lo >> hi);
@@ -103,7 +101,7 @@ TEST(RelayMuxConfig, WildcardsSecondAddressesAndEphemeralOverlapAreRefused) {
   ASSERT_TRUE(overlap);
   EXPECT_NE(overlap->find("ip_local_port_range"), std::string::npos) << *overlap;
   if (hi < 65535) {
-    EXPECT_EQ(relay_mux_unsupported({at("192.0.2.1", 0), at("2001:db8::1", 0)},
+    EXPECT_EQ(relay_mux_unsupported({at("192.0.2.1", 0), at("192.0.2.2", 0), at("2001:db8::1", 0)},
                                     static_cast<std::uint16_t>(hi + 1), 65535),
               std::nullopt);
   }
