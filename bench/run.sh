@@ -59,18 +59,23 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# With --many, four relay addresses for every server (16 384 relay ports each): 50 000
+# allocations need more than one address's ports.
+relay_ips=()
+if (( many > 0 )); then relay_ips=(-E 127.0.0.1 -E 127.0.1.1 -E 127.0.1.2 -E 127.0.1.3); fi
+
 start_server() {  # name port -> pid in $server_pid
   local name="$1" port="$2"
   if [[ "$name" == turnpike* ]]; then
-    local extra=()
-    [[ "$name" == turnpike-mux ]] && extra=(--relay-mux)
+    local extra=("${relay_ips[@]}")
+    [[ "$name" == turnpike-mux ]] && extra+=(--relay-mux)
     "$build/turnpike" -n -L 127.0.0.1 -p "$port" -r bench -u bench:bench --lt-cred-mech \
       --no-tls --no-dtls --no-cli --allow-loopback-peers --min-port 49152 --max-port 65535 \
       --relay-threads 2 --log-level warning "${extra[@]}" >"$out/server.log" 2>&1 &
   else
     turnserver -n -L 127.0.0.1 -p "$port" -r bench -u bench:bench --lt-cred-mech \
       --no-tls --no-dtls --no-cli --allow-loopback-peers --min-port 49152 --max-port 65535 \
-      --relay-threads 2 --log-file stdout --simple-log >"$out/server.log" 2>&1 &
+      --relay-threads 2 --log-file stdout --simple-log "${relay_ips[@]}" >"$out/server.log" 2>&1 &
   fi
   server_pid=$!
   sleep 1.5
