@@ -81,6 +81,12 @@ start_server() {  # name port -> pid in $server_pid
   sleep 1.5
 }
 
+# One turn_load run's key=value line, or error=1 (its message kept in load-errors.txt) when it
+# could not run, so one failed measurement does not end the whole run.
+load_line() {
+  "$load" "$@" 2>>"$out/load-errors.txt" || echo "error=1"
+}
+
 rss_of() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
 
 # N idle allocations from three load processes (127.0.0.2-4) held at once; the server's
@@ -106,7 +112,7 @@ hold_many() {  # name round port
   done
   kill "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
-  echo "server=$name round=$round test=many asked=$many allocations=$held rss_before=$before rss_after=$after bytes_per_allocation=$(( held > 0 ? (after - before) / held : 0 )) rss_per_allocation=$(( held > 0 ? after / held : 0 ))"
+  echo "server=$name round=$round test=many asked=$(( per * 3 )) allocations=$held rss_before=$before rss_after=$after bytes_per_allocation=$(( held > 0 ? (after - before) / held : 0 )) rss_per_allocation=$(( held > 0 ? after / held : 0 ))"
 }
 
 stop_server() {
@@ -122,28 +128,30 @@ measure() {  # name round
   local base=(--port "$port" --user bench --password bench --server-pid "$server_pid" --warmup 2)
   local common=("${base[@]}" --duration "$duration")
   {
-    echo "server=$name round=$round test=relay160 $("$load" "${common[@]}" --mode relay \
+    echo "server=$name round=$round test=relay160 $(load_line "${common[@]}" --mode relay \
       --sessions 16 --payload 160 --rate 250 --threads 2)"
-    echo "server=$name round=$round test=relay1200 $("$load" "${common[@]}" --mode relay \
+    echo "server=$name round=$round test=relay1200 $(load_line "${common[@]}" --mode relay \
       --sessions 16 --payload 1200 --rate 250 --threads 2)"
-    echo "server=$name round=$round test=binding $("$load" "${common[@]}" --mode binding \
+    echo "server=$name round=$round test=binding $(load_line "${common[@]}" --mode binding \
       --sessions 16 --threads 2)"
-    echo "server=$name round=$round test=allocate $("$load" "${common[@]}" --mode allocate \
+    echo "server=$name round=$round test=allocate $(load_line "${common[@]}" --mode allocate \
       --sessions 2 --inflight 64)"
-    echo "server=$name round=$round test=idle10k $("$load" "${common[@]}" --mode idle \
+    echo "server=$name round=$round test=idle10k $(load_line "${common[@]}" --mode idle \
       --sessions 10000)"
-    if (( many > 0 )); then hold_many "$name" "$round" "$port"; fi
     if [[ $ramp == 1 ]]; then
       # Offered load steps (round trips per second per session, 16 sessions, 160 bytes):
       # the highest step with loss under 0.1 %.
       for rate in 1000 2000 3000 4000 5000 6000 7000 8000 10000 12000 16000; do
-        line=$("$load" "${base[@]}" --mode relay --sessions 16 --payload 160 --rate "$rate" \
+        line=$(load_line "${base[@]}" --mode relay --sessions 16 --payload 160 --rate "$rate" \
           --threads 2 --duration 4)
         echo "server=$name round=$round test=ramp$rate $line"
+        [[ "$line" == *error=1* ]] && break
         loss=$(sed -n 's/.*loss_pct=\([0-9.e+-]*\).*/\1/p' <<<"$line")
         if python3 -c "import sys; sys.exit(0 if float('$loss') >= 0.1 else 1)"; then break; fi
       done
     fi
+    # Last: the allocations are left to the server, which stops next.
+    if (( many > 0 )); then hold_many "$name" "$round" "$port"; fi
   } >>"$out/results.txt"
   stop_server
 }
@@ -157,6 +165,10 @@ for round in $(seq 1 "$rounds"); do
   done
 done
 
+if [[ -s "$out/load-errors.txt" ]]; then
+  echo "load generator errors:" >&2
+  sort "$out/load-errors.txt" | uniq -c >&2
+fi
 python3 - "$out/results.txt" <<'PY'
 import re, statistics, sys
 rows = []
@@ -169,7 +181,7 @@ def med(server, test, key):
 def best_lossless(server):
     per_round = {}
     for r in rows:
-        if r.get('server') != server or not r.get('test', '').startswith('ramp'):
+        if r.get('server') != server or not r.get('test', '').startswith('ramp') or 'loss_pct' not in r:
             continue
         if float(r['loss_pct']) < 0.1:
             per_round[r['round']] = max(per_round.get(r['round'], 0), float(r['offered_pps']))
@@ -219,6 +231,7 @@ if many:
             row += f" {fmt(m):>13} {ratio(m, c, lower):>8}"
         print(row)
 print("\nratio: how many times better Turnpike is (coturn/turnpike where lower is better).")
-print("failed Allocates (allocate test, all rounds):", ", ".join(f"{r['server']} {r['failed']}" for r in rows if r.get('test') == 'allocate'))
-print("loss in the fixed-load runs:", ", ".join(f"{r['server']} {r['test']} {float(r['loss_pct']):.3f}%" for r in rows if r.get('test') in ('relay160', 'relay1200')))
+print("failed Allocates (allocate test, all rounds):", ", ".join(f"{r['server']} {r.get('failed', 'n/a')}" for r in rows if r.get('test') == 'allocate'))
+print("loss in the fixed-load runs:", ", ".join(f"{r['server']} {r['test']} {float(r['loss_pct']):.3f}%" for r in rows if r.get('test') in ('relay160', 'relay1200') and 'loss_pct' in r))
+print("runs that could not measure:", ", ".join(f"{r['server']} round {r['round']} {r['test']}" for r in rows if r.get('error')) or "none")
 PY
