@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/system/system_error.hpp>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
@@ -182,8 +183,8 @@ void relay_mux::release() noexcept {
 void relay_mux::add_socket(std::uint32_t slot, int fd) {
   const std::uint64_t value = static_cast<std::uint64_t>(fd);
   if (bpf_map_update_elem(sockets_map_, &slot, &value, BPF_ANY) != 0) {
-    throw std::runtime_error(std::string("relay-mux: cannot add a relay socket to the map: ") +
-                             std::strerror(errno));
+    throw boost::system::system_error(errno, boost::system::system_category(),
+                                      "relay-mux: cannot add a relay socket to the map");
   }
 }
 

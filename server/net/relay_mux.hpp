@@ -55,7 +55,8 @@ class relay_mux {
   static std::uint32_t slot(unsigned shard, protocol::address_family f) noexcept {
     return 2 * shard + (f == protocol::address_family::ipv6 ? 1u : 0u);
   }
-  // Puts a shard's receive socket in the program's socket map; throws on failure.
+  // Puts a shard's receive socket in the program's socket map; throws
+  // boost::system::system_error on failure (start-up stops, as when a listener cannot bind).
   void add_socket(std::uint32_t slot, int fd);
 
   // A free relayed address on the relay IP of `family` (an even port if asked), steered to
