@@ -3,8 +3,6 @@
 // engine's single timer.
 #include "server/net/shard.hpp"
 
-#include "server/net/relay_mux.hpp"
-
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
@@ -61,6 +59,7 @@ void shard::init_engine(engine::engine_settings settings, relay_setup relays,
 shard::~shard() {
   stop();
   join();
+  close_mux_sockets();  // if start-up stopped before the shard ran
 }
 
 engine::instant shard::now() noexcept {
