@@ -61,10 +61,10 @@ struct options {
   double warmup = 2;
   int server_pid = 0;
   unsigned threads = 1;
-  unsigned inflight = 1;  // allocate: allocations under way at once per worker
-  std::string client_ip;  // source address of the client sockets (default: the kernel's)
+  unsigned inflight = 1;     // allocate: allocations under way at once per worker
+  std::string client_ip;     // source address of the client sockets (default: the kernel's)
   unsigned client_port = 0;  // with client_ip: the first client's port, then one more each
-  double hold = 0;        // idle: seconds to keep the allocations after reporting
+  double hold = 0;           // idle: seconds to keep the allocations after reporting
 };
 
 sockaddr_in v4(const std::string& ip, std::uint16_t port) {

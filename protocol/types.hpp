@@ -135,6 +135,13 @@ struct transport_address {
   // Parses "1.2.3.4", "::1" (no port). Returns nullopt when not an address.
   static std::optional<transport_address> parse_ip(std::string_view text, std::uint16_t port = 0);
   std::string ip_string() const;
+  // 0.0.0.0 or :: (the wildcard a socket binds to listen on every address).
+  bool is_unspecified() const noexcept {
+    for (std::uint8_t b : ip) {
+      if (b != 0) return false;
+    }
+    return true;
+  }
   // "1.2.3.4:5" or "[::1]:5".
   std::string to_string() const;
 };

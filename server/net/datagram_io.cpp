@@ -104,8 +104,7 @@ send_batch::send_batch() : arena_(max_bytes) {
 }
 
 std::uint64_t send_batch::push(int fd, const protocol::transport_address& to,
-                               protocol::byte_span header, protocol::byte_span bytes,
-                               bool coalesce) {
+                               protocol::byte_span bytes, protocol::byte_span header) {
   auto used = [this] {
     return entries_.empty() ? std::size_t{0} : entries_.back().offset + entries_.back().size;
   };
@@ -118,7 +117,7 @@ std::uint64_t send_batch::push(int fd, const protocol::transport_address& to,
   e.to_len = to_sockaddr(to, e.to);
   e.offset = offset;
   e.size = size;
-  e.coalesce = coalesce;
+  e.coalesce = header.empty();
   if (!header.empty()) std::memcpy(arena_.data() + offset, header.data(), header.size());
   std::memcpy(arena_.data() + offset + header.size(), bytes.data(), bytes.size());
   entries_.push_back(e);

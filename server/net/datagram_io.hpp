@@ -117,14 +117,11 @@ class send_batch {
   static constexpr std::size_t max_datagrams = 64;
   static constexpr std::size_t max_bytes = 256 * 1024;
   send_batch();
-  // Queues a copy (flushing first when full). Returns the datagrams that failed in that flush.
-  std::uint64_t push(int fd, const protocol::transport_address& to, protocol::byte_span bytes) {
-    return push(fd, to, {}, bytes, true);
-  }
-  // Queues `header` then `bytes` as one datagram; with `coalesce` false it never joins a GSO
-  // run (raw sockets, whose datagrams carry their own headers).
-  std::uint64_t push(int fd, const protocol::transport_address& to, protocol::byte_span header,
-                     protocol::byte_span bytes, bool coalesce);
+  // Queues a copy of `header` then `bytes` as one datagram (flushing first when full).
+  // Returns the datagrams that failed in that flush. A datagram with a header carries its own
+  // IP and UDP headers (a raw socket) and never joins a GSO run.
+  std::uint64_t push(int fd, const protocol::transport_address& to, protocol::byte_span bytes,
+                     protocol::byte_span header = {});
   // Sends all that is queued; returns how many datagrams could not be sent (buffer full,
   // unreachable, too large: dropped, never retried or blocked on).
   std::uint64_t flush() noexcept;
@@ -140,7 +137,7 @@ class send_batch {
     sockaddr_storage to;
     std::size_t offset;
     std::size_t size;
-    bool coalesce;
+    bool coalesce;  // no header of its own: may join a GSO run
   };
   std::uint64_t send_run(int fd, const std::uint16_t* order, std::size_t count) noexcept;
   std::uint64_t send_one_by_one(int fd, const std::uint16_t* order, std::size_t count) noexcept;

@@ -47,12 +47,6 @@ steer_key key_of(const protocol::transport_address& a) noexcept {
   return k;
 }
 
-bool is_wildcard(const protocol::transport_address& a) noexcept {
-  const std::size_t n = a.family == protocol::address_family::ipv4 ? 4 : 16;
-  return std::all_of(a.ip.begin(), a.ip.begin() + static_cast<std::ptrdiff_t>(n),
-                     [](std::uint8_t b) { return b == 0; });
-}
-
 int libbpf_to_log(enum libbpf_print_level level, const char* format, va_list args) {
   if (level == LIBBPF_DEBUG) return 0;
   char line[512];
@@ -93,7 +87,7 @@ std::optional<std::string> relay_mux_unsupported(
     const std::vector<protocol::transport_address>& relay_ips, std::uint16_t min_port,
     std::uint16_t max_port) {
   for (const auto& ip : relay_ips) {
-    if (is_wildcard(ip)) {
+    if (ip.is_unspecified()) {
       return "relay-mux needs specific relay addresses (relay-ip or listening-ip), not " +
              ip.ip_string();
     }

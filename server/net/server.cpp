@@ -215,9 +215,7 @@ engine::engine_settings server::engine_settings_for() {
   // The server's other services are never peers either: the metrics endpoint (on every own
   // IP when it listens on a wildcard address) and the Redis databases it talks to.
   auto never = [&](const protocol::transport_address& a) {
-    const bool wildcard =
-        std::all_of(a.ip.begin(), a.ip.end(), [](std::uint8_t b) { return b == 0; });
-    if (!wildcard) {
+    if (!a.is_unspecified()) {
       peers.listening.push_back(a);
       return;
     }

@@ -198,7 +198,7 @@ std::future<shard_snapshot> shard::snapshot() {
     s.streams_refused = streams_refused_;
     s.stream_connections = connections_.size();
     s.relay_sockets = relays_.size() + tcp_relays_.size() + mux_relays_.size();
-    s.mux_dropped = mux_unknown_;
+    s.mux_dropped = mux_dropped_;
     promise->set_value(s);
   });
   return result;
@@ -282,16 +282,21 @@ bool shard::drain_key(std::uint64_t key) noexcept {
   return keep->drain();
 }
 
-bool shard::send_datagram(int fd, const protocol::transport_address& to,
-                          protocol::byte_span bytes) noexcept {
+bool shard::send_datagram(int fd, const protocol::transport_address& to, protocol::byte_span bytes,
+                          protocol::byte_span header) noexcept {
   if (batching_ > 0) {
-    send_failures_ += send_->push(fd, to, bytes);
+    send_failures_ += send_->push(fd, to, bytes, header);
     return true;  // a failure at flush is counted there
   }
   sockaddr_storage sa;
-  const socklen_t len = to_sockaddr(to, sa);
-  return ::sendto(fd, bytes.data(), bytes.size(), MSG_DONTWAIT,
-                  reinterpret_cast<const sockaddr*>(&sa), len) >= 0;
+  iovec iov[2] = {{const_cast<std::uint8_t*>(header.data()), header.size()},
+                  {const_cast<std::uint8_t*>(bytes.data()), bytes.size()}};
+  msghdr h{};
+  h.msg_name = &sa;
+  h.msg_namelen = to_sockaddr(to, sa);
+  h.msg_iov = header.empty() ? iov + 1 : iov;
+  h.msg_iovlen = header.empty() ? 1 : 2;
+  return ::sendmsg(fd, &h, MSG_DONTWAIT) >= 0;
 }
 
 void shard::flush_sends() noexcept {
@@ -586,25 +591,11 @@ void shard::send_to_peer(engine::relay_id id, const protocol::transport_address&
   const std::size_t n = build_udp_headers(m->second.local, peer, bytes.data(), bytes.size(),
                                           m->second.dont_fragment, header);
   const int fd = mux_out_[m->second.local.family == protocol::address_family::ipv6 ? 1 : 0];
-  if (n == 0 || fd < 0) {
-    ++send_failures_;
-    return;
-  }
   protocol::transport_address to = peer;
   to.port = 0;  // raw sockets take no port (IPv6 refuses any other than 0 or the protocol)
-  const protocol::byte_span head(header, n);
-  if (batching_ > 0) {
-    send_failures_ += send_->push(fd, to, head, bytes, false);
-    return;
+  if (n == 0 || fd < 0 || !send_datagram(fd, to, bytes, protocol::byte_span(header, n))) {
+    ++send_failures_;
   }
-  sockaddr_storage sa;
-  msghdr h{};
-  iovec iov[2] = {{header, n}, {const_cast<std::uint8_t*>(bytes.data()), bytes.size()}};
-  h.msg_name = &sa;
-  h.msg_namelen = to_sockaddr(to, sa);
-  h.msg_iov = iov;
-  h.msg_iovlen = 2;
-  if (::sendmsg(fd, &h, MSG_DONTWAIT) < 0) ++send_failures_;
 }
 
 void shard::open_mux_sockets() {
@@ -660,7 +651,7 @@ bool shard::drain_mux(std::size_t family) noexcept {
                                 const protocol::transport_address* to, protocol::byte_span bytes) {
                            const auto it = to != nullptr ? mux_ids_.find(*to) : mux_ids_.end();
                            if (it == mux_ids_.end()) {
-                             ++mux_unknown_;  // closed since it was queued
+                             ++mux_dropped_;  // closed since it was queued
                              return;
                            }
                            on_peer_packet(it->second, from, bytes);

@@ -169,8 +169,9 @@ class shard final : public engine::client_sink, public engine::relay_io {
    private:
     shard& s_;
   };
-  bool send_datagram(int fd, const protocol::transport_address& to,
-                     protocol::byte_span bytes) noexcept;
+  // `header`, when given, goes in front of `bytes` (a raw socket's IP and UDP headers).
+  bool send_datagram(int fd, const protocol::transport_address& to, protocol::byte_span bytes,
+                     protocol::byte_span header = {}) noexcept;
   void flush_sends() noexcept;
   const send_batch& sends() const noexcept { return *send_; }
   void count_stream_timeout() noexcept { ++stream_timeouts_; }
@@ -253,7 +254,7 @@ class shard final : public engine::client_sink, public engine::relay_io {
       mux_ids_;
   std::array<int, 2> mux_in_{-1, -1};   // receive sockets: [0] IPv4, [1] IPv6
   std::array<int, 2> mux_out_{-1, -1};  // raw IPPROTO_RAW send sockets
-  std::uint64_t mux_unknown_ = 0;       // datagrams to a relayed address no longer held
+  std::uint64_t mux_dropped_ = 0;       // datagrams to a relayed address no longer held
   engine::relay_id next_relay_ = 1;
   std::minstd_rand rng_;
   std::uint64_t send_failures_ = 0;
