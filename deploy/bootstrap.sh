@@ -20,7 +20,7 @@ build_packages=(cmake ninja-build g++ pkg-config libboost1.81-dev libboost-json1
                 libboost-url1.81-dev libssl-dev zlib1g-dev
                 libspdlog-dev libfmt-dev libcli11-dev libidn-dev libhiredis-dev
                 prometheus-cpp-dev libsystemd-dev libavahi-client-dev
-                clang libbpf-dev)  # clang: the relay-mux BPF program is compiled at build time
+                clang libbpf-dev libcap-dev)  # clang: relay-mux BPF program; libcap: its drop
 # coturn: turnutils_stunclient/uclient/peer; chromium + Node.js: the browser interop test.
 test_packages=(libgtest-dev libgmock-dev libclang-rt-14-dev coturn chromium openssl
                redis-server redis-tools systemd python3-yaml valgrind iproute2

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
+#include <sys/capability.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <stdexcept>
@@ -180,6 +182,69 @@ void relay_mux::add_socket(std::uint32_t slot, int fd) {
     throw boost::system::system_error(errno, boost::system::system_category(),
                                       "relay-mux: cannot add a relay socket to the map");
   }
+}
+
+namespace {
+
+std::size_t thread_count() {
+  std::error_code ec;
+  std::size_t n = 0;
+  for (std::filesystem::directory_iterator it("/proc/self/task", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+// Sets or clears `caps` in the calling thread's `flag` set; false with errno on failure.
+bool set_caps(cap_t state, cap_flag_t flag, const cap_value_t* caps, int n, cap_flag_value_t v) {
+  return cap_set_flag(state, flag, n, caps, v) == 0 && cap_set_proc(state) == 0;
+}
+
+}  // namespace
+
+std::string relay_mux::drop_capabilities() {
+  static constexpr cap_value_t needed[] = {CAP_BPF, CAP_NET_ADMIN, CAP_NET_RAW};
+  constexpr int count = 3;
+  if (const std::size_t threads = thread_count(); threads != 1) {
+    return "kept CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW: " + std::to_string(threads) +
+           " threads already run (capabilities are per thread)";
+  }
+  cap_t state = cap_get_proc();
+  if (state == nullptr) return std::string("kept its capabilities: ") + std::strerror(errno);
+  std::string result;
+  // Effective first: whether a map update still goes through without them (kernels before
+  // 5.19 refuse every bpf() call without CAP_BPF when unprivileged BPF is disabled).
+  if (!set_caps(state, CAP_EFFECTIVE, needed, count, CAP_CLEAR)) {
+    result = std::string("kept its capabilities: ") + std::strerror(errno);
+  } else {
+    const steer_key probe{};  // family 0: never looked up by the program
+    const std::uint32_t slot = 0;
+    const bool usable = bpf_map_update_elem(ports_map_, &probe, &slot, BPF_ANY) == 0 &&
+                        bpf_map_delete_elem(ports_map_, &probe) == 0;
+    if (!usable) {
+      const int err = errno;
+      set_caps(state, CAP_EFFECTIVE, needed, count, CAP_SET);
+      result = std::string(
+                   "kept CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW: this kernel refuses map "
+                   "updates without them (") +
+               std::strerror(err) + ")";
+    } else if (!set_caps(state, CAP_PERMITTED, needed, count, CAP_CLEAR) ||
+               !set_caps(state, CAP_INHERITABLE, needed, count, CAP_CLEAR)) {
+      result = std::string(
+                   "dropped CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW from the effective "
+                   "set only: ") +
+               std::strerror(errno);
+    } else {
+      for (const cap_value_t c : needed) {
+        cap_set_ambient(c, CAP_CLEAR);  // fails only where ambient capabilities do not exist
+        cap_drop_bound(c);              // needs CAP_SETPCAP; without it the bound set stays
+      }
+      result = "CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW dropped";
+    }
+  }
+  cap_free(state);
+  return result;
 }
 
 relay_mux::pool* relay_mux::pool_for(protocol::address_family family) noexcept {

@@ -78,6 +78,15 @@ class relay_mux {
 
   std::size_t ports_free() const;
 
+  // Once the program is attached and the shards' sockets are open, CAP_BPF, CAP_NET_ADMIN and
+  // CAP_NET_RAW are no longer needed: the map descriptors and raw sockets keep working without
+  // them (Linux 5.19 and later let a descriptor's holder update a map however
+  // kernel.unprivileged_bpf_disabled is set). Drops them from every set of the calling thread
+  // when it is the process's only thread (capabilities are per thread; threads started later
+  // inherit the drop), after checking that a map update still works without them. Returns
+  // what was done, for the log.
+  std::string drop_capabilities();
+
  private:
   enum : std::uint8_t { port_free = 0, port_used = 1 };
   struct pool {

@@ -62,6 +62,8 @@ server::server(const config::server_config& cfg)
   unsigned n = cfg_.relay_threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) shards_.push_back(std::make_unique<shard>(i));
+  // Before make_statsdb and Redis, which start threads.
+  if (cfg_.relay_mux) set_up_relay_mux();
   make_statsdb();
   if (cfg_.redis_userdb && !cfg_.stun_only && !cfg_.no_auth) {
     redis_ = std::make_unique<auth::redis_client>(*cfg_.redis_userdb, 4096, std::chrono::seconds(1),
@@ -291,6 +293,40 @@ void server::open() {
   }
 }
 
+void server::set_up_relay_mux() {
+  const auto relay_ips = cfg_.relay_ips.empty() ? plan_.ips : cfg_.relay_ips;
+  if (auto why = relay_mux_unsupported(relay_ips, cfg_.min_port, cfg_.max_port)) {
+    throw config::config_error(*why);
+  }
+  // The listeners' configured ports stay out of the pool on every relay address (the program
+  // would take them from a listener on that address or on a wildcard). Ports the OS chooses
+  // come from the ephemeral range, which relay_mux_unsupported keeps apart.
+  std::vector<std::uint16_t> ports{plan_.port};
+  if (plan_.rfc5780) ports.push_back(plan_.alt_port);
+  if (tls_ || dtls_) ports.push_back(cfg_.tls_listening_port);
+  std::vector<protocol::transport_address> exclude;
+  for (const auto& ip : relay_ips) {
+    for (std::uint16_t port : ports) {
+      if (port == 0) continue;
+      protocol::transport_address a = ip;
+      a.port = port;
+      exclude.push_back(a);
+    }
+  }
+  try {
+    mux_ = std::make_unique<relay_mux>(static_cast<unsigned>(shards_.size()), relay_ips,
+                                       cfg_.min_port, cfg_.max_port, exclude);
+  } catch (const std::runtime_error& e) {
+    throw config::config_error(e.what());
+  }
+  for (auto& s : shards_) s->open_mux_sockets(relay_ips, *mux_);
+  spdlog::info(
+      "relay-mux: UDP relays of {} relay address(es) share one receive and one raw send socket "
+      "per shard and family; {} relayed ports",
+      relay_ips.size(), mux_->ports_free());
+  spdlog::info("relay-mux: {}", mux_->drop_capabilities());
+}
+
 void server::start() {
   const auto settings = engine_settings_for();
   relay_setup relays;
@@ -299,24 +335,7 @@ void server::start() {
   relays.max_port = cfg_.max_port;
   relays.reservations = &reservations_;
   relays.tcp_connections = cfg_.no_tcp_relay ? nullptr : &tcp_connections_;
-  if (cfg_.relay_mux) {
-    if (auto why = relay_mux_unsupported(relays.ips, cfg_.min_port, cfg_.max_port)) {
-      throw config::config_error(*why);
-    }
-    std::vector<protocol::transport_address> own;
-    for (const auto& l : listeners_) own.push_back(l.address);
-    try {
-      mux_ = std::make_unique<relay_mux>(static_cast<unsigned>(shards_.size()), relays.ips,
-                                         cfg_.min_port, cfg_.max_port, own);
-    } catch (const std::runtime_error& e) {
-      throw config::config_error(e.what());
-    }
-    relays.mux = mux_.get();
-    spdlog::info(
-        "relay-mux: UDP relays of {} relay address(es) share one receive and one raw "
-        "send socket per shard and family; {} relayed ports",
-        relays.ips.size(), mux_->ports_free());
-  }
+  relays.mux = mux_.get();
   stream_limits limits;
   limits.frame_timeout = std::chrono::seconds(cfg_.stream_frame_timeout);
   limits.idle_timeout = std::chrono::seconds(cfg_.stream_idle_timeout);

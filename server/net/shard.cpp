@@ -52,7 +52,6 @@ void shard::init_engine(engine::engine_settings settings, relay_setup relays,
                         stream_limits limits) {
   relay_setup_ = std::move(relays);
   limits_ = limits;
-  if (relay_setup_.mux != nullptr) open_mux_sockets();
   engine_.emplace(std::move(settings), *this, this);
 }
 
@@ -598,12 +597,12 @@ void shard::send_to_peer(engine::relay_id id, const protocol::transport_address&
   }
 }
 
-void shard::open_mux_sockets() {
+void shard::open_mux_sockets(const std::vector<protocol::transport_address>& ips, relay_mux& mux) {
   auto fail = [](const char* what) {
     throw boost::system::system_error(errno, boost::system::system_category(),
                                       std::string("relay-mux: ") + what);
   };
-  for (const auto& ip : relay_setup_.ips) {
+  for (const auto& ip : ips) {
     const bool v6 = ip.family == protocol::address_family::ipv6;
     const std::size_t f = v6 ? 1 : 0;
     if (mux_in_[f] >= 0) continue;
@@ -624,7 +623,7 @@ void shard::open_mux_sockets() {
     const socklen_t len = to_sockaddr(any_port, sa);
     if (::bind(mux_in_[f], reinterpret_cast<const sockaddr*>(&sa), len) != 0) fail("bind");
     tune_udp_socket(mux_in_[f], socket_buffer_bytes, 0);
-    relay_setup_.mux->add_socket(relay_mux::slot(index_, ip.family), mux_in_[f]);
+    mux.add_socket(relay_mux::slot(index_, ip.family), mux_in_[f]);
     watch_udp(mux_in_[f], mux_key | f);
     // Send: a raw socket writing whole IP datagrams (IPPROTO_RAW: send only, header included).
     mux_out_[f] = ::socket(domain, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW);

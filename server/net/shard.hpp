@@ -200,6 +200,10 @@ class shard final : public engine::client_sink, public engine::relay_io {
   std::optional<engine::tcp_connection_credentials> connection_credentials(
       std::uint32_t connection_id) override;
   bool bind_connection(std::uint32_t connection_id, const engine::five_tuple& data_path) override;
+  // relay-mux: opens this shard's receive socket (in the program's socket map) and raw send
+  // socket for every family of `ips`. Called while the server is set up, before any thread
+  // starts, so the capabilities it needs can be dropped afterwards.
+  void open_mux_sockets(const std::vector<protocol::transport_address>& ips, relay_mux& mux);
   // A peer connected to one of this shard's TCP relays.
   void on_peer_tcp_connection(engine::relay_id id, boost::asio::ip::tcp::socket peer);
 
@@ -221,7 +225,6 @@ class shard final : public engine::client_sink, public engine::relay_io {
   void drain_again();
   bool drain_key(std::uint64_t key) noexcept;
   // relay-mux: the shard's receive and raw send sockets, and its share of the relays.
-  void open_mux_sockets();
   void close_mux_sockets() noexcept;
   bool drain_mux(std::size_t family) noexcept;
   std::optional<engine::opened_relay> open_mux_relay(const engine::relay_request& request,

@@ -2,8 +2,9 @@
 // relay-mux against the real binary (root only: it loads an sk_lookup BPF program and opens
 // raw sockets), in a network namespace of the test's own: coturn's turnutils_uclient relays through
 // it over channels, Send indications, client to client and an IPv6 relay with zero loss; EVEN-PORT
-// reservations work; hundreds of allocations cost the server no descriptors; a port range
-// overlapping the kernel's ephemeral ports stops start-up with the reason.
+// reservations work; hundreds of allocations cost the server no descriptors; the capabilities
+// the set-up needed are gone from every thread afterwards; a port range overlapping the
+// kernel's ephemeral ports stops start-up with the reason.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -258,6 +259,41 @@ TEST_F(RelayMuxTest, EvenPortReservationGivesTheNextPort) {
                          })
                 .code,
             508);
+}
+
+// CapPrm, CapEff or CapAmb of /proc/PID/task/TID/status as a bit set.
+std::uint64_t capability_set(const std::filesystem::path& status, const std::string& name) {
+  std::ifstream in(status);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(name + ":", 0) == 0)
+      return std::stoull(line.substr(name.size() + 1), nullptr, 16);
+  }
+  throw std::runtime_error("no " + name + " in " + status.string());
+}
+
+TEST_F(RelayMuxTest, CapabilitiesAreDroppedInEveryThreadAndRelayingGoesOn) {
+  ASSERT_TRUE(server_->wait_for(std::regex("CAP_NET_RAW dropped"))) << server_->output();
+  // CAP_NET_ADMIN 12, CAP_NET_RAW 13, CAP_BPF 39.
+  const std::uint64_t needed = (1ull << 12) | (1ull << 13) | (1ull << 39);
+  std::size_t threads = 0;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(server_->pid()) + "/task")) {
+    SCOPED_TRACE(task.path().string());
+    ++threads;
+    for (const char* set : {"CapPrm", "CapEff", "CapAmb", "CapInh"}) {
+      EXPECT_EQ(capability_set(task.path() / "status", set) & needed, 0u) << set;
+    }
+  }
+  EXPECT_GE(threads, 3u);  // main and two shards
+  // New allocations still get steered (a map update without the capabilities), and relay.
+  turn_session s(SOCK_DGRAM, loopback(port_), "u", "p");
+  ASSERT_EQ(s.allocate().code, 0);
+  ASSERT_EQ(s.create_permission(loopback(peer_port_)).code, 0);
+  s.send_indication(loopback(peer_port_), bytes{'c', 'a', 'p'});
+  const auto back = s.client().receive();
+  ASSERT_TRUE(back);
+  const auto m = p::message_view::parse(*back);
+  EXPECT_TRUE(m && m->is(p::method::data, p::msg_class::indication));
 }
 
 TEST(RelayMuxConfig, EphemeralOverlapStopsStartup) {
