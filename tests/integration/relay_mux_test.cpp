@@ -160,6 +160,16 @@ class RelayMuxTest : public ::testing::Test {
     return run_uclient(flags);
   }
 
+  // A Send indication to the echoing peer comes back as a Data indication.
+  bool echoes(turn_session& s) {
+    if (s.create_permission(loopback(peer_port_)).code != 0) return false;
+    s.send_indication(loopback(peer_port_), bytes{'m', 'u', 'x'});
+    const auto back = s.client().receive();
+    if (!back) return false;
+    const auto m = p::message_view::parse(*back);
+    return m && m->is(p::method::data, p::msg_class::indication);
+  }
+
   std::unique_ptr<private_netns> netns_;
   std::unique_ptr<process> peer_;
   std::unique_ptr<process> server_;
@@ -207,14 +217,8 @@ TEST_F(RelayMuxTest, AllocationsCostNoDescriptorsAndPortsAreDistinctAndInRange) 
   EXPECT_GE(on("127.0.0.1"), 190);
   EXPECT_GE(on("127.0.0.2"), 190);
   EXPECT_LT(open_descriptors(server_->pid()), before + 8);
-  // Each still relays: a Send indication to a sink, its answer back as a Data indication.
-  auto& s = *sessions.back();
-  ASSERT_EQ(s.create_permission(loopback(peer_port_)).code, 0);
-  s.send_indication(loopback(peer_port_), bytes{'m', 'u', 'x'});
-  const auto back = s.client().receive();
-  ASSERT_TRUE(back);
-  const auto m = p::message_view::parse(*back);
-  ASSERT_TRUE(m && m->is(p::method::data, p::msg_class::indication));
+  // Each still relays.
+  ASSERT_TRUE(echoes(*sessions.back()));
   // While an allocation lives, a datagram to its address from a stranger is taken (and
   // dropped: no permission); once deleted, nothing is steered there and the kernel answers
   // port unreachable.
@@ -288,12 +292,7 @@ TEST_F(RelayMuxTest, CapabilitiesAreDroppedInEveryThreadAndRelayingGoesOn) {
   // New allocations still get steered (a map update without the capabilities), and relay.
   turn_session s(SOCK_DGRAM, loopback(port_), "u", "p");
   ASSERT_EQ(s.allocate().code, 0);
-  ASSERT_EQ(s.create_permission(loopback(peer_port_)).code, 0);
-  s.send_indication(loopback(peer_port_), bytes{'c', 'a', 'p'});
-  const auto back = s.client().receive();
-  ASSERT_TRUE(back);
-  const auto m = p::message_view::parse(*back);
-  EXPECT_TRUE(m && m->is(p::method::data, p::msg_class::indication));
+  EXPECT_TRUE(echoes(s));
 }
 
 TEST(RelayMuxConfig, EphemeralOverlapStopsStartup) {
