@@ -84,8 +84,8 @@ class server {
  private:
   engine::engine_settings engine_settings_for();
   void make_statsdb();
-  // relay-mux: loads the program, opens the shards' sockets, then drops the capabilities that
-  // took (while the process has one thread: capabilities are per thread).
+  // relay-mux: loads the program, opens the shards' sockets, then drops the capabilities those
+  // steps needed (while the process has one thread: capabilities are per thread).
   void set_up_relay_mux();
 
   // The Redis round-trip histogram observer for a client (`db`: userdb or statsdb).
