@@ -204,32 +204,24 @@ header = f"{'measure':<72} {'turnpike':>12} {'coturn':>12} {'ratio':>8}"
 if mux:
     header += f" {'turnpike-mux':>13} {'ratio':>8}"
 print(header)
-for title, test, key, lower in lines:
-    t, c = med('turnpike', test, key), med('coturn', test, key)
-    row = f"{title:<72} {fmt(t):>12} {fmt(c):>12} {ratio(t, c, lower):>8}"
+def row(title, value, lower):  # value(server) -> the median, or None
+    t, c = value('turnpike'), value('coturn')
+    out = f"{title:<72} {fmt(t):>12} {fmt(c):>12} {ratio(t, c, lower):>8}"
     if mux:
-        m = med('turnpike-mux', test, key)
-        row += f" {fmt(m):>13} {ratio(m, c, lower):>8}"
-    print(row)
-t, c = best_lossless('turnpike'), best_lossless('coturn')
-row = f"{'Highest offered round trips/s with loss < 0.1 % (16 x 160 B)':<72} {fmt(t):>12} {fmt(c):>12} {ratio(t, c, False):>8}"
-if mux:
-    m = best_lossless('turnpike-mux')
-    row += f" {fmt(m):>13} {ratio(m, c, False):>8}"
-print(row)
+        m = value('turnpike-mux')
+        out += f" {fmt(m):>13} {ratio(m, c, lower):>8}"
+    print(out)
+for title, test, key, lower in lines:
+    row(title, lambda s: med(s, test, key), lower)
+row("Highest offered round trips/s with loss < 0.1 % (16 x 160 B)", best_lossless, False)
 many = [r for r in rows if r.get('test') == 'many']
 if many:
     asked = many[0]['asked']
     for title, key, lower in (
             (f"Idle allocations held when {asked} are asked for", 'allocations', False),
-            (f"Server resident memory while holding them, bytes (lower is better)", 'rss_after', True),
-            (f"Resident bytes per allocation held, whole process (lower is better)", 'rss_per_allocation', True)):
-        t, c = med('turnpike', 'many', key), med('coturn', 'many', key)
-        row = f"{title:<72} {fmt(t):>12} {fmt(c):>12} {ratio(t, c, lower):>8}"
-        if mux:
-            m = med('turnpike-mux', 'many', key)
-            row += f" {fmt(m):>13} {ratio(m, c, lower):>8}"
-        print(row)
+            ("Server resident memory while holding them, bytes (lower is better)", 'rss_after', True),
+            ("Resident bytes per allocation held, whole process (lower is better)", 'rss_per_allocation', True)):
+        row(title, lambda s: med(s, 'many', key), lower)
 print("\nratio: how many times better Turnpike is (coturn/turnpike where lower is better).")
 print("failed Allocates (allocate test, all rounds):", ", ".join(f"{r['server']} {r.get('failed', 'n/a')}" for r in rows if r.get('test') == 'allocate'))
 print("loss in the fixed-load runs:", ", ".join(f"{r['server']} {r['test']} {float(r['loss_pct']):.3f}%" for r in rows if r.get('test') in ('relay160', 'relay1200') and 'loss_pct' in r))

@@ -106,7 +106,7 @@ class client {
     if (fd_ >= 0 && !o.client_ip.empty()) {
       // Explicit ports when asked: the kernel's choice draws from one ephemeral range for
       // every source address, which caps a process at that range's size.
-      static unsigned next_port = o.client_port;
+      static std::atomic<unsigned> next_port{o.client_port};  // clients of every thread
       const auto from =
           v4(o.client_ip, static_cast<std::uint16_t>(o.client_port == 0 ? 0 : next_port++));
       if (::bind(fd_, reinterpret_cast<const sockaddr*>(&from), sizeof from) != 0) {

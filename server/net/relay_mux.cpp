@@ -20,6 +20,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <stdexcept>
 
@@ -108,7 +109,7 @@ std::optional<std::string> relay_mux_unsupported(
 
 relay_mux::relay_mux(unsigned shards, std::vector<protocol::transport_address> relay_ips,
                      std::uint16_t min_port, std::uint16_t max_port,
-                     const std::vector<protocol::transport_address>& exclude) {
+                     const std::vector<std::uint16_t>& exclude) {
   libbpf_set_print(libbpf_to_log);
   auto fail = [this](const std::string& what, int err) {
     const std::string reason = what + ": " + std::strerror(err < 0 ? -err : err);
@@ -151,9 +152,7 @@ relay_mux::relay_mux(unsigned shards, std::vector<protocol::transport_address> r
     std::vector<std::uint16_t> all;
     all.reserve(per_ip);
     for (unsigned port = min_port; port <= max_port; ++port) {
-      protocol::transport_address at = p.ip;
-      at.port = static_cast<std::uint16_t>(port);
-      if (std::find(exclude.begin(), exclude.end(), at) == exclude.end()) {
+      if (std::find(exclude.begin(), exclude.end(), port) == exclude.end()) {
         all.push_back(static_cast<std::uint16_t>(port));
         p.state[port] = port_free;
       }
@@ -206,45 +205,35 @@ bool set_caps(cap_t state, cap_flag_t flag, const cap_value_t* caps, int n, cap_
 std::string relay_mux::drop_capabilities() {
   static constexpr cap_value_t needed[] = {CAP_BPF, CAP_NET_ADMIN, CAP_NET_RAW};
   constexpr int count = 3;
+  const std::string names = "CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW";
   if (const std::size_t threads = thread_count(); threads != 1) {
-    return "kept CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW: " + std::to_string(threads) +
+    return "kept " + names + ": " + std::to_string(threads) +
            " threads already run (capabilities are per thread)";
   }
-  cap_t state = cap_get_proc();
-  if (state == nullptr) return std::string("kept its capabilities: ") + std::strerror(errno);
-  std::string result;
+  const std::unique_ptr<_cap_struct, int (*)(void*)> state(cap_get_proc(), cap_free);
   // Effective first: whether a map update still goes through without them (kernels before
   // 5.19 refuse every bpf() call without CAP_BPF when unprivileged BPF is disabled).
-  if (!set_caps(state, CAP_EFFECTIVE, needed, count, CAP_CLEAR)) {
-    result = std::string("kept its capabilities: ") + std::strerror(errno);
-  } else {
-    const steer_key probe{};  // family 0: never looked up by the program
-    const std::uint32_t slot = 0;
-    const bool usable = bpf_map_update_elem(ports_map_, &probe, &slot, BPF_ANY) == 0 &&
-                        bpf_map_delete_elem(ports_map_, &probe) == 0;
-    if (!usable) {
-      const int err = errno;
-      set_caps(state, CAP_EFFECTIVE, needed, count, CAP_SET);
-      result = std::string(
-                   "kept CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW: this kernel refuses map "
-                   "updates without them (") +
-               std::strerror(err) + ")";
-    } else if (!set_caps(state, CAP_PERMITTED, needed, count, CAP_CLEAR) ||
-               !set_caps(state, CAP_INHERITABLE, needed, count, CAP_CLEAR)) {
-      result = std::string(
-                   "dropped CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW from the effective "
-                   "set only: ") +
-               std::strerror(errno);
-    } else {
-      for (const cap_value_t c : needed) {
-        cap_set_ambient(c, CAP_CLEAR);  // fails only where ambient capabilities do not exist
-        cap_drop_bound(c);              // needs CAP_SETPCAP; without it the bound set stays
-      }
-      result = "CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW dropped";
-    }
+  if (!state || !set_caps(state.get(), CAP_EFFECTIVE, needed, count, CAP_CLEAR)) {
+    return "kept " + names + ": " + std::strerror(errno);
   }
-  cap_free(state);
-  return result;
+  const steer_key probe{};  // family 0: never looked up by the program
+  const std::uint32_t slot = 0;
+  if (bpf_map_update_elem(ports_map_, &probe, &slot, BPF_ANY) != 0 ||
+      bpf_map_delete_elem(ports_map_, &probe) != 0) {
+    const int err = errno;
+    set_caps(state.get(), CAP_EFFECTIVE, needed, count, CAP_SET);
+    return "kept " + names + ": this kernel refuses map updates without them (" +
+           std::strerror(err) + ")";
+  }
+  if (!set_caps(state.get(), CAP_PERMITTED, needed, count, CAP_CLEAR) ||
+      !set_caps(state.get(), CAP_INHERITABLE, needed, count, CAP_CLEAR)) {
+    return "dropped " + names + " from the effective set only: " + std::strerror(errno);
+  }
+  for (const cap_value_t c : needed) {
+    cap_set_ambient(c, CAP_CLEAR);  // fails only where ambient capabilities do not exist
+    cap_drop_bound(c);              // needs CAP_SETPCAP; without it the bound set stays
+  }
+  return names + " dropped";
 }
 
 relay_mux::pool* relay_mux::pool_for(protocol::address_family family) noexcept {

@@ -43,10 +43,11 @@ std::optional<std::string> relay_mux_unsupported(
 
 class relay_mux {
  public:
-  // Loads and attaches the program; throws std::runtime_error with the reason.
+  // Loads and attaches the program; throws std::runtime_error with the reason. Ports in
+  // `exclude` (the listeners') are never handed out, on any relay address.
   relay_mux(unsigned shards, std::vector<protocol::transport_address> relay_ips,
             std::uint16_t min_port, std::uint16_t max_port,
-            const std::vector<protocol::transport_address>& exclude);
+            const std::vector<std::uint16_t>& exclude);
   ~relay_mux();
   relay_mux(const relay_mux&) = delete;
   relay_mux& operator=(const relay_mux&) = delete;

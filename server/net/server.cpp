@@ -202,9 +202,8 @@ engine::engine_settings server::engine_settings_for() {
   if (cfg_.bps_capacity != 0) {
     t.capacity_bps = std::max<std::uint64_t>(1, cfg_.bps_capacity / shards_.size());
   }
-  const auto relay_ips = cfg_.relay_ips.empty() ? plan_.ips : cfg_.relay_ips;
   for (const auto& [pub, priv] : cfg_.external_ips) {
-    for (const auto& r : relay_ips) {
+    for (const auto& r : relay_ips()) {
       if (r.family == pub.family && (!priv || priv->ip == r.ip))
         t.external_ips.emplace_back(r, pub);
     }
@@ -235,7 +234,7 @@ engine::engine_settings server::engine_settings_for() {
     if (auto ip = protocol::transport_address::parse_ip((*db)->host, (*db)->port)) never(*ip);
   }
   peers.own_ips = plan_.ips;
-  peers.own_ips.insert(peers.own_ips.end(), relay_ips.begin(), relay_ips.end());
+  peers.own_ips.insert(peers.own_ips.end(), relay_ips().begin(), relay_ips().end());
   for (const auto& [pub, priv] : cfg_.external_ips) peers.own_ips.push_back(pub);
   peers.relay_min_port = cfg_.min_port;
   peers.relay_max_port = cfg_.max_port;
@@ -294,43 +293,34 @@ void server::open() {
 }
 
 void server::set_up_relay_mux() {
-  const auto relay_ips = cfg_.relay_ips.empty() ? plan_.ips : cfg_.relay_ips;
-  if (auto why = relay_mux_unsupported(relay_ips, cfg_.min_port, cfg_.max_port)) {
+  const auto& ips = relay_ips();
+  if (auto why = relay_mux_unsupported(ips, cfg_.min_port, cfg_.max_port)) {
     throw config::config_error(*why);
   }
   // The listeners' configured ports stay out of the pool on every relay address (the program
   // would take them from a listener on that address or on a wildcard). Ports the OS chooses
-  // come from the ephemeral range, which relay_mux_unsupported keeps apart.
-  std::vector<std::uint16_t> ports{plan_.port};
-  if (plan_.rfc5780) ports.push_back(plan_.alt_port);
-  if (tls_ || dtls_) ports.push_back(cfg_.tls_listening_port);
-  std::vector<protocol::transport_address> exclude;
-  for (const auto& ip : relay_ips) {
-    for (std::uint16_t port : ports) {
-      if (port == 0) continue;
-      protocol::transport_address a = ip;
-      a.port = port;
-      exclude.push_back(a);
-    }
-  }
+  // (0 here) come from the ephemeral range, which relay_mux_unsupported keeps apart.
+  std::vector<std::uint16_t> listener_ports{plan_.port};
+  if (plan_.rfc5780) listener_ports.push_back(plan_.alt_port);
+  if (tls_ || dtls_) listener_ports.push_back(cfg_.tls_listening_port);
   try {
-    mux_ = std::make_unique<relay_mux>(static_cast<unsigned>(shards_.size()), relay_ips,
-                                       cfg_.min_port, cfg_.max_port, exclude);
+    mux_ = std::make_unique<relay_mux>(static_cast<unsigned>(shards_.size()), ips, cfg_.min_port,
+                                       cfg_.max_port, listener_ports);
   } catch (const std::runtime_error& e) {
     throw config::config_error(e.what());
   }
-  for (auto& s : shards_) s->open_mux_sockets(relay_ips, *mux_);
+  for (auto& s : shards_) s->open_mux_sockets(ips, *mux_);
   spdlog::info(
       "relay-mux: UDP relays of {} relay address(es) share one receive and one raw send socket "
       "per shard and family; {} relayed ports",
-      relay_ips.size(), mux_->ports_free());
+      ips.size(), mux_->ports_free());
   spdlog::info("relay-mux: {}", mux_->drop_capabilities());
 }
 
 void server::start() {
   const auto settings = engine_settings_for();
   relay_setup relays;
-  relays.ips = cfg_.relay_ips.empty() ? plan_.ips : cfg_.relay_ips;
+  relays.ips = relay_ips();
   relays.min_port = cfg_.min_port;
   relays.max_port = cfg_.max_port;
   relays.reservations = &reservations_;
@@ -412,8 +402,7 @@ server::snapshot_result server::snapshot(std::chrono::milliseconds limit) const 
 }
 
 std::uint64_t server::relay_port_capacity() const noexcept {
-  const auto ips = cfg_.relay_ips.empty() ? plan_.ips.size() : cfg_.relay_ips.size();
-  return static_cast<std::uint64_t>(cfg_.max_port - cfg_.min_port + 1) * ips;
+  return static_cast<std::uint64_t>(cfg_.max_port - cfg_.min_port + 1) * relay_ips().size();
 }
 
 dtls_counters server::dtls_totals() const noexcept {

@@ -87,6 +87,10 @@ class server {
   // relay-mux: loads the program, opens the shards' sockets, then drops the capabilities those
   // steps needed (while the process has one thread: capabilities are per thread).
   void set_up_relay_mux();
+  // relay-ip, or the listening IPs when none is set.
+  const std::vector<protocol::transport_address>& relay_ips() const noexcept {
+    return cfg_.relay_ips.empty() ? plan_.ips : cfg_.relay_ips;
+  }
 
   // The Redis round-trip histogram observer for a client (`db`: userdb or statsdb).
   auth::redis_client::round_trip_observer redis_observer(const std::string& db);
