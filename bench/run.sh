@@ -134,8 +134,10 @@ measure() {  # name round
       --sessions 16 --payload 1200 --rate 250 --threads 2)"
     echo "server=$name round=$round test=binding $(load_line "${common[@]}" --mode binding \
       --sessions 16 --threads 2)"
+    # Client addresses 127.0.2.1-16, ports from 1024 in turn: no five-tuple comes back within
+    # a run, so a server that holds deleted allocations a while never answers 437.
     echo "server=$name round=$round test=allocate $(load_line "${common[@]}" --mode allocate \
-      --sessions 2 --inflight 64)"
+      --sessions 2 --inflight 64 --client-ip 127.0.2.1 --client-port 1024 --client-ips 16)"
     echo "server=$name round=$round test=idle10k $(load_line "${common[@]}" --mode idle \
       --sessions 10000)"
     if [[ $ramp == 1 ]]; then
@@ -224,6 +226,9 @@ if many:
         row(title, lambda s: med(s, 'many', key), lower)
 print("\nratio: how many times better Turnpike is (coturn/turnpike where lower is better).")
 print("failed Allocates (allocate test, all rounds):", ", ".join(f"{r['server']} {r.get('failed', 'n/a')}" for r in rows if r.get('test') == 'allocate'))
+print("allocate test, next allocation on a deleted one's socket:", ", ".join(
+    f"{r['server']} {'refused (437), fresh sockets' if int(r.get('reuse_refused', 0)) else 'accepted'}"
+    for r in rows if r.get('test') == 'allocate' and 'failed' in r))
 print("loss in the fixed-load runs:", ", ".join(f"{r['server']} {r['test']} {float(r['loss_pct']):.3f}%" for r in rows if r.get('test') in ('relay160', 'relay1200') and 'loss_pct' in r))
 print("runs that could not measure:", ", ".join(f"{r['server']} round {r['round']} {r['test']}" for r in rows if r.get('error')) or "none")
 PY
