@@ -9,11 +9,13 @@
 
 namespace turnpike::server::net {
 
-relay_socket::relay_socket(shard& owner, engine::relay_id id, int fd) noexcept
-    : shard_(owner), id_(id), fd_(fd) {
+relay_socket::relay_socket(shard& owner, engine::relay_id id, int fd,
+                           const protocol::transport_address& local, bool dont_fragment,
+                           bool tuned) noexcept
+    : shard_(owner), id_(id), fd_(fd), local_(local), dont_fragment_(dont_fragment) {
   // The default send buffer is plenty for one allocation's bursts (one syscall less per
   // Allocate); the receive side takes a peer's bursts between two wake-ups.
-  tune_udp_socket(fd_, shard::relay_buffer_bytes, 0);
+  if (!tuned) tune_udp_socket(fd_, shard::relay_buffer_bytes, 0);
 }
 
 relay_socket::~relay_socket() {
@@ -24,6 +26,12 @@ void relay_socket::close() noexcept {
   if (fd_ < 0) return;
   ::close(fd_);  // leaves the shard's poller with it
   fd_ = -1;
+}
+
+int relay_socket::release() noexcept {
+  const int fd = fd_;
+  fd_ = -1;
+  return fd;
 }
 
 bool relay_socket::drain() noexcept {

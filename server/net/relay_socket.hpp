@@ -6,6 +6,7 @@
 #pragma once
 
 #include "protocol/bytes.hpp"
+#include "protocol/types.hpp"
 #include "server/engine/relay_io.hpp"
 
 namespace turnpike::server::net {
@@ -14,13 +15,19 @@ class shard;
 
 class relay_socket {
  public:
-  // Takes `fd`, a bound UDP socket.
-  relay_socket(shard& owner, engine::relay_id id, int fd) noexcept;
+  // Takes `fd`, a UDP socket bound to `local` (with DF on its datagrams when
+  // `dont_fragment`); `tuned`: its buffer sizes are set already (a spare socket).
+  relay_socket(shard& owner, engine::relay_id id, int fd, const protocol::transport_address& local,
+               bool dont_fragment, bool tuned = false) noexcept;
   ~relay_socket();
   relay_socket(const relay_socket&) = delete;
   relay_socket& operator=(const relay_socket&) = delete;
   int fd() const noexcept { return fd_; }
   void close() noexcept;
+  // Gives the descriptor up without closing it (a drain under way stops); -1 if closed.
+  int release() noexcept;
+  const protocol::transport_address& local() const noexcept { return local_; }
+  bool dont_fragment() const noexcept { return dont_fragment_; }
   // Reads what is queued (a bounded number of batches). True: more may be left.
   bool drain() noexcept;
   void send_to(const protocol::transport_address& peer, protocol::byte_span bytes) noexcept;
@@ -29,6 +36,8 @@ class relay_socket {
   shard& shard_;
   engine::relay_id id_;
   int fd_;
+  protocol::transport_address local_;
+  bool dont_fragment_;
 };
 
 }  // namespace turnpike::server::net

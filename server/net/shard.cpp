@@ -11,6 +11,7 @@
 #include <boost/asio/detail/socket_option.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <ctime>
 
 #include "server/net/asio_address.hpp"
@@ -40,7 +41,7 @@ void prepare(Socket& s, const protocol::transport_address& local) {
 }  // namespace
 
 shard::shard(unsigned index)
-    : index_(index), timer_(io_), poll_(io_), rng_(std::random_device{}()) {
+    : index_(index), timer_(io_), poll_(io_), spare_timer_(io_), rng_(std::random_device{}()) {
   const int fd = ::epoll_create1(EPOLL_CLOEXEC);
   if (fd < 0) {
     throw boost::system::system_error(errno, boost::system::system_category(), "epoll_create1");
@@ -59,6 +60,7 @@ shard::~shard() {
   stop();
   join();
   close_mux_sockets();  // if start-up stopped before the shard ran
+  expire_spares(true);
 }
 
 engine::instant shard::now() noexcept {
@@ -134,6 +136,8 @@ void shard::stop() {
   boost::asio::post(io_, [this] {
     if (engine_) engine_->close_all();
     flush_sends();
+    expire_spares(true);
+    spare_timer_.cancel();
     close_mux_sockets();
     for (auto& u : udp_) u->close();
     boost::system::error_code ignored;
@@ -221,11 +225,11 @@ void shard::rearm_timer() {
   });
 }
 
-void shard::watch_udp(int fd, std::uint64_t key) {
+void shard::watch_udp(int fd, std::uint64_t key, bool rekey) {
   epoll_event e{};
   e.events = EPOLLIN | EPOLLET;
   e.data.u64 = key;
-  if (::epoll_ctl(poll_.native_handle(), EPOLL_CTL_ADD, fd, &e) != 0) {
+  if (::epoll_ctl(poll_.native_handle(), rekey ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &e) != 0) {
     throw boost::system::system_error(errno, boost::system::system_category(), "epoll_ctl");
   }
 }
@@ -379,6 +383,67 @@ int shard::bind_relay(const protocol::transport_address& at, bool dont_fragment)
   return fd;
 }
 
+int shard::take_spare(const protocol::transport_address& ip, bool dont_fragment,
+                      protocol::transport_address& local) noexcept {
+  expire_spares();
+  if (spares_.empty()) return -1;
+  // From a random place, so the next allocation's port is not simply the last one freed.
+  const std::size_t from = rng_() % spares_.size();
+  for (std::size_t k = 0; k < spares_.size(); ++k) {
+    const std::size_t i = (from + k) % spares_.size();
+    spare_relay& s = spares_[i];
+    protocol::transport_address host = s.local;
+    host.port = ip.port;
+    if (s.dont_fragment != dont_fragment || !(host == ip)) continue;
+    const int fd = s.fd;
+    local = s.local;
+    spares_.erase(spares_.begin() + static_cast<std::ptrdiff_t>(i));
+    // What peers of the deleted allocation sent meanwhile is not the new one's: one
+    // datagram per call into a byte of buffer (MSG_TRUNC), usually none but the EAGAIN.
+    std::uint8_t byte;
+    int discarded = 0;
+    while (::recv(fd, &byte, sizeof byte, MSG_DONTWAIT | MSG_TRUNC) >= 0) {
+      if (++discarded == 4096) {  // a flood: let this socket go
+        ::close(fd);
+        return -1;
+      }
+    }
+    return fd;
+  }
+  return -1;
+}
+
+bool shard::keep_spare(relay_socket& r) noexcept {
+  // In a small port range the spares of every shard together could hold the ports a new
+  // allocation needs (this shard can give back only its own): none kept there.
+  if (relay_setup_.max_port + 1u - relay_setup_.min_port < min_range_for_spares) return false;
+  if (spares_.size() >= max_spares || r.fd() < 0 || !poll_.is_open()) return false;
+  // Still in the poller under the deleted relay's key: events for it find no relay and are
+  // ignored until take_spare re-keys it.
+  spares_.push_back({r.release(), r.local(), r.dont_fragment(), std::chrono::steady_clock::now()});
+  arm_spare_timer();
+  return true;
+}
+
+void shard::expire_spares(bool all) noexcept {
+  const auto cutoff = std::chrono::steady_clock::now() - spare_lifetime;
+  std::size_t n = 0;
+  while (n < spares_.size() && (all || spares_[n].since <= cutoff)) ::close(spares_[n++].fd);
+  spares_.erase(spares_.begin(), spares_.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+void shard::arm_spare_timer() {
+  if (spare_timer_armed_ || spares_.empty()) return;
+  spare_timer_armed_ = true;
+  spare_timer_.expires_at(spares_.front().since + spare_lifetime);
+  spare_timer_.async_wait([this](const boost::system::error_code& ec) {
+    spare_timer_armed_ = false;
+    if (ec) return;  // stopping
+    expire_spares();
+    arm_spare_timer();
+  });
+}
+
 std::optional<engine::opened_relay> shard::open_relay(const engine::relay_request& request,
                                                       engine::relay_error& why) {
   // Held sockets past their 30 s go back first (an unused EVEN-PORT reservation, a peer
@@ -425,6 +490,7 @@ std::optional<engine::opened_relay> shard::open_relay(const engine::relay_reques
   }
   if (relay_setup_.mux != nullptr) return open_mux_relay(request, why);
   int fd = -1;
+  bool reused = false;  // a spare socket, already tuned and in the poller
   engine::opened_relay out;
   if (request.token) {
     auto held = relay_setup_.reservations->take(*request.token);
@@ -446,15 +512,32 @@ std::optional<engine::opened_relay> shard::open_relay(const engine::relay_reques
       why = engine::relay_error::no_such_family;
       return std::nullopt;
     }
+    if (!request.even_port && !request.reserve_next) {
+      fd = take_spare(*ip, request.dont_fragment, out.local);
+      reused = fd >= 0;
+    }
     const unsigned lo = relay_setup_.min_port, hi = relay_setup_.max_port;
-    for (int attempt = 0; attempt < 64 && fd < 0; ++attempt) {
+    bool spares_closed = false;
+    for (int attempt = 0; fd < 0; ++attempt) {
+      if (attempt == 64) {
+        // The ports the spares hold may be the ones missing (a nearly full range, an even
+        // pair): they are given back, and as many tries again.
+        if (spares_closed || spares_.empty()) break;
+        expire_spares(true);
+        spares_closed = true;
+        attempt = 0;
+      }
       unsigned port = lo + static_cast<unsigned>(rng_() % (hi - lo + 1));
       if (request.even_port) port &= ~1u;
       if (port < lo || (request.reserve_next && port + 1 > hi)) continue;
       protocol::transport_address at = *ip;
       at.port = static_cast<std::uint16_t>(port);
       fd = bind_relay(at, request.dont_fragment);
-      if (fd < 0) continue;
+      if (fd < 0) {
+        // Out of descriptors: the spares give theirs back first.
+        if ((errno == EMFILE || errno == ENFILE) && !spares_.empty()) expire_spares(true);
+        continue;
+      }
       if (request.reserve_next) {
         protocol::transport_address next = at;
         next.port = static_cast<std::uint16_t>(port + 1);
@@ -474,9 +557,10 @@ std::optional<engine::opened_relay> shard::open_relay(const engine::relay_reques
     }
   }
   out.id = next_relay_++;
-  auto r = std::make_shared<relay_socket>(*this, out.id, fd);
+  auto r =
+      std::make_shared<relay_socket>(*this, out.id, fd, out.local, request.dont_fragment, reused);
   try {
-    watch_udp(fd, out.id);
+    watch_udp(fd, out.id, reused);
   } catch (const boost::system::system_error&) {
     why = engine::relay_error::no_port;
     return std::nullopt;  // r closes the socket
@@ -489,7 +573,7 @@ void shard::close_relay(engine::relay_id id) {
   // Datagrams queued for this socket leave before its descriptor can be reused.
   flush_sends();
   if (const auto it = relays_.find(id); it != relays_.end()) {
-    it->second->close();
+    if (!keep_spare(*it->second)) it->second->close();
     relays_.erase(it);
   }
   if (const auto it = tcp_relays_.find(id); it != tcp_relays_.end()) {

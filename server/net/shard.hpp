@@ -12,6 +12,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <future>
 #include <memory>
 #include <optional>
@@ -218,7 +219,8 @@ class shard final : public engine::client_sink, public engine::relay_io {
   // costs one re-arm however many sockets it finds readable, and none per socket.
   static constexpr std::uint64_t listener_key = std::uint64_t{1} << 32;  // | index in udp_
   static constexpr std::uint64_t mux_key = std::uint64_t{2} << 32;       // | family index
-  void watch_udp(int fd, std::uint64_t key);
+  // `rekey`: the socket is in the set already (a spare) and takes `key` instead.
+  void watch_udp(int fd, std::uint64_t key, bool rekey = false);
   void arm_poll();
   void on_poll();
   void schedule_again();
@@ -233,6 +235,30 @@ class shard final : public engine::client_sink, public engine::relay_io {
     protocol::transport_address local;
     bool dont_fragment = false;
   };
+  // Spare relay sockets: a deleted allocation's UDP relay socket is kept, still bound and in
+  // the poller, for the next allocation on this shard with the same relay address and DF
+  // setting (socket, bind, setsockopt, epoll_ctl ADD and close were a third of the server's
+  // CPU per Allocate). At most max_spares, each for spare_lifetime, and only with a relay
+  // port range of min_range_for_spares ports or more; datagrams that reach one meanwhile are
+  // discarded when it is taken.
+  struct spare_relay {
+    int fd;
+    protocol::transport_address local;
+    bool dont_fragment;
+    std::chrono::steady_clock::time_point since;
+  };
+  static constexpr std::size_t max_spares = 64;
+  static constexpr std::chrono::seconds spare_lifetime{2};
+  static constexpr unsigned min_range_for_spares = 4096;
+  // A spare bound on `ip` (any port) with this DF setting, emptied of queued datagrams; -1
+  // when there is none.
+  int take_spare(const protocol::transport_address& ip, bool dont_fragment,
+                 protocol::transport_address& local) noexcept;
+  // Keeps `r`'s socket as a spare if there is room; false: the caller closes it.
+  bool keep_spare(relay_socket& r) noexcept;
+  // Closes spares older than spare_lifetime (all of them with `all`).
+  void expire_spares(bool all = false) noexcept;
+  void arm_spare_timer();
 
   unsigned index_;
   boost::asio::io_context io_{1};
@@ -253,6 +279,9 @@ class shard final : public engine::client_sink, public engine::relay_io {
                      std::pair<protocol::transport_address, std::shared_ptr<tcp_relay_listener>>>
       tcp_relays_;
   std::unordered_map<engine::relay_id, mux_relay> mux_relays_;
+  std::vector<spare_relay> spares_;  // oldest first
+  boost::asio::steady_timer spare_timer_;
+  bool spare_timer_armed_ = false;
   std::unordered_map<protocol::transport_address, engine::relay_id, transport_address_hash>
       mux_ids_;
   std::array<int, 2> mux_in_{-1, -1};   // receive sockets: [0] IPv4, [1] IPv6

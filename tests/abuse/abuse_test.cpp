@@ -1099,5 +1099,73 @@ TEST(Abuse, AllocationChurnLeavesNothingBehind) {
   server.stop();  // in the sanitizer build, LeakSanitizer runs at this exit
 }
 
+p::transport_address relayed_of(const turn_session::answer& a) {
+  const auto m = p::message_view::parse(a.raw);
+  return *p::decode_xor_address(m->find(p::attr::xor_relayed_address)->value, m->tid_bytes());
+}
+
+// The DATA of every Data indication `s` receives within `wait`.
+std::vector<std::string> data_received(turn_session& s, std::chrono::milliseconds wait) {
+  std::vector<std::string> out;
+  const auto until = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < until) {
+    const auto r = s.client().receive(50);
+    if (!r) continue;
+    const auto m = p::message_view::parse(*r);
+    if (!m || !m->is(p::method::data, p::msg_class::indication)) continue;
+    if (const auto d = m->find(p::attr::data)) out.emplace_back(d->value.begin(), d->value.end());
+  }
+  return out;
+}
+
+TEST(Abuse, ADeletedAllocationsSocketServesTheNextOneWithNothingOfTheOldAndThenCloses) {
+  // One shard, so the next allocation finds the spare socket the deleted one left.
+  turnpike_under_test server({"--relay-threads", "1", "--allow-loopback-peers"});
+  udp_sink peer;
+  auto send_from_peer = [&](const p::transport_address& to, const std::string& text) {
+    socklen_t len = 0;
+    const auto sa = to_sockaddr(to, len);
+    ::sendto(peer.fd(), text.data(), text.size(), 0, reinterpret_cast<const sockaddr*>(&sa), len);
+  };
+  const long fds_idle = open_fds(server.pid());
+  turn_session first(SOCK_DGRAM, server.v4(), "alice", "secret", addr("127.0.5.1", 0));
+  const auto a = first.allocate();
+  ASSERT_EQ(a.code, 0);
+  const auto relayed = relayed_of(a);
+  ASSERT_EQ(first.create_permission(peer.address()).code, 0);
+  send_from_peer(relayed, "to the first");
+  EXPECT_EQ(data_received(first, 300ms), std::vector<std::string>{"to the first"});
+  ASSERT_EQ(first
+                .request(p::method::refresh,
+                         [](p::message_builder& b) { b.add_u32(p::attr::lifetime, 0); })
+                .code,
+            0);
+  // Deleted: what the peer sends now reaches nobody, and the socket stays open as a spare.
+  send_from_peer(relayed, "after the delete");
+  EXPECT_TRUE(data_received(first, 300ms).empty());
+  EXPECT_EQ(open_fds(server.pid()), fds_idle + 1);
+
+  // Another user from another address gets the same relayed address; it hears from the peer
+  // only once it has a permission, and never what was sent to the deleted allocation.
+  turn_session second(SOCK_DGRAM, server.v4(), "bob", "hunter2", addr("127.0.5.2", 0));
+  const auto second_alloc = second.allocate();
+  ASSERT_EQ(second_alloc.code, 0);
+  EXPECT_EQ(relayed_of(second_alloc), relayed);
+  send_from_peer(relayed, "before the permission");
+  ASSERT_EQ(second.create_permission(peer.address()).code, 0);
+  send_from_peer(relayed, "to the second");
+  EXPECT_EQ(data_received(second, 300ms), std::vector<std::string>{"to the second"});
+  ASSERT_EQ(second
+                .request(p::method::refresh,
+                         [](p::message_builder& b) { b.add_u32(p::attr::lifetime, 0); })
+                .code,
+            0);
+  // A spare is closed two seconds after its allocation ended.
+  EXPECT_EQ(open_fds(server.pid()), fds_idle + 1);
+  std::this_thread::sleep_for(2500ms);
+  EXPECT_EQ(open_fds(server.pid()), fds_idle);
+  EXPECT_TRUE(server.answers());
+}
+
 }  // namespace
 }  // namespace turnpike::test
