@@ -4,7 +4,7 @@
 # measures it with bench/turn_load, stops it, then does the same for the other (alternating
 # which goes first), and prints medians over the rounds and the Turnpike/coturn ratios.
 #
-#   bench/run.sh [--rounds N] [--duration S] [--skip-ramp] [--mux] [--many N]
+#   bench/run.sh [--rounds N] [--duration S] [--skip-ramp] [--mux] [--many N [--many-only]]
 #
 # Both servers get the same settings: loopback only, one user (long-term credentials), 2 relay
 # threads, relay ports 49152-65535, loopback peers allowed, no TLS/DTLS/CLI. Needs: coturn
@@ -13,8 +13,9 @@
 # --mux adds a third server, Turnpike with relay-mux, measured the same way. It needs root:
 # the whole run then happens in a network namespace of its own (unshare --net) whose
 # ephemeral ports end at 49151, so the relay range is the same for all three servers.
-# --many N also holds N idle allocations on each server (three load processes from
-# 127.0.0.2-4, each under the 20 000-descriptor limit) and reads the server's resident memory.
+# --many N also holds N idle allocations on each server (one load process per 15 000, from
+# 127.0.0.2 up, each under the 20 000-descriptor limit; one relay address per 16 384) and reads
+# the server's resident memory. --many-only measures that alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,7 @@ duration=8
 ramp=1
 mux=0
 many=0
+many_only=0
 args=("$@")
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -31,7 +33,8 @@ while [[ $# -gt 0 ]]; do
     --skip-ramp) ramp=0; shift ;;
     --mux) mux=1; shift ;;
     --many) many="$2"; shift 2 ;;
-    *) echo "usage: $0 [--rounds N] [--duration S] [--skip-ramp] [--mux] [--many N]" >&2; exit 2 ;;
+    --many-only) many_only=1; shift ;;
+    *) echo "usage: $0 [--rounds N] [--duration S] [--skip-ramp] [--mux] [--many N [--many-only]]" >&2; exit 2 ;;
   esac
 done
 
@@ -59,10 +62,14 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# With --many, four relay addresses for every server (16 384 relay ports each): 50 000
-# allocations need more than one address's ports.
+# With --many, as many relay addresses for every server as N needs at 16 384 relay ports
+# each (127.0.0.1, then 127.0.1.1 up): four for 50 000, seven for 100 000.
 relay_ips=()
-if (( many > 0 )); then relay_ips=(-E 127.0.0.1 -E 127.0.1.1 -E 127.0.1.2 -E 127.0.1.3); fi
+if (( many > 0 )); then
+  relay_ips=(-E 127.0.0.1)
+  for (( i = 1; i < (many + 16383) / 16384; i++ )); do relay_ips+=(-E "127.0.1.$i"); done
+fi
+many_loads=$(( (many + 14999) / 15000 ))  # load processes, each under 20 000 descriptors
 
 start_server() {  # name port -> pid in $server_pid
   local name="$1" port="$2"
@@ -89,30 +96,30 @@ load_line() {
 
 rss_of() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
 
-# N idle allocations from three load processes (127.0.0.2-4) held at once; the server's
-# resident memory before and while they are held.
+# N idle allocations from $many_loads load processes (127.0.0.2 up) held at once; the
+# server's resident memory before and while they are held.
 hold_many() {  # name round port
-  local name="$1" round="$2" port="$3" per=$(( many / 3 )) pids=() before after held=0 i
+  local name="$1" round="$2" port="$3" per=$(( many / many_loads )) pids=() before after held=0 i
   before=$(rss_of "$server_pid")
-  for i in 2 3 4; do
+  for (( i = 0; i < many_loads; i++ )); do
     "$load" --port "$port" --user bench --password bench --server-pid "$server_pid" \
-      --mode idle --sessions "$per" --client-ip "127.0.0.$i" --client-port 10000 --hold 600 \
-      >"$out/many$i.txt" 2>&1 &
+      --mode idle --sessions "$per" --client-ip "127.0.0.$(( i + 2 ))" --client-port 10000 \
+      --hold 600 >"$out/many$i.txt" 2>&1 &
     pids+=($!)
   done
-  for i in 2 3 4; do
-    while ! grep -q 'mode=idle' "$out/many$i.txt" && kill -0 "${pids[$((i - 2))]}" 2>/dev/null; do
+  for (( i = 0; i < many_loads; i++ )); do
+    while ! grep -q 'mode=idle' "$out/many$i.txt" && kill -0 "${pids[$i]}" 2>/dev/null; do
       sleep 1
     done
   done
   sleep 1
   after=$(rss_of "$server_pid")
-  for i in 2 3 4; do
+  for (( i = 0; i < many_loads; i++ )); do
     held=$(( held + $(sed -n 's/.*mode=idle allocations=\([0-9]*\).*/\1/p' "$out/many$i.txt" || echo 0) ))
   done
   kill "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
-  echo "server=$name round=$round test=many asked=$(( per * 3 )) allocations=$held rss_before=$before rss_after=$after bytes_per_allocation=$(( held > 0 ? (after - before) / held : 0 )) rss_per_allocation=$(( held > 0 ? after / held : 0 ))"
+  echo "server=$name round=$round test=many asked=$(( per * many_loads )) allocations=$held rss_before=$before rss_after=$after bytes_per_allocation=$(( held > 0 ? (after - before) / held : 0 )) rss_per_allocation=$(( held > 0 ? after / held : 0 ))"
 }
 
 stop_server() {
@@ -128,29 +135,31 @@ measure() {  # name round
   local base=(--port "$port" --user bench --password bench --server-pid "$server_pid" --warmup 2)
   local common=("${base[@]}" --duration "$duration")
   {
-    echo "server=$name round=$round test=relay160 $(load_line "${common[@]}" --mode relay \
-      --sessions 16 --payload 160 --rate 250 --threads 2)"
-    echo "server=$name round=$round test=relay1200 $(load_line "${common[@]}" --mode relay \
-      --sessions 16 --payload 1200 --rate 250 --threads 2)"
-    echo "server=$name round=$round test=binding $(load_line "${common[@]}" --mode binding \
-      --sessions 16 --threads 2)"
-    # Client addresses 127.0.2.1-16, ports from 1024 in turn: no five-tuple comes back within
-    # a run, so a server that holds deleted allocations a while never answers 437.
-    echo "server=$name round=$round test=allocate $(load_line "${common[@]}" --mode allocate \
-      --sessions 2 --inflight 64 --client-ip 127.0.2.1 --client-port 1024 --client-ips 16)"
-    echo "server=$name round=$round test=idle10k $(load_line "${common[@]}" --mode idle \
-      --sessions 10000)"
-    if [[ $ramp == 1 ]]; then
-      # Offered load steps (round trips per second per session, 16 sessions, 160 bytes):
-      # the highest step with loss under 0.1 %.
-      for rate in 1000 2000 3000 4000 5000 6000 7000 8000 10000 12000 16000; do
-        line=$(load_line "${base[@]}" --mode relay --sessions 16 --payload 160 --rate "$rate" \
-          --threads 2 --duration 4)
-        echo "server=$name round=$round test=ramp$rate $line"
-        [[ "$line" == *error=1* ]] && break
-        loss=$(sed -n 's/.*loss_pct=\([0-9.e+-]*\).*/\1/p' <<<"$line")
-        if python3 -c "import sys; sys.exit(0 if float('$loss') >= 0.1 else 1)"; then break; fi
-      done
+    if (( many_only == 0 )); then
+      echo "server=$name round=$round test=relay160 $(load_line "${common[@]}" --mode relay \
+        --sessions 16 --payload 160 --rate 250 --threads 2)"
+      echo "server=$name round=$round test=relay1200 $(load_line "${common[@]}" --mode relay \
+        --sessions 16 --payload 1200 --rate 250 --threads 2)"
+      echo "server=$name round=$round test=binding $(load_line "${common[@]}" --mode binding \
+        --sessions 16 --threads 2)"
+      # Client addresses 127.0.2.1-16, ports from 1024 in turn: no five-tuple comes back within
+      # a run, so a server that holds deleted allocations a while never answers 437.
+      echo "server=$name round=$round test=allocate $(load_line "${common[@]}" --mode allocate \
+        --sessions 2 --inflight 64 --client-ip 127.0.2.1 --client-port 1024 --client-ips 16)"
+      echo "server=$name round=$round test=idle10k $(load_line "${common[@]}" --mode idle \
+        --sessions 10000)"
+      if [[ $ramp == 1 ]]; then
+        # Offered load steps (round trips per second per session, 16 sessions, 160 bytes):
+        # the highest step with loss under 0.1 %.
+        for rate in 1000 2000 3000 4000 5000 6000 7000 8000 10000 12000 16000; do
+          line=$(load_line "${base[@]}" --mode relay --sessions 16 --payload 160 --rate "$rate" \
+            --threads 2 --duration 4)
+          echo "server=$name round=$round test=ramp$rate $line"
+          [[ "$line" == *error=1* ]] && break
+          loss=$(sed -n 's/.*loss_pct=\([0-9.e+-]*\).*/\1/p' <<<"$line")
+          if python3 -c "import sys; sys.exit(0 if float('$loss') >= 0.1 else 1)"; then break; fi
+        done
+      fi
     fi
     # Last: the allocations are left to the server, which stops next.
     if (( many > 0 )); then hold_many "$name" "$round" "$port"; fi

@@ -321,6 +321,7 @@ void server::start() {
   const auto settings = engine_settings_for();
   relay_setup relays;
   relays.ips = relay_ips();
+  relays.spread = !cfg_.relay_ips.empty();
   relays.min_port = cfg_.min_port;
   relays.max_port = cfg_.max_port;
   relays.reservations = &reservations_;

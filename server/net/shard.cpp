@@ -383,7 +383,19 @@ int shard::bind_relay(const protocol::transport_address& at, bool dont_fragment)
   return fd;
 }
 
-int shard::take_spare(const protocol::transport_address& ip, bool dont_fragment,
+const protocol::transport_address* shard::relay_ip(protocol::address_family family) noexcept {
+  const protocol::transport_address* chosen = nullptr;
+  unsigned seen = 0;
+  for (const auto& candidate : relay_setup_.ips) {
+    // One of this family's addresses, each as likely (reservoir sampling of one).
+    if (candidate.family != family) continue;
+    if (!relay_setup_.spread) return &candidate;
+    if (rng_() % ++seen == 0) chosen = &candidate;
+  }
+  return chosen;
+}
+
+int shard::take_spare(protocol::address_family family, bool dont_fragment,
                       protocol::transport_address& local) noexcept {
   expire_spares();
   if (spares_.empty()) return -1;
@@ -392,9 +404,7 @@ int shard::take_spare(const protocol::transport_address& ip, bool dont_fragment,
   for (std::size_t k = 0; k < spares_.size(); ++k) {
     const std::size_t i = (from + k) % spares_.size();
     spare_relay& s = spares_[i];
-    protocol::transport_address host = s.local;
-    host.port = ip.port;
-    if (s.dont_fragment != dont_fragment || !(host == ip)) continue;
+    if (s.dont_fragment != dont_fragment || s.local.family != family) continue;
     const int fd = s.fd;
     local = s.local;
     spares_.erase(spares_.begin() + static_cast<std::ptrdiff_t>(i));
@@ -453,20 +463,13 @@ std::optional<engine::opened_relay> shard::open_relay(const engine::relay_reques
   if (request.tcp) {
     // RFC 6062: a listening socket on the relayed address; outgoing connections to peers
     // are bound to the same address (SO_REUSEADDR/SO_REUSEPORT on both).
-    const protocol::transport_address* ip = nullptr;
-    for (const auto& candidate : relay_setup_.ips) {
-      if (candidate.family == request.family) {
-        ip = &candidate;
-        break;
-      }
-    }
-    if (ip == nullptr || relay_setup_.tcp_connections == nullptr) {
+    if (relay_ip(request.family) == nullptr || relay_setup_.tcp_connections == nullptr) {
       why = engine::relay_error::no_such_family;
       return std::nullopt;
     }
     const unsigned lo = relay_setup_.min_port, hi = relay_setup_.max_port;
     for (int attempt = 0; attempt < 64; ++attempt) {
-      protocol::transport_address at = *ip;
+      protocol::transport_address at = *relay_ip(request.family);
       at.port = static_cast<std::uint16_t>(lo + rng_() % (hi - lo + 1));
       boost::asio::ip::tcp::acceptor a(io_);
       boost::system::error_code ec;
@@ -501,19 +504,12 @@ std::optional<engine::opened_relay> shard::open_relay(const engine::relay_reques
     fd = held->first;
     out.local = held->second;
   } else {
-    const protocol::transport_address* ip = nullptr;
-    for (const auto& candidate : relay_setup_.ips) {
-      if (candidate.family == request.family) {
-        ip = &candidate;
-        break;
-      }
-    }
-    if (ip == nullptr) {
+    if (relay_ip(request.family) == nullptr) {
       why = engine::relay_error::no_such_family;
       return std::nullopt;
     }
     if (!request.even_port && !request.reserve_next) {
-      fd = take_spare(*ip, request.dont_fragment, out.local);
+      fd = take_spare(request.family, request.dont_fragment, out.local);
       reused = fd >= 0;
     }
     const unsigned lo = relay_setup_.min_port, hi = relay_setup_.max_port;
@@ -530,7 +526,7 @@ std::optional<engine::opened_relay> shard::open_relay(const engine::relay_reques
       unsigned port = lo + static_cast<unsigned>(rng_() % (hi - lo + 1));
       if (request.even_port) port &= ~1u;
       if (port < lo || (request.reserve_next && port + 1 > hi)) continue;
-      protocol::transport_address at = *ip;
+      protocol::transport_address at = *relay_ip(request.family);
       at.port = static_cast<std::uint16_t>(port);
       fd = bind_relay(at, request.dont_fragment);
       if (fd < 0) {

@@ -39,6 +39,10 @@ class relay_socket;
 
 struct relay_setup {
   std::vector<protocol::transport_address> ips;  // relay IPs (ports unused)
+  // Allocations spread over every address of a family in `ips` (relay-ip given); otherwise
+  // the first of the family only (the listening or interface addresses, which may include
+  // ones peers cannot reach).
+  bool spread = false;
   std::uint16_t min_port = 49152;
   std::uint16_t max_port = 65535;
   relay_reservations* reservations = nullptr;
@@ -236,7 +240,7 @@ class shard final : public engine::client_sink, public engine::relay_io {
     bool dont_fragment = false;
   };
   // Spare relay sockets: a deleted allocation's UDP relay socket is kept, still bound and in
-  // the poller, for the next allocation on this shard with the same relay address and DF
+  // the poller, for the next allocation on this shard with the same family and DF
   // setting (socket, bind, setsockopt, epoll_ctl ADD and close were a third of the server's
   // CPU per Allocate). At most max_spares, each for spare_lifetime, and only with a relay
   // port range of min_range_for_spares ports or more; datagrams that reach one meanwhile are
@@ -250,10 +254,14 @@ class shard final : public engine::client_sink, public engine::relay_io {
   static constexpr std::size_t max_spares = 64;
   static constexpr std::chrono::seconds spare_lifetime{2};
   static constexpr unsigned min_range_for_spares = 4096;
-  // A spare bound on `ip` (any port) with this DF setting, emptied of queued datagrams; -1
-  // when there is none.
-  int take_spare(const protocol::transport_address& ip, bool dont_fragment,
+  // A spare of this family and DF setting, emptied of queued datagrams; -1 when there is
+  // none.
+  int take_spare(protocol::address_family family, bool dont_fragment,
                  protocol::transport_address& local) noexcept;
+  // A relay address of `family`: with relay_setup::spread a random one of several (each
+  // relay port is probed on one of them, so every address's ports get used), else the first;
+  // nullptr when there is none.
+  const protocol::transport_address* relay_ip(protocol::address_family family) noexcept;
   // Keeps `r`'s socket as a spare if there is room; false: the caller closes it.
   bool keep_spare(relay_socket& r) noexcept;
   // Closes spares older than spare_lifetime (all of them with `all`).

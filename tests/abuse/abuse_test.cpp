@@ -1167,5 +1167,29 @@ TEST(Abuse, ADeletedAllocationsSocketServesTheNextOneWithNothingOfTheOldAndThenC
   EXPECT_TRUE(server.answers());
 }
 
+TEST(Abuse, EveryRelayIpOfAFamilyServesAllocations) {
+  // Two relay addresses: allocations land on both (20 all on one: one chance in 2^19), and
+  // one on the second relays.
+  turnpike_under_test server({"--allow-loopback-peers", "-E", "127.0.0.1", "-E", "127.0.0.2"});
+  udp_sink peer;
+  std::set<std::string> used;
+  std::unique_ptr<turn_session> on_second;
+  for (int i = 0; i < 20; ++i) {
+    auto s = std::make_unique<turn_session>(SOCK_DGRAM, server.v4(), "alice", "secret");
+    const auto a = s->allocate();
+    ASSERT_EQ(a.code, 0);
+    const auto relayed = relayed_of(a);
+    used.insert(relayed.ip_string());
+    if (relayed.ip_string() == "127.0.0.2" && !on_second) on_second = std::move(s);
+  }
+  EXPECT_EQ(used, (std::set<std::string>{"127.0.0.1", "127.0.0.2"}));
+  ASSERT_TRUE(on_second);
+  ASSERT_EQ(on_second->create_permission(peer.address()).code, 0);
+  on_second->send_indication(peer.address(), bytes{'h', 'i'});
+  const auto got = peer.received(500ms);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], (bytes{'h', 'i'}));
+}
+
 }  // namespace
 }  // namespace turnpike::test
