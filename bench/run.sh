@@ -108,7 +108,7 @@ hold_many() {  # name round port
     pids+=($!)
   done
   for (( i = 0; i < many_loads; i++ )); do
-    while ! grep -q 'mode=idle' "$out/many$i.txt" && kill -0 "${pids[$i]}" 2>/dev/null; do
+    while ! grep -qs 'mode=idle' "$out/many$i.txt" && kill -0 "${pids[$i]}" 2>/dev/null; do
       sleep 1
     done
   done
