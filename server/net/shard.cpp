@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/detail/socket_option.hpp>
@@ -15,6 +16,7 @@
 #include <ctime>
 
 #include "server/net/asio_address.hpp"
+#include "server/net/descriptor_pressure.hpp"
 #include "server/net/relay_mux.hpp"
 #include "server/net/relay_socket.hpp"
 #include "server/net/stream_connection.hpp"
@@ -47,6 +49,12 @@ shard::shard(unsigned index)
     throw boost::system::system_error(errno, boost::system::system_category(), "epoll_create1");
   }
   poll_.assign(fd);
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0) descriptor_limit_ = nofile.rlim_cur;
+}
+
+void shard::give_back_spares() noexcept {
+  expire_spares(true);
 }
 
 void shard::init_engine(engine::engine_settings settings, relay_setup relays,
@@ -428,6 +436,9 @@ bool shard::keep_spare(relay_socket& r) noexcept {
   // allocation needs (this shard can give back only its own): none kept there.
   if (relay_setup_.max_port + 1u - relay_setup_.min_port < min_range_for_spares) return false;
   if (spares_.size() >= max_spares || r.fd() < 0 || !poll_.is_open()) return false;
+  // Nor when descriptors ran short lately, or this one is in the upper half of the table
+  // (the kernel hands out the lowest free number, so that many are open).
+  if (descriptors_short() || static_cast<rlim_t>(r.fd()) >= descriptor_limit_ / 2) return false;
   // Still in the poller under the deleted relay's key: events for it find no relay and are
   // ignored until take_spare re-keys it.
   spares_.push_back({r.release(), r.local(), r.dont_fragment(), std::chrono::steady_clock::now()});
@@ -531,7 +542,7 @@ std::optional<engine::opened_relay> shard::open_relay(const engine::relay_reques
       fd = bind_relay(at, request.dont_fragment);
       if (fd < 0) {
         // Out of descriptors: the spares give theirs back first.
-        if ((errno == EMFILE || errno == ENFILE) && !spares_.empty()) expire_spares(true);
+        if (note_descriptor_error(errno)) expire_spares(true);
         continue;
       }
       if (request.reserve_next) {

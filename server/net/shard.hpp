@@ -5,7 +5,9 @@
 // statistics and (on Allocate) quotas and port reservations.
 #pragma once
 
+#include <sys/resource.h>
 #include <array>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
@@ -209,6 +211,8 @@ class shard final : public engine::client_sink, public engine::relay_io {
   // socket for every family of `ips`. Called while the server is set up, before any thread
   // starts, so the capabilities it needs can be dropped afterwards.
   void open_mux_sockets(const std::vector<protocol::transport_address>& ips, relay_mux& mux);
+  // Closes the spare relay sockets now (out of descriptors).
+  void give_back_spares() noexcept;
   // A peer connected to one of this shard's TCP relays.
   void on_peer_tcp_connection(engine::relay_id id, boost::asio::ip::tcp::socket peer);
 
@@ -254,6 +258,7 @@ class shard final : public engine::client_sink, public engine::relay_io {
   static constexpr std::size_t max_spares = 64;
   static constexpr std::chrono::seconds spare_lifetime{2};
   static constexpr unsigned min_range_for_spares = 4096;
+  rlim_t descriptor_limit_ = RLIM_INFINITY;  // RLIMIT_NOFILE's soft limit at start
   // A spare of this family and DF setting, emptied of queued datagrams; -1 when there is
   // none.
   int take_spare(protocol::address_family family, bool dont_fragment,

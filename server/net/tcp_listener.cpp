@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "server/net/asio_address.hpp"
+#include "server/net/descriptor_pressure.hpp"
 #include "server/net/shard.hpp"
 #include "server/net/stream_connection.hpp"
 
@@ -33,34 +34,38 @@ void tcp_listener::close() noexcept {
 }
 
 void tcp_listener::accept() {
-  acceptor_.async_accept(
-      [this](const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket) {
-        if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) return;
-        if (ec) {
-          // Out of descriptors or similar: wait a little instead of spinning on the error.
-          spdlog::warn("tcp accept on {}: {}", local_.to_string(), ec.message());
-          backoff_.expires_after(std::chrono::milliseconds(100));
-          backoff_.async_wait([this](const boost::system::error_code& wait_ec) {
-            if (!wait_ec && acceptor_.is_open()) accept();
-          });
-          return;
-        }
-        boost::system::error_code peer_ec;
-        const auto peer = socket.remote_endpoint(peer_ec);
-        if (!peer_ec && !shard_.admit_stream(from_endpoint(peer))) {
-          boost::system::error_code ignored;
-          socket.close(ignored);  // over the per-IP connection limit
-        } else if (!peer_ec) {
-          const auto remote = from_endpoint(peer);
-          if (tls_) {
-            classify(std::make_shared<boost::asio::ip::tcp::socket>(std::move(socket)), remote);
-          } else {
-            const engine::five_tuple t{engine::transport::tcp, local_, remote};
-            std::make_shared<tcp_connection>(shard_, std::move(socket), t)->start();
-          }
-        }
-        accept();
+  acceptor_.async_accept([this](const boost::system::error_code& ec,
+                                boost::asio::ip::tcp::socket socket) {
+    if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec) {
+      // Out of descriptors or similar: wait a little instead of spinning on the error
+      // (and let the shard's spare relay sockets go).
+      spdlog::warn("tcp accept on {}: {}", local_.to_string(), ec.message());
+      if (ec.category() == boost::system::system_category() && note_descriptor_error(ec.value())) {
+        shard_.give_back_spares();
+      }
+      backoff_.expires_after(std::chrono::milliseconds(100));
+      backoff_.async_wait([this](const boost::system::error_code& wait_ec) {
+        if (!wait_ec && acceptor_.is_open()) accept();
       });
+      return;
+    }
+    boost::system::error_code peer_ec;
+    const auto peer = socket.remote_endpoint(peer_ec);
+    if (!peer_ec && !shard_.admit_stream(from_endpoint(peer))) {
+      boost::system::error_code ignored;
+      socket.close(ignored);  // over the per-IP connection limit
+    } else if (!peer_ec) {
+      const auto remote = from_endpoint(peer);
+      if (tls_) {
+        classify(std::make_shared<boost::asio::ip::tcp::socket>(std::move(socket)), remote);
+      } else {
+        const engine::five_tuple t{engine::transport::tcp, local_, remote};
+        std::make_shared<tcp_connection>(shard_, std::move(socket), t)->start();
+      }
+    }
+    accept();
+  });
 }
 
 void tcp_listener::classify(std::shared_ptr<boost::asio::ip::tcp::socket> socket,

@@ -110,6 +110,12 @@ class turn_session {
     });
   }
 
+  // Refresh with LIFETIME 0: deletes the allocation.
+  answer remove() {
+    return request(protocol::method::refresh,
+                   [](protocol::message_builder& b) { b.add_u32(protocol::attr::lifetime, 0); });
+  }
+
   static extra_attributes peers(std::vector<protocol::transport_address> list) {
     return [list = std::move(list)](protocol::message_builder& b) {
       for (const auto& p : list) protocol::add_xor_address(b, protocol::attr::xor_peer_address, p);
