@@ -224,7 +224,7 @@ std::string render(const net::server& srv, bool draining,
   f.single("turnpike_relay_mux_dropped_total",
            "relay-mux: datagrams for a relayed address deleted while they were queued.",
            MetricType::Counter, static_cast<double>(s.mux_dropped));
-  f.single("turnpike_relay_ports", "Relay ports available: min-port..max-port per relay IP.",
+  f.single("turnpike_relay_ports", "Relay ports available: min-port..max-port per relay IP in use.",
            MetricType::Gauge, static_cast<double>(srv.relay_port_capacity()));
 
   auto& handling = f.add("turnpike_request_handling_seconds",

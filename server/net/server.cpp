@@ -403,7 +403,17 @@ server::snapshot_result server::snapshot(std::chrono::milliseconds limit) const 
 }
 
 std::uint64_t server::relay_port_capacity() const noexcept {
-  return static_cast<std::uint64_t>(cfg_.max_port - cfg_.min_port + 1) * relay_ips().size();
+  // Every relay address with relay-ip or relay-mux; otherwise the first of each family only
+  // (shard::relay_ip).
+  std::uint64_t ips = relay_ips().size();
+  if (cfg_.relay_ips.empty() && !cfg_.relay_mux) {
+    bool v4 = false, v6 = false;
+    for (const auto& ip : relay_ips()) {
+      (ip.family == protocol::address_family::ipv4 ? v4 : v6) = true;
+    }
+    ips = (v4 ? 1 : 0) + (v6 ? 1 : 0);
+  }
+  return static_cast<std::uint64_t>(cfg_.max_port - cfg_.min_port + 1) * ips;
 }
 
 dtls_counters server::dtls_totals() const noexcept {

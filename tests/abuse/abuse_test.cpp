@@ -23,6 +23,7 @@
 #include "protocol/channel_data.hpp"
 #include "protocol/integrity.hpp"
 #include "support/certs.hpp"
+#include "support/http.hpp"
 #include "support/process.hpp"
 #include "support/sinks.hpp"
 #include "support/turn_session.hpp"
@@ -1175,12 +1176,28 @@ TEST(Abuse, EveryRelayIpOfAFamilyServesAllocations) {
     if (relayed.ip_string() == "127.0.0.2" && !on_second) on_second = std::move(s);
   }
   EXPECT_EQ(used, (std::set<std::string>{"127.0.0.1", "127.0.0.2"}));
+  EXPECT_EQ(metric_value(http_get(server.metrics_port(), "/metrics").body, "turnpike_relay_ports"),
+            2 * (65535 - 49152 + 1));
   ASSERT_TRUE(on_second);
   ASSERT_EQ(on_second->create_permission(peer.address()).code, 0);
   on_second->send_indication(peer.address(), bytes{'h', 'i'});
   const auto got = peer.received(500ms);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0], (bytes{'h', 'i'}));
+}
+
+TEST(Abuse, WithoutRelayIpOnlyTheFirstListeningAddressOfAFamilyRelays) {
+  // Listening on 127.0.0.1, ::1 and 127.0.0.2 with no relay-ip: IPv4 allocations relay from
+  // 127.0.0.1 only, and the capacity metric counts one range per family.
+  turnpike_under_test server({"-L", "127.0.0.2"});
+  for (int i = 0; i < 8; ++i) {
+    turn_session s(SOCK_DGRAM, server.v4(), "alice", "secret");
+    const auto a = s.allocate();
+    ASSERT_EQ(a.code, 0);
+    EXPECT_EQ(relayed_of(a).ip_string(), "127.0.0.1");
+  }
+  EXPECT_EQ(metric_value(http_get(server.metrics_port(), "/metrics").body, "turnpike_relay_ports"),
+            2 * (65535 - 49152 + 1));
 }
 
 }  // namespace
