@@ -320,8 +320,7 @@ void server::set_up_relay_mux() {
 void server::start() {
   const auto settings = engine_settings_for();
   relay_setup relays;
-  relays.ips = relay_ips();
-  relays.spread = !cfg_.relay_ips.empty();
+  relays.ips = relay_ips_in_use();
   relays.min_port = cfg_.min_port;
   relays.max_port = cfg_.max_port;
   relays.reservations = &reservations_;
@@ -402,18 +401,20 @@ server::snapshot_result server::snapshot(std::chrono::milliseconds limit) const 
   return r;
 }
 
-std::uint64_t server::relay_port_capacity() const noexcept {
-  // Every relay address with relay-ip or relay-mux; otherwise the first of each family only
-  // (shard::relay_ip).
-  std::uint64_t ips = relay_ips().size();
-  if (cfg_.relay_ips.empty() && !cfg_.relay_mux) {
-    bool v4 = false, v6 = false;
-    for (const auto& ip : relay_ips()) {
-      (ip.family == protocol::address_family::ipv4 ? v4 : v6) = true;
+std::vector<protocol::transport_address> server::relay_ips_in_use() const {
+  if (!cfg_.relay_ips.empty() || cfg_.relay_mux) return relay_ips();
+  std::vector<protocol::transport_address> first;
+  for (const auto& ip : relay_ips()) {
+    if (std::none_of(first.begin(), first.end(),
+                     [&](const auto& f) { return f.family == ip.family; })) {
+      first.push_back(ip);
     }
-    ips = (v4 ? 1 : 0) + (v6 ? 1 : 0);
   }
-  return static_cast<std::uint64_t>(cfg_.max_port - cfg_.min_port + 1) * ips;
+  return first;
+}
+
+std::uint64_t server::relay_port_capacity() const {
+  return static_cast<std::uint64_t>(cfg_.max_port - cfg_.min_port + 1) * relay_ips_in_use().size();
 }
 
 dtls_counters server::dtls_totals() const noexcept {

@@ -74,7 +74,7 @@ class server {
   const config::server_config& config() const noexcept { return cfg_; }
   // Metrics kept outside the shards (Redis round trips), thread-safe.
   const std::shared_ptr<prometheus::Registry>& registry() const noexcept { return registry_; }
-  std::uint64_t relay_port_capacity() const noexcept;
+  std::uint64_t relay_port_capacity() const;
   // With redis-userdb (null otherwise); thread-safe.
   const auth::redis_client* redis() const noexcept { return redis_.get(); }
   std::optional<auth::redis_users_stats> redis_user_stats() const;
@@ -91,6 +91,10 @@ class server {
   const std::vector<protocol::transport_address>& relay_ips() const noexcept {
     return cfg_.relay_ips.empty() ? plan_.ips : cfg_.relay_ips;
   }
+  // The relay addresses allocations get: every one of relay_ips() with relay-ip or relay-mux;
+  // otherwise the first listening address of each family (interface addresses may include
+  // ones peers cannot reach).
+  std::vector<protocol::transport_address> relay_ips_in_use() const;
 
   // The Redis round-trip histogram observer for a client (`db`: userdb or statsdb).
   auth::redis_client::round_trip_observer redis_observer(const std::string& db);

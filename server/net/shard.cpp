@@ -396,9 +396,7 @@ const protocol::transport_address* shard::relay_ip(protocol::address_family fami
   unsigned seen = 0;
   for (const auto& candidate : relay_setup_.ips) {
     // One of this family's addresses, each as likely (reservoir sampling of one).
-    if (candidate.family != family) continue;
-    if (!relay_setup_.spread) return &candidate;
-    if (rng_() % ++seen == 0) chosen = &candidate;
+    if (candidate.family == family && rng_() % ++seen == 0) chosen = &candidate;
   }
   return chosen;
 }

@@ -40,11 +40,7 @@ class stream_connection;
 class relay_socket;
 
 struct relay_setup {
-  std::vector<protocol::transport_address> ips;  // relay IPs (ports unused)
-  // Allocations spread over every address of a family in `ips` (relay-ip given); otherwise
-  // the first of the family only (the listening or interface addresses, which may include
-  // ones peers cannot reach).
-  bool spread = false;
+  std::vector<protocol::transport_address> ips;  // relay IPs in use (ports unused)
   std::uint16_t min_port = 49152;
   std::uint16_t max_port = 65535;
   relay_reservations* reservations = nullptr;
@@ -263,9 +259,8 @@ class shard final : public engine::client_sink, public engine::relay_io {
   // none.
   int take_spare(protocol::address_family family, bool dont_fragment,
                  protocol::transport_address& local) noexcept;
-  // A relay address of `family`: with relay_setup::spread a random one of several (each
-  // relay port is probed on one of them, so every address's ports get used), else the first;
-  // nullptr when there is none.
+  // A relay address of `family`, a random one of several (each relay port is probed on one
+  // of them, so every address's ports get used); nullptr when there is none.
   const protocol::transport_address* relay_ip(protocol::address_family family) noexcept;
   // Keeps `r`'s socket as a spare if there is room; false: the caller closes it.
   bool keep_spare(relay_socket& r) noexcept;

@@ -1100,11 +1100,6 @@ TEST(Abuse, AllocationChurnLeavesNothingBehind) {
   server.stop();  // in the sanitizer build, LeakSanitizer runs at this exit
 }
 
-p::transport_address relayed_of(const turn_session::answer& a) {
-  const auto m = p::message_view::parse(a.raw);
-  return *p::decode_xor_address(m->find(p::attr::xor_relayed_address)->value, m->tid_bytes());
-}
-
 // The DATA of every Data indication `s` receives within `wait`.
 std::vector<std::string> data_received(turn_session& s, std::chrono::milliseconds wait) {
   std::vector<std::string> out;

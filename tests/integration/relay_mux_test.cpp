@@ -70,11 +70,6 @@ std::size_t open_descriptors(int pid) {
   return n;
 }
 
-p::transport_address relayed_of(const turn_session::answer& a) {
-  const auto m = p::message_view::parse(a.raw);
-  return *p::decode_xor_address(m->find(p::attr::xor_relayed_address)->value, m->tid_bytes());
-}
-
 // True when a datagram sent to `to` (IPv4) from a connected socket draws port unreachable.
 bool refused_at(const p::transport_address& to) {
   const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);

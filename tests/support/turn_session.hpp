@@ -150,4 +150,11 @@ class turn_session {
   std::string user_, password_, nonce_, realm_;
 };
 
+// The XOR-RELAYED-ADDRESS of a successful Allocate answer.
+inline protocol::transport_address relayed_of(const turn_session::answer& a) {
+  const auto m = protocol::message_view::parse(a.raw);
+  return *protocol::decode_xor_address(m->find(protocol::attr::xor_relayed_address)->value,
+                                       m->tid_bytes());
+}
+
 }  // namespace turnpike::test
