@@ -105,6 +105,15 @@ send_batch::send_batch() : arena_(max_bytes) {
 
 std::uint64_t send_batch::push(int fd, const protocol::transport_address& to,
                                protocol::byte_span bytes, protocol::byte_span header) {
+  return queue(fd, &to, bytes, header);
+}
+
+std::uint64_t send_batch::push_connected(int fd, protocol::byte_span bytes) {
+  return queue(fd, nullptr, bytes, {});
+}
+
+std::uint64_t send_batch::queue(int fd, const protocol::transport_address* to,
+                                protocol::byte_span bytes, protocol::byte_span header) {
   auto used = [this] {
     return entries_.empty() ? std::size_t{0} : entries_.back().offset + entries_.back().size;
   };
@@ -114,7 +123,7 @@ std::uint64_t send_batch::push(int fd, const protocol::transport_address& to,
   const std::size_t offset = used();
   entry e;
   e.fd = fd;
-  e.to_len = to_sockaddr(to, e.to);
+  e.to_len = to != nullptr ? to_sockaddr(*to, e.to) : 0;
   e.offset = offset;
   e.size = size;
   e.coalesce = header.empty();
@@ -168,7 +177,7 @@ std::uint64_t send_batch::send_run(int fd, const std::uint16_t* order, std::size
     }
     msghdr& h = msgs_[messages].msg_hdr;
     h = {};
-    h.msg_name = const_cast<sockaddr_storage*>(&e.to);
+    h.msg_name = e.to_len != 0 ? const_cast<sockaddr_storage*>(&e.to) : nullptr;
     h.msg_namelen = e.to_len;
     h.msg_iov = &iov_[i];
     h.msg_iovlen = k;
@@ -188,6 +197,7 @@ std::uint64_t send_batch::send_run(int fd, const std::uint16_t* order, std::size
     i += k;
   }
   std::uint64_t failed = 0;
+  bool retried = false;
   for (std::size_t sent = 0; sent < messages;) {
     const int r =
         ::sendmmsg(fd, msgs_.data() + sent, static_cast<unsigned>(messages - sent), MSG_DONTWAIT);
@@ -203,6 +213,13 @@ std::uint64_t send_batch::send_run(int fd, const std::uint16_t* order, std::size
     // EINVAL: a segment above the MTU) goes again datagram by datagram, so each gets the
     // answer it would have had alone.
     const int err = errno;
+    // A connected socket reports an ICMP error for an earlier datagram (ECONNREFUSED, ...)
+    // once, on the next call, in place of sending: that call goes again.
+    if (entries_[order[first_[sent]]].to_len == 0 && !retried && err != EAGAIN &&
+        err != EWOULDBLOCK && err != ENOBUFS) {
+      retried = true;
+      continue;
+    }
     if (count_[sent] > 1 && (err == EIO || err == EINVAL)) {
       if (err == EIO) gso_ = false;
       failed += send_one_by_one(fd, order + first_[sent], count_[sent]);
@@ -220,8 +237,8 @@ std::uint64_t send_batch::send_one_by_one(int fd, const std::uint16_t* order,
   for (std::size_t i = 0; i < count; ++i) {
     const entry& e = entries_[order[i]];
     ++send_calls_;
-    if (::sendto(fd, arena_.data() + e.offset, e.size, MSG_DONTWAIT,
-                 reinterpret_cast<const sockaddr*>(&e.to), e.to_len) < 0) {
+    const auto* to = e.to_len != 0 ? reinterpret_cast<const sockaddr*>(&e.to) : nullptr;
+    if (::sendto(fd, arena_.data() + e.offset, e.size, MSG_DONTWAIT, to, e.to_len) < 0) {
       ++failed;
     } else {
       ++datagrams_sent_;

@@ -122,6 +122,9 @@ class send_batch {
   // IP and UDP headers (a raw socket) and never joins a GSO run.
   std::uint64_t push(int fd, const protocol::transport_address& to, protocol::byte_span bytes,
                      protocol::byte_span header = {});
+  // The same for a connected socket: no address (the socket's peer), and a send that meets
+  // the socket's pending ICMP error is made again once.
+  std::uint64_t push_connected(int fd, protocol::byte_span bytes);
   // Sends all that is queued; returns how many datagrams could not be sent (buffer full,
   // unreachable, too large: dropped, never retried or blocked on).
   std::uint64_t flush() noexcept;
@@ -133,12 +136,14 @@ class send_batch {
  private:
   struct entry {
     int fd;
-    socklen_t to_len;
+    socklen_t to_len;  // 0: a connected socket
     sockaddr_storage to;
     std::size_t offset;
     std::size_t size;
     bool coalesce;  // no header of its own: may join a GSO run
   };
+  std::uint64_t queue(int fd, const protocol::transport_address* to, protocol::byte_span bytes,
+                      protocol::byte_span header);
   std::uint64_t send_run(int fd, const std::uint16_t* order, std::size_t count) noexcept;
   std::uint64_t send_one_by_one(int fd, const std::uint16_t* order, std::size_t count) noexcept;
 

@@ -23,12 +23,20 @@ relay_socket::~relay_socket() {
 }
 
 void relay_socket::close() noexcept {
+  close_connected();
   if (fd_ < 0) return;
   ::close(fd_);  // leaves the shard's poller with it
   fd_ = -1;
 }
 
+void relay_socket::close_connected() noexcept {
+  if (connected_fd_ < 0) return;
+  ::close(connected_fd_);
+  connected_fd_ = -1;
+}
+
 int relay_socket::release() noexcept {
+  close_connected();
   const int fd = fd_;
   fd_ = -1;
   return fd;
@@ -41,9 +49,34 @@ bool relay_socket::drain() noexcept {
                       });
 }
 
+bool relay_socket::drain_connected() noexcept {
+  return drain_socket(shard_.receive_buffers(), connected_fd_,
+                      [this](const protocol::transport_address& from, protocol::byte_span bytes) {
+                        shard_.on_peer_packet(id_, from, bytes);
+                      });
+}
+
 void relay_socket::send_to(const protocol::transport_address& peer,
                            protocol::byte_span bytes) noexcept {
-  if (fd_ < 0 || !shard_.send_datagram(fd_, peer, bytes)) shard_.count_send_failure();
+  if (fd_ < 0) {
+    shard_.count_send_failure();
+    return;
+  }
+  if (connected_fd_ >= 0 && peer == connected_peer_) {
+    if (!shard_.send_connected(connected_fd_, bytes)) shard_.count_send_failure();
+    return;
+  }
+  if (!shard_.send_datagram(fd_, peer, bytes)) shard_.count_send_failure();
+  if (connect_tried_) return;
+  if (in_a_row_ == 0 || peer != last_peer_) {
+    last_peer_ = peer;
+    in_a_row_ = 1;
+    return;
+  }
+  if (++in_a_row_ < connect_after) return;
+  connect_tried_ = true;
+  connected_fd_ = shard_.connect_relay(*this, peer);
+  if (connected_fd_ >= 0) connected_peer_ = peer;
 }
 
 }  // namespace turnpike::server::net

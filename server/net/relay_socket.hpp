@@ -3,6 +3,14 @@
 // bare descriptor in the shard's poller: drain() reads peer datagrams in batches into the
 // shard's receive_batch and hands them to the shard's engine; client data goes to peers
 // through the shard's send batch, without blocking.
+//
+// Once the allocation has sent connect_after datagrams in a row to one peer transport
+// address, a second socket is bound to the same relayed address (SO_REUSEPORT) and connected
+// to that peer: datagrams to it leave without an address or a route lookup, and the kernel
+// delivers that peer's datagrams to it. Everything else (the peer IP's other ports, other
+// peers) still arrives on the first socket, so permissions stay per IP; both sockets' datagrams
+// go through the same engine checks. One try per allocation, and none while descriptors are
+// short (shard::connect_relay).
 #pragma once
 
 #include "protocol/bytes.hpp"
@@ -22,22 +30,36 @@ class relay_socket {
   ~relay_socket();
   relay_socket(const relay_socket&) = delete;
   relay_socket& operator=(const relay_socket&) = delete;
+  static constexpr unsigned connect_after = 16;
+  engine::relay_id id() const noexcept { return id_; }
   int fd() const noexcept { return fd_; }
+  // The socket connected to the busiest peer, or -1.
+  int connected_fd() const noexcept { return connected_fd_; }
   void close() noexcept;
-  // Gives the descriptor up without closing it (a drain under way stops); -1 if closed.
+  // Gives the descriptor up without closing it (a drain under way stops), and closes the
+  // connected socket; -1 if closed.
   int release() noexcept;
   const protocol::transport_address& local() const noexcept { return local_; }
   bool dont_fragment() const noexcept { return dont_fragment_; }
   // Reads what is queued (a bounded number of batches). True: more may be left.
   bool drain() noexcept;
+  // The same for the connected socket.
+  bool drain_connected() noexcept;
   void send_to(const protocol::transport_address& peer, protocol::byte_span bytes) noexcept;
 
  private:
+  void close_connected() noexcept;
+
   shard& shard_;
   engine::relay_id id_;
   int fd_;
   protocol::transport_address local_;
   bool dont_fragment_;
+  int connected_fd_ = -1;
+  protocol::transport_address connected_peer_;
+  protocol::transport_address last_peer_;  // where the last datagram went
+  unsigned in_a_row_ = 0;                  // datagrams sent to last_peer_ in a row
+  bool connect_tried_ = false;
 };
 
 }  // namespace turnpike::server::net

@@ -282,6 +282,12 @@ void shard::drain_again() {
 }
 
 bool shard::drain_key(std::uint64_t key) noexcept {
+  if ((key & connected_key) != 0) {
+    const auto it = relays_.find(static_cast<engine::relay_id>(key));
+    if (it == relays_.end()) return false;
+    const std::shared_ptr<relay_socket> keep = it->second;
+    return keep->drain_connected();
+  }
   if ((key & mux_key) != 0) return drain_mux(key & 1);
   if ((key & listener_key) != 0) {
     const std::size_t index = key & 0xffffffffu;
@@ -308,6 +314,51 @@ bool shard::send_datagram(int fd, const protocol::transport_address& to, protoco
   h.msg_iov = header.empty() ? iov + 1 : iov;
   h.msg_iovlen = header.empty() ? 1 : 2;
   return ::sendmsg(fd, &h, MSG_DONTWAIT) >= 0;
+}
+
+bool shard::send_connected(int fd, protocol::byte_span bytes) noexcept {
+  if (batching_ > 0) {
+    send_failures_ += send_->push_connected(fd, bytes);
+    return true;
+  }
+  if (::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT) >= 0) return true;
+  // A pending ICMP error for an earlier datagram is reported once, in place of this send.
+  return errno != EAGAIN && errno != EWOULDBLOCK &&
+         ::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT) >= 0;
+}
+
+int shard::connect_relay(const relay_socket& r, const protocol::transport_address& peer) noexcept {
+  // Like a spare: never in the upper half of the descriptor table or while descriptors ran
+  // short lately (a connected socket is a second descriptor for one allocation).
+  if (!poll_.is_open() || r.fd() < 0 || descriptors_short() ||
+      static_cast<rlim_t>(r.fd()) >= descriptor_limit_ / 2) {
+    return -1;
+  }
+  // What went out unconnected leaves first, so the switch reorders nothing.
+  flush_sends();
+  // The relay socket joins a reuseport group only now, after its own bind: a socket that
+  // binds the port without SO_REUSEPORT (another allocation's port probe) is still refused.
+  const int on = 1;
+  if (::setsockopt(r.fd(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) return -1;
+  const int fd = bind_relay(r.local(), r.dont_fragment(), true);
+  if (fd < 0) {
+    note_descriptor_error(errno);
+    return -1;
+  }
+  sockaddr_storage sa;
+  const socklen_t len = to_sockaddr(peer, sa);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), len) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  tune_udp_socket(fd, relay_buffer_bytes, 0);
+  try {
+    watch_udp(fd, connected_key | r.id());
+  } catch (const boost::system::system_error&) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 void shard::flush_sends() noexcept {
@@ -367,12 +418,14 @@ void shard::remove_connection(const engine::five_tuple& t) noexcept {
   });
 }
 
-int shard::bind_relay(const protocol::transport_address& at, bool dont_fragment) noexcept {
+int shard::bind_relay(const protocol::transport_address& at, bool dont_fragment,
+                      bool reuse_port) noexcept {
   const bool v4 = at.family == protocol::address_family::ipv4;
   const int fd = ::socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   const int on = 1;
   if (!v4) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+  if (reuse_port) ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
   sockaddr_storage sa;
   const socklen_t len = to_sockaddr(at, sa);
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&sa), len) != 0) {

@@ -175,6 +175,11 @@ class shard final : public engine::client_sink, public engine::relay_io {
   // `header`, when given, goes in front of `bytes` (a raw socket's IP and UDP headers).
   bool send_datagram(int fd, const protocol::transport_address& to, protocol::byte_span bytes,
                      protocol::byte_span header = {}) noexcept;
+  // To a connected socket's peer.
+  bool send_connected(int fd, protocol::byte_span bytes) noexcept;
+  // A second socket on `r`'s relayed address, connected to `peer` and in the poller
+  // (relay_socket.hpp); -1 when descriptors are short or it cannot be made.
+  int connect_relay(const relay_socket& r, const protocol::transport_address& peer) noexcept;
   void flush_sends() noexcept;
   const send_batch& sends() const noexcept { return *send_; }
   void count_stream_timeout() noexcept { ++stream_timeouts_; }
@@ -216,13 +221,16 @@ class shard final : public engine::client_sink, public engine::relay_io {
   static engine::instant now() noexcept;
   void rearm_timer();
   // A bound UDP socket's descriptor, or -1.
-  static int bind_relay(const protocol::transport_address& at, bool dont_fragment) noexcept;
+  // With `reuse_port`, SO_REUSEPORT before the bind (the connected socket of a relay).
+  static int bind_relay(const protocol::transport_address& at, bool dont_fragment,
+                        bool reuse_port = false) noexcept;
 
   // The poller: the shard's UDP sockets (listeners and relays) sit in an edge-triggered epoll
   // set of their own, registered once; Asio waits on that set's descriptor, so a wake-up
   // costs one re-arm however many sockets it finds readable, and none per socket.
-  static constexpr std::uint64_t listener_key = std::uint64_t{1} << 32;  // | index in udp_
-  static constexpr std::uint64_t mux_key = std::uint64_t{2} << 32;       // | family index
+  static constexpr std::uint64_t listener_key = std::uint64_t{1} << 32;   // | index in udp_
+  static constexpr std::uint64_t mux_key = std::uint64_t{2} << 32;        // | family index
+  static constexpr std::uint64_t connected_key = std::uint64_t{4} << 32;  // | relay id
   // `rekey`: the socket is in the set already (a spare) and takes `key` instead.
   void watch_udp(int fd, std::uint64_t key, bool rekey = false);
   void arm_poll();

@@ -15,6 +15,7 @@
 #include <functional>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include "protocol/attr_auth.hpp"
 #include "protocol/channel_data.hpp"
 #include "protocol/integrity.hpp"
+#include "server/net/relay_socket.hpp"
 #include "support/certs.hpp"
 #include "support/http.hpp"
 #include "support/process.hpp"
@@ -1152,6 +1154,88 @@ TEST(Abuse, ADeletedAllocationsSocketServesTheNextOneWithNothingOfTheOldAndThenC
   EXPECT_EQ(open_fds(server.pid()), fds_idle + 1);
   std::this_thread::sleep_for(2500ms);
   EXPECT_EQ(open_fds(server.pid()), fds_idle);
+  EXPECT_TRUE(server.answers());
+}
+
+// Connected UDP sockets on the machine as "local remote" (a.b.c.d:port), from /proc/net/udp.
+std::set<std::string> connected_udp_sockets() {
+  std::set<std::string> out;
+  std::ifstream in("/proc/net/udp");
+  std::string line;
+  std::getline(in, line);  // the heading
+  auto decode = [](const std::string& hex) {
+    const unsigned long ip = std::stoul(hex.substr(0, 8), nullptr, 16);  // host byte order
+    const unsigned long port = std::stoul(hex.substr(9), nullptr, 16);
+    return std::to_string(ip & 0xff) + "." + std::to_string((ip >> 8) & 0xff) + "." +
+           std::to_string((ip >> 16) & 0xff) + "." + std::to_string(ip >> 24) + ":" +
+           std::to_string(port);
+  };
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state;
+    fields >> slot >> local >> remote >> state;
+    if (state == "01") out.insert(decode(local) + " " + decode(remote));  // established
+  }
+  return out;
+}
+
+TEST(Abuse, ARelaySocketConnectsToItsBusiestPeerWhilePermissionsStayPerIp) {
+  turnpike_under_test server({"--relay-threads", "1", "--allow-loopback-peers"});
+  udp_sink peer;
+  udp_sink other_port;             // the peer's IP, another port: covered by its permission
+  udp_sink stranger("127.0.0.2");  // no permission
+  const long fds_idle = open_fds(server.pid());
+  turn_session s(SOCK_DGRAM, server.v4(), "alice", "secret");
+  const auto a = s.allocate();
+  ASSERT_EQ(a.code, 0);
+  const auto relayed = relayed_of(a);
+  ASSERT_EQ(s.create_permission(peer.address()).code, 0);
+  ASSERT_EQ(s.channel_bind(0x4000, peer.address()).code, 0);
+  const std::string pair = relayed.to_string() + " " + peer.address().to_string();
+  auto to_peer = [&](const std::string& text) {
+    bytes frame(4 + ((text.size() + 3) & ~std::size_t{3}));
+    const auto n = p::write_channel_data(
+        frame, 0x4000,
+        p::byte_span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), true);
+    frame.resize(*n);
+    s.client().send_raw(frame);
+  };
+  // One datagram short of the run that connects: one relay socket still.
+  for (unsigned i = 1; i < server::net::relay_socket::connect_after; ++i) to_peer("warm-up");
+  EXPECT_EQ(peer.received().size(), server::net::relay_socket::connect_after - 1);
+  EXPECT_EQ(connected_udp_sockets().count(pair), 0u);
+  EXPECT_EQ(open_fds(server.pid()), fds_idle + 1);
+  to_peer("the run's last");
+  const auto last = peer.received();
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(std::string(last[0].begin(), last[0].end()), "the run's last");
+  EXPECT_EQ(connected_udp_sockets().count(pair), 1u);  // relayed address -> peer
+  EXPECT_EQ(open_fds(server.pid()), fds_idle + 2);
+  to_peer("over the connected socket");
+  EXPECT_EQ(peer.received().size(), 1u);
+
+  auto send_from = [&](const udp_sink& from, const std::string& text) {
+    socklen_t len = 0;
+    const auto sa = to_sockaddr(relayed, len);
+    ::sendto(from.fd(), text.data(), text.size(), 0, reinterpret_cast<const sockaddr*>(&sa), len);
+  };
+  // The peer is heard on its channel; the same IP's other port as a Data indication (the
+  // permission is per IP); the address without a permission not at all.
+  send_from(peer, "from the peer");
+  const auto framed = s.client().receive(1000);
+  ASSERT_TRUE(framed);
+  const auto cd = p::parse_channel_data(*framed);
+  ASSERT_TRUE(cd);
+  EXPECT_EQ(cd->channel, 0x4000);
+  EXPECT_EQ(std::string(cd->data.begin(), cd->data.end()), "from the peer");
+  send_from(other_port, "from another port");
+  send_from(stranger, "from a stranger");
+  EXPECT_EQ(data_received(s, 300ms), std::vector<std::string>{"from another port"});
+
+  // Deleted: the connected socket closes, the relay socket stays a while as a spare.
+  ASSERT_EQ(s.remove().code, 0);
+  EXPECT_EQ(connected_udp_sockets().count(pair), 0u);
+  EXPECT_EQ(open_fds(server.pid()), fds_idle + 1);
   EXPECT_TRUE(server.answers());
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,10 +19,11 @@ namespace {
 struct udp {
   int fd = -1;
   protocol::transport_address address;
-  udp() {
+  explicit udp(std::uint16_t port = 0) {
     fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
     sockaddr_storage sa;
-    const socklen_t len = to_sockaddr(*protocol::transport_address::parse_ip("127.0.0.1", 0), sa);
+    const socklen_t len =
+        to_sockaddr(*protocol::transport_address::parse_ip("127.0.0.1", port), sa);
     EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), len), 0);
     socklen_t got = sizeof sa;
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &got);
@@ -118,6 +120,34 @@ TEST(SendBatch, SendsThatFailAreCountedNotRetried) {
   EXPECT_EQ(b.flush(), 5u);
   EXPECT_EQ(b.datagrams_sent(), 0u);
   EXPECT_TRUE(b.empty());
+}
+
+TEST(SendBatch, ConnectedSocketSendsWithoutAnAddressAndGetsPastAPendingIcmpError) {
+  auto to = std::make_unique<udp>();
+  const protocol::transport_address at = to->address;
+  udp from;
+  sockaddr_storage sa;
+  const socklen_t len = to_sockaddr(at, sa);
+  ASSERT_EQ(::connect(from.fd, reinterpret_cast<sockaddr*>(&sa), len), 0);
+  send_batch b;
+  std::vector<std::string> sent{payload(0, 100), payload(1, 100), payload(2, 100), payload(3, 7)};
+  for (const auto& d : sent) b.push_connected(from.fd, span(d));
+  EXPECT_EQ(b.flush(), 0u);
+  EXPECT_EQ(b.send_calls(), 1u);  // the three of one size as one GSO message, then the fourth
+  EXPECT_EQ(to->read_all(), sent);
+
+  // The port closes: the next datagram draws an ICMP port unreachable, which the kernel keeps
+  // on the connected socket as ECONNREFUSED for its next call. The port opens again; that call
+  // is a send, and it must still deliver.
+  to.reset();
+  ASSERT_EQ(::send(from.fd, "x", 1, 0), 1);
+  pollfd p{from.fd, POLLERR, 0};
+  ASSERT_EQ(::poll(&p, 1, 1000), 1);  // the error is pending
+  udp again(at.port);
+  ASSERT_EQ(again.address, at);
+  b.push_connected(from.fd, span(sent[0]));
+  EXPECT_EQ(b.flush(), 0u);
+  EXPECT_EQ(again.read_all(), std::vector<std::string>{sent[0]});
 }
 
 TEST(ReceiveBatch, ReadsSeveralDatagramsWithTheirSources) {
