@@ -1213,6 +1213,16 @@ TEST(Abuse, ARelaySocketConnectsToItsBusiestPeerWhilePermissionsStayPerIp) {
   EXPECT_EQ(open_fds(server.pid()), fds_idle + 2);
   to_peer("over the connected socket");
   EXPECT_EQ(peer.received().size(), 1u);
+  {
+    // The port is still the allocation's alone: a bind without SO_REUSEPORT (what the
+    // server's port probes do) is refused.
+    const int probe = ::socket(AF_INET, SOCK_DGRAM, 0);
+    socklen_t len = 0;
+    const auto sa = to_sockaddr(relayed, len);
+    EXPECT_NE(::bind(probe, reinterpret_cast<const sockaddr*>(&sa), len), 0);
+    EXPECT_EQ(errno, EADDRINUSE);
+    ::close(probe);
+  }
 
   auto send_from = [&](const udp_sink& from, const std::string& text) {
     socklen_t len = 0;
