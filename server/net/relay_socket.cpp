@@ -43,14 +43,15 @@ int relay_socket::release() noexcept {
 }
 
 bool relay_socket::drain() noexcept {
-  return drain_socket(shard_.receive_buffers(), fd_,
-                      [this](const protocol::transport_address& from, protocol::byte_span bytes) {
-                        shard_.on_peer_packet(id_, from, bytes);
-                      });
+  return drain_from(fd_);
 }
 
 bool relay_socket::drain_connected() noexcept {
-  return drain_socket(shard_.receive_buffers(), connected_fd_,
+  return drain_from(connected_fd_);
+}
+
+bool relay_socket::drain_from(const int& fd) noexcept {
+  return drain_socket(shard_.receive_buffers(), fd,
                       [this](const protocol::transport_address& from, protocol::byte_span bytes) {
                         shard_.on_peer_packet(id_, from, bytes);
                       });

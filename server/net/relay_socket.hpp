@@ -33,8 +33,6 @@ class relay_socket {
   static constexpr unsigned connect_after = 16;
   engine::relay_id id() const noexcept { return id_; }
   int fd() const noexcept { return fd_; }
-  // The socket connected to the busiest peer, or -1.
-  int connected_fd() const noexcept { return connected_fd_; }
   void close() noexcept;
   // Gives the descriptor up without closing it (a drain under way stops), and closes the
   // connected socket; -1 if closed.
@@ -49,6 +47,9 @@ class relay_socket {
 
  private:
   void close_connected() noexcept;
+  // Reads `fd` (fd_ or connected_fd_, through the reference: a close during the drain stops
+  // it) into the engine as this relay's peer datagrams.
+  bool drain_from(const int& fd) noexcept;
 
   shard& shard_;
   engine::relay_id id_;
