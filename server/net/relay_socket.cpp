@@ -64,7 +64,7 @@ void relay_socket::send_to(const protocol::transport_address& peer,
     return;
   }
   if (connected_fd_ >= 0 && peer == connected_peer_) {
-    if (!shard_.send_connected(connected_fd_, bytes)) shard_.count_send_failure();
+    shard_.send_connected(connected_fd_, bytes);
     return;
   }
   if (!shard_.send_datagram(fd_, peer, bytes)) shard_.count_send_failure();

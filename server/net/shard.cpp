@@ -282,12 +282,6 @@ void shard::drain_again() {
 }
 
 bool shard::drain_key(std::uint64_t key) noexcept {
-  if ((key & connected_key) != 0) {
-    const auto it = relays_.find(static_cast<engine::relay_id>(key));
-    if (it == relays_.end()) return false;
-    const std::shared_ptr<relay_socket> keep = it->second;
-    return keep->drain_connected();
-  }
   if ((key & mux_key) != 0) return drain_mux(key & 1);
   if ((key & listener_key) != 0) {
     const std::size_t index = key & 0xffffffffu;
@@ -296,7 +290,7 @@ bool shard::drain_key(std::uint64_t key) noexcept {
   const auto it = relays_.find(static_cast<engine::relay_id>(key));
   if (it == relays_.end()) return false;                  // closed since the event was queued
   const std::shared_ptr<relay_socket> keep = it->second;  // the engine may close it meanwhile
-  return keep->drain();
+  return (key & connected_key) != 0 ? keep->drain_connected() : keep->drain();
 }
 
 bool shard::send_datagram(int fd, const protocol::transport_address& to, protocol::byte_span bytes,
@@ -316,24 +310,20 @@ bool shard::send_datagram(int fd, const protocol::transport_address& to, protoco
   return ::sendmsg(fd, &h, MSG_DONTWAIT) >= 0;
 }
 
-bool shard::send_connected(int fd, protocol::byte_span bytes) noexcept {
-  if (batching_ > 0) {
-    send_failures_ += send_->push_connected(fd, bytes);
-    return true;
-  }
-  if (::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT) >= 0) return true;
-  // A pending ICMP error for an earlier datagram is reported once, in place of this send.
-  return errno != EAGAIN && errno != EWOULDBLOCK &&
-         ::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT) >= 0;
+void shard::send_connected(int fd, protocol::byte_span bytes) noexcept {
+  // Always through the send batch, which alone knows a connected socket's pending ICMP error;
+  // outside the poller's scope this one leaves at once, and a failure is counted at flush.
+  const batch_scope batch(*this);
+  send_failures_ += send_->push_connected(fd, bytes);
+}
+
+bool shard::may_hold_more(int fd) const noexcept {
+  return !descriptors_short() && static_cast<rlim_t>(fd) < descriptor_limit_ / 2;
 }
 
 int shard::connect_relay(const relay_socket& r, const protocol::transport_address& peer) noexcept {
-  // Like a spare: never in the upper half of the descriptor table or while descriptors ran
-  // short lately (a connected socket is a second descriptor for one allocation).
-  if (!poll_.is_open() || r.fd() < 0 || descriptors_short() ||
-      static_cast<rlim_t>(r.fd()) >= descriptor_limit_ / 2) {
-    return -1;
-  }
+  // A second descriptor for one allocation: only with room to spare, as for spares.
+  if (!poll_.is_open() || r.fd() < 0 || !may_hold_more(r.fd())) return -1;
   // What went out unconnected leaves first, so the switch reorders nothing.
   flush_sends();
   // The relay socket joins a reuseport group only now, after its own bind: a socket that
@@ -487,9 +477,7 @@ bool shard::keep_spare(relay_socket& r) noexcept {
   // allocation needs (this shard can give back only its own): none kept there.
   if (relay_setup_.max_port + 1u - relay_setup_.min_port < min_range_for_spares) return false;
   if (spares_.size() >= max_spares || r.fd() < 0 || !poll_.is_open()) return false;
-  // Nor when descriptors ran short lately, or this one is in the upper half of the table
-  // (the kernel hands out the lowest free number, so that many are open).
-  if (descriptors_short() || static_cast<rlim_t>(r.fd()) >= descriptor_limit_ / 2) return false;
+  if (!may_hold_more(r.fd())) return false;
   // Still in the poller under the deleted relay's key: events for it find no relay and are
   // ignored until take_spare re-keys it.
   spares_.push_back({r.release(), r.local(), r.dont_fragment(), std::chrono::steady_clock::now()});

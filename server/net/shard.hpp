@@ -175,8 +175,8 @@ class shard final : public engine::client_sink, public engine::relay_io {
   // `header`, when given, goes in front of `bytes` (a raw socket's IP and UDP headers).
   bool send_datagram(int fd, const protocol::transport_address& to, protocol::byte_span bytes,
                      protocol::byte_span header = {}) noexcept;
-  // To a connected socket's peer.
-  bool send_connected(int fd, protocol::byte_span bytes) noexcept;
+  // To a connected socket's peer (a failure is counted when the batch leaves).
+  void send_connected(int fd, protocol::byte_span bytes) noexcept;
   // A second socket on `r`'s relayed address, connected to `peer` and in the poller
   // (relay_socket.hpp); -1 when descriptors are short or it cannot be made.
   int connect_relay(const relay_socket& r, const protocol::transport_address& peer) noexcept;
@@ -270,6 +270,11 @@ class shard final : public engine::client_sink, public engine::relay_io {
   // A relay address of `family`, a random one of several (each relay port is probed on one
   // of them, so every address's ports get used); nullptr when there is none.
   const protocol::transport_address* relay_ip(protocol::address_family family) noexcept;
+  // Whether `fd`, just freed or in use, may be kept or joined by a descriptor the shard could
+  // do without (a spare, a relay's connected socket): not while descriptors ran short lately,
+  // nor for one in the upper half of RLIMIT_NOFILE (the kernel hands out the lowest free
+  // number, so that many are open).
+  bool may_hold_more(int fd) const noexcept;
   // Keeps `r`'s socket as a spare if there is room; false: the caller closes it.
   bool keep_spare(relay_socket& r) noexcept;
   // Closes spares older than spare_lifetime (all of them with `all`).
