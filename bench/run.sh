@@ -239,5 +239,11 @@ print("allocate test, next allocation on a deleted one's socket:", ", ".join(
     f"{r['server']} {'refused (437), fresh sockets' if int(r.get('reuse_refused', 0)) else 'accepted'}"
     for r in rows if r.get('test') == 'allocate' and 'failed' in r))
 print("loss in the fixed-load runs:", ", ".join(f"{r['server']} {r['test']} {float(r['loss_pct']):.3f}%" for r in rows if r.get('test') in ('relay160', 'relay1200') and 'loss_pct' in r))
+drops = {}
+for r in rows:
+    if 'generator_drops' in r:
+        drops[r['server']] = drops.get(r['server'], 0) + int(r['generator_drops'])
+print("datagrams the generator's own sockets dropped (relay tests, all rounds):",
+      ", ".join(f"{s} {n}" for s, n in drops.items()) or "not reported")
 print("runs that could not measure:", ", ".join(f"{r['server']} round {r['round']} {r['test']}" for r in rows if r.get('error')) or "none")
 PY

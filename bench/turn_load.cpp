@@ -2,9 +2,10 @@
 // turn_load: a TURN load generator for comparing servers on one machine.
 //
 //   relay    N sessions, each a UDP allocation with long-term credentials and a channel bound
-//            to a built-in UDP echo peer; ChannelData at a fixed offered rate per session (or
-//            flat out with --rate 0), payload carrying a sequence number and a send time.
-//            Reports offered and delivered round trips per second, loss, round-trip latency
+//            to a built-in UDP echo peer (one per worker thread); ChannelData at a fixed
+//            offered rate per session (or flat out with --rate 0), payload carrying a sequence
+//            number and a send time. Reports offered and delivered round trips per second,
+//            loss, the datagrams the generator's own sockets dropped, round-trip latency
 //            percentiles, and the server's CPU time (from /proc/PID/stat) per round trip.
 //   binding  N sockets sending Binding requests flat out: answers per second and per server
 //            CPU second.
@@ -18,10 +19,12 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -92,6 +95,42 @@ double server_cpu_seconds(int pid) {
   return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// A receive buffer of `bytes`: past net.core.rmem_max when the generator may (as root), so
+// its own sockets are not where a flood is lost.
+void set_receive_buffer(int fd, int bytes) {
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+  }
+}
+
+// Datagrams the kernel dropped at these UDP sockets (full receive buffers), from the "drops"
+// column of /proc/net/udp and udp6, found by inode.
+std::uint64_t socket_drops(const std::vector<int>& fds) {
+  std::vector<unsigned long> inodes;
+  for (int fd : fds) {
+    struct stat st {};
+    if (fstat(fd, &st) == 0) inodes.push_back(st.st_ino);
+  }
+  std::uint64_t drops = 0;
+  for (const char* table : {"/proc/net/udp", "/proc/net/udp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::vector<std::string> f;
+      for (std::string x; fields >> x;) f.push_back(x);
+      // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+      if (f.size() < 13) continue;
+      const unsigned long inode = std::stoul(f[9]);
+      if (std::find(inodes.begin(), inodes.end(), inode) != inodes.end()) {
+        drops += std::stoull(f[12]);
+      }
+    }
+  }
+  return drops;
+}
+
 long server_rss_bytes(int pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(status, line);) {
@@ -113,7 +152,7 @@ class client {
     }
     if (big_buffers) {
       const int buf = 4 << 20;
-      setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+      set_receive_buffer(fd_, buf);
       setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
     }
   }
@@ -267,56 +306,71 @@ class client {
   }
 };
 
-// The built-in peer: echoes every datagram to its sender, in batches.
+// The built-in peer: echoes every datagram to its sender, in batches. One per relay worker,
+// drained by that worker's own loop (no thread of its own: on two cores shared with the
+// server, one more busy thread was where floods were lost).
 class echo_peer {
  public:
   echo_peer() {
-    fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
     auto a = v4("127.0.0.1", 0);
-    ::bind(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a);
     socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      throw std::runtime_error("echo peer socket");
+    }
     port_ = ntohs(a.sin_port);
+    // Room for 32 MiB of datagrams, so a moment without the CPU does not lose any.
+    set_receive_buffer(fd_, 32 << 20);
     const int buf = 8 << 20;
-    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
     setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
-    thread_ = std::thread([this] { run(); });
   }
-  ~echo_peer() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
+  ~echo_peer() { ::close(fd_); }
+  echo_peer(const echo_peer&) = delete;
+  echo_peer& operator=(const echo_peer&) = delete;
   std::uint16_t port() const { return port_; }
+  int fd() const { return fd_; }
 
- private:
-  void run() {
-    constexpr int batch = 64;
-    std::vector<std::array<std::uint8_t, 2048>> bufs(batch);
-    std::vector<sockaddr_in> from(batch);
-    std::vector<iovec> iov(batch);
-    std::vector<mmsghdr> msgs(batch);
-    while (!stop_) {
-      pollfd pf{fd_, POLLIN, 0};
-      if (::poll(&pf, 1, 100) <= 0) continue;
+  // Echoes what is queued, at most 16 batches (then the worker's sends get their turn).
+  void echo() {
+    for (int round = 0; round < 16; ++round) {
       for (int i = 0; i < batch; ++i) {
-        iov[i] = {bufs[i].data(), bufs[i].size()};
-        msgs[i] = {};
-        msgs[i].msg_hdr.msg_iov = &iov[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_hdr.msg_name = &from[i];
-        msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+        iov_[i] = {bufs_[i].data(), bufs_[i].size()};
+        msgs_[i] = {};
+        msgs_[i].msg_hdr.msg_iov = &iov_[i];
+        msgs_[i].msg_hdr.msg_iovlen = 1;
+        msgs_[i].msg_hdr.msg_name = &from_[i];
+        msgs_[i].msg_hdr.msg_namelen = sizeof from_[i];
       }
-      const int n = ::recvmmsg(fd_, msgs.data(), batch, MSG_DONTWAIT, nullptr);
-      if (n <= 0) continue;
-      for (int i = 0; i < n; ++i) iov[i].iov_len = msgs[i].msg_len;
-      ::sendmmsg(fd_, msgs.data(), static_cast<unsigned>(n), 0);
+      const int n = ::recvmmsg(fd_, msgs_.data(), batch, MSG_DONTWAIT, nullptr);
+      if (n <= 0) return;
+      for (int i = 0; i < n; ++i) iov_[i].iov_len = msgs_[i].msg_len;
+      // Blocking on a full send buffer rather than dropping: the generator's own limits are
+      // not the server's.
+      for (int sent = 0; sent < n;) {
+        const int r = ::sendmmsg(fd_, msgs_.data() + sent, static_cast<unsigned>(n - sent), 0);
+        if (r <= 0) {
+          if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            pollfd pf{fd_, POLLOUT, 0};
+            ::poll(&pf, 1, 10);
+            continue;
+          }
+          break;
+        }
+        sent += r;
+      }
+      if (n < batch) return;
     }
   }
+
+ private:
+  static constexpr int batch = 64;
   int fd_ = -1;
   std::uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+  std::array<std::array<std::uint8_t, 2048>, batch> bufs_{};
+  std::array<sockaddr_in, batch> from_{};
+  std::array<iovec, batch> iov_{};
+  std::array<mmsghdr, batch> msgs_{};
 };
 
 // An allocated client. A server that keeps a deleted allocation's five-tuple for a while
@@ -344,9 +398,9 @@ struct relay_stats {
 // One thread's share of relay sessions: sends on schedule (what is due for a session in one
 // sendmmsg), receives with recvmmsg. After `end` it stops sending and keeps receiving for
 // `drain`, so packets still in flight when the window closes are not counted as lost.
-void relay_worker(const options& o, std::vector<client*> sessions, clock_type::time_point start,
-                  clock_type::time_point measure_from, clock_type::time_point end,
-                  relay_stats& out) {
+void relay_worker(const options& o, std::vector<client*> sessions, echo_peer& peer,
+                  clock_type::time_point start, clock_type::time_point measure_from,
+                  clock_type::time_point end, relay_stats& out) {
   constexpr auto drain = std::chrono::milliseconds(500);
   const int ep = ::epoll_create1(0);
   for (std::size_t i = 0; i < sessions.size(); ++i) {
@@ -354,6 +408,13 @@ void relay_worker(const options& o, std::vector<client*> sessions, clock_type::t
     e.events = EPOLLIN;
     e.data.u64 = i;
     epoll_ctl(ep, EPOLL_CTL_ADD, sessions[i]->fd(), &e);
+  }
+  constexpr std::uint64_t peer_key = ~std::uint64_t{0};
+  {
+    epoll_event e{};
+    e.events = EPOLLIN;
+    e.data.u64 = peer_key;
+    epoll_ctl(ep, EPOLL_CTL_ADD, peer.fd(), &e);
   }
   const auto interval = o.rate > 0 ? std::chrono::duration_cast<clock_type::duration>(
                                          std::chrono::duration<double>(1.0 / o.rate))
@@ -423,6 +484,10 @@ void relay_worker(const options& o, std::vector<client*> sessions, clock_type::t
     std::array<epoll_event, 64> ready{};
     const int nready = epoll_wait(ep, ready.data(), static_cast<int>(ready.size()), wait);
     for (int r = 0; r < nready; ++r) {
+      if (ready[r].data.u64 == peer_key) {
+        peer.echo();
+        continue;
+      }
       client* c = sessions[ready[r].data.u64];
       for (;;) {
         for (int i = 0; i < batch; ++i) {
@@ -461,8 +526,9 @@ double percentile(std::vector<double>& v, double q) {
 }
 
 int run_relay(const options& o) {
-  echo_peer peer;
-  const auto peer_addr = *p::transport_address::parse_ip("127.0.0.1", peer.port());
+  // One echo peer per worker; worker t's sessions (every threads-th) relay to peer t.
+  std::vector<std::unique_ptr<echo_peer>> peers;
+  for (unsigned t = 0; t < o.threads; ++t) peers.push_back(std::make_unique<echo_peer>());
   std::vector<std::unique_ptr<client>> sessions, spent;
   for (unsigned i = 0; i < o.sessions; ++i) {
     auto c = allocated_client(o, sessions.empty() ? nullptr : sessions.back().get(), spent);
@@ -470,6 +536,8 @@ int run_relay(const options& o) {
       std::cerr << "turn_load: allocate failed\n";
       return 1;
     }
+    const auto peer_addr =
+        *p::transport_address::parse_ip("127.0.0.1", peers[sessions.size() % o.threads]->port());
     if (const int code = c->bind_channel(0x4000, peer_addr); code != 0) {
       std::cerr << "turn_load: channel bind failed: " << code << "\n";
       return 1;
@@ -483,20 +551,28 @@ int run_relay(const options& o) {
                                       std::chrono::duration<double>(o.duration));
   std::vector<relay_stats> stats(o.threads);
   std::vector<std::thread> workers;
+  // The generator's own sockets: datagrams they drop count as lost, but the server did not
+  // lose them (reported apart as generator_drops).
+  std::vector<int> own_fds;
+  for (const auto& e : peers) own_fds.push_back(e->fd());
+  for (const auto& c : sessions) own_fds.push_back(c->fd());
   double cpu_start = 0;
+  std::uint64_t drops_start = 0;
   std::thread cpu_mark([&] {
     std::this_thread::sleep_until(measure_from);
     cpu_start = server_cpu_seconds(o.server_pid);
+    drops_start = socket_drops(own_fds);
   });
   for (unsigned t = 0; t < o.threads; ++t) {
     std::vector<client*> mine;
     for (std::size_t i = t; i < sessions.size(); i += o.threads) mine.push_back(sessions[i].get());
     workers.emplace_back(
-        [&, t, mine] { relay_worker(o, mine, start, measure_from, end, stats[t]); });
+        [&, t, mine] { relay_worker(o, mine, *peers[t], start, measure_from, end, stats[t]); });
   }
   for (auto& w : workers) w.join();
   cpu_mark.join();
   const double cpu = server_cpu_seconds(o.server_pid) - cpu_start;
+  const std::uint64_t generator_drops = socket_drops(own_fds) - drops_start;
   relay_stats total;
   for (auto& s : stats) {
     total.sent += s.sent;
@@ -511,7 +587,8 @@ int run_relay(const options& o) {
   std::cout << "mode=relay sessions=" << o.sessions << " payload=" << o.payload
             << " offered_pps=" << static_cast<double>(total.sent) / o.duration
             << " delivered_pps=" << static_cast<double>(total.received) / o.duration
-            << " loss_pct=" << loss << " rtt_p50_us=" << percentile(total.rtt_us, 0.5)
+            << " loss_pct=" << loss << " generator_drops=" << generator_drops
+            << " rtt_p50_us=" << percentile(total.rtt_us, 0.5)
             << " rtt_p99_us=" << percentile(total.rtt_us, 0.99)
             << " rtt_max_us=" << percentile(total.rtt_us, 1.0) << " server_cpu_s=" << cpu
             << " cpu_us_per_rt="
