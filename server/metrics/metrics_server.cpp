@@ -11,6 +11,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -31,6 +32,8 @@ constexpr std::array<const char*, 4> transport_labels{"udp", "tcp", "tls", "dtls
 constexpr std::array<const char*, 2> family_labels{"ipv4", "ipv6"};
 constexpr std::array<const char*, 2> direction_labels{"to_peer", "to_client"};
 
+// The families of one scrape. Kept in a deque: a reference add() returned stays valid while
+// more families are added (several are filled side by side).
 class families {
  public:
   MetricFamily& add(std::string name, std::string help, MetricType type) {
@@ -50,10 +53,13 @@ class families {
   void single(std::string name, std::string help, MetricType type, double v) {
     value(add(std::move(name), std::move(help), type), v);
   }
-  std::vector<MetricFamily>& all() { return out_; }
+  void append(MetricFamily family) { out_.push_back(std::move(family)); }
+  std::vector<MetricFamily> take() {
+    return {std::make_move_iterator(out_.begin()), std::make_move_iterator(out_.end())};
+  }
 
  private:
-  std::vector<MetricFamily> out_;
+  std::deque<MetricFamily> out_;
 };
 
 // /proc/self: CPU seconds, memory, descriptors, start time (the standard process_* names).
@@ -113,6 +119,27 @@ std::string render(const net::server& srv, bool draining,
            MetricType::Gauge, static_cast<double>(snap.answered));
   f.single("turnpike_draining", "1 while draining: new allocations are refused.", MetricType::Gauge,
            draining ? 1 : 0);
+  // Per shard: how the kernel's SO_REUSEPORT hash spread clients over the shards, and how busy
+  // each shard's thread is (a rate near 1 CPU second per second: that shard is saturated,
+  // whatever the others do).
+  auto& shard_cpu = f.add("turnpike_shard_cpu_seconds_total", "CPU time of each shard's thread.",
+                          MetricType::Counter);
+  auto& shard_allocs =
+      f.add("turnpike_shard_allocations", "Allocations held by each shard.", MetricType::Gauge);
+  auto& shard_packets = f.add("turnpike_shard_received_packets_total",
+                              "Client packets each shard received.", MetricType::Counter);
+  for (std::size_t i = 0; i < snap.shards.size(); ++i) {
+    if (!snap.shards[i]) continue;  // did not answer within the limit
+    const net::shard_snapshot& one = *snap.shards[i];
+    std::uint64_t held = 0;
+    for (const auto& by_family : one.gauges.allocations) {
+      for (const std::uint64_t n : by_family) held += n;
+    }
+    const std::vector<ClientMetric::Label> labels{{"shard", std::to_string(i)}};
+    f.value(shard_cpu, one.cpu_seconds, labels);
+    f.value(shard_allocs, static_cast<double>(held), labels);
+    f.value(shard_packets, static_cast<double>(one.counters.packets_in), labels);
+  }
 
   auto& allocs = f.add("turnpike_allocations",
                        "Relayed addresses allocated now, by client transport and relay family.",
@@ -267,12 +294,10 @@ std::string render(const net::server& srv, bool draining,
             "/ice-servers requests without the right API key (401).", g.credentials_refused);
   }
 
-  auto& all = f.all();
-  auto shared = srv.registry()->Collect();  // Redis round trips and errors
-  all.insert(all.end(), shared.begin(), shared.end());
+  for (auto& family : srv.registry()->Collect()) f.append(std::move(family));  // Redis
   process_metrics(f);
   std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, f.all());
+  prometheus::TextSerializer().Serialize(out, f.take());
   return out.str();
 }
 

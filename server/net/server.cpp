@@ -393,9 +393,11 @@ server::snapshot_result server::snapshot(std::chrono::milliseconds limit) const 
   for (const auto& s : shards_) asked.push_back(s->snapshot());
   snapshot_result r;
   const auto deadline = std::chrono::steady_clock::now() + limit;
-  for (auto& f : asked) {
-    if (f.wait_until(deadline) != std::future_status::ready) continue;
-    r.total += f.get();
+  r.shards.resize(asked.size());
+  for (std::size_t i = 0; i < asked.size(); ++i) {
+    if (asked[i].wait_until(deadline) != std::future_status::ready) continue;
+    r.shards[i] = asked[i].get();
+    r.total += *r.shards[i];
     ++r.answered;
   }
   return r;

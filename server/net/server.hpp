@@ -65,10 +65,11 @@ class server {
   std::uint64_t streams_refused() const noexcept;
   dtls_counters dtls_totals() const noexcept;
   // Thread-safe, while running: every shard's snapshot, summed; `answered` shards replied
-  // within `limit`.
+  // within `limit`, and `shards` holds each one's own (nullopt: it did not answer).
   struct snapshot_result {
     shard_snapshot total;
     std::size_t answered = 0;
+    std::vector<std::optional<shard_snapshot>> shards;
   };
   snapshot_result snapshot(std::chrono::milliseconds limit) const;
   const config::server_config& config() const noexcept { return cfg_; }

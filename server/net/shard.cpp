@@ -187,6 +187,7 @@ shard_snapshot& shard_snapshot::operator+=(const shard_snapshot& o) noexcept {
   dtls_sessions += o.dtls_sessions;
   relay_sockets += o.relay_sockets;
   mux_dropped += o.mux_dropped;
+  cpu_seconds += o.cpu_seconds;
   return *this;
 }
 
@@ -210,6 +211,10 @@ std::future<shard_snapshot> shard::snapshot() {
     s.stream_connections = connections_.size();
     s.relay_sockets = relays_.size() + tcp_relays_.size() + mux_relays_.size();
     s.mux_dropped = mux_dropped_;
+    timespec cpu{};
+    if (::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0) {
+      s.cpu_seconds = static_cast<double>(cpu.tv_sec) + static_cast<double>(cpu.tv_nsec) / 1e9;
+    }
     promise->set_value(s);
   });
   return result;

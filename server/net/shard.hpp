@@ -81,6 +81,7 @@ struct shard_snapshot {
   std::uint64_t dtls_sessions = 0;
   std::uint64_t relay_sockets = 0;  // UDP and TCP relays open
   std::uint64_t mux_dropped = 0;    // relay-mux: datagrams for relayed addresses not held
+  double cpu_seconds = 0;           // the shard thread's CPU time since it started
   shard_snapshot& operator+=(const shard_snapshot& o) noexcept;
 };
 

@@ -123,7 +123,7 @@ print("rules", n)
              deploy_dir + "/grafana/provisioning/datasources/prometheus.yml",
              deploy_dir + "/grafana/provisioning/dashboards/turnpike.yml"});
   EXPECT_EQ(p.wait_exit(30s), 0) << p.output();
-  EXPECT_NE(p.output().find("rules 13"), std::string::npos) << p.output();
+  EXPECT_NE(p.output().find("rules 14"), std::string::npos) << p.output();
 }
 
 TEST(Deploy, PromtoolAcceptsTheRulesWhenInstalled) {

@@ -58,11 +58,13 @@ TEST_F(MetricsTest, CountersMoveDuringRelaying) {
   double during_packets = 0;
   double during_allocations = 0;
   double during_channels = 0;
+  std::string during;
   const auto give_up = std::chrono::steady_clock::now() + 30s;
   while ((during_allocations <= 0 || during_packets <= 0) &&
          std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(100ms);
     const std::string now = scrape();
+    during = now;
     during_allocations =
         metric_value(now, R"(turnpike_allocations{family="ipv4",transport="udp"})");
     during_channels = metric_value(now, "turnpike_channels");
@@ -70,6 +72,13 @@ TEST_F(MetricsTest, CountersMoveDuringRelaying) {
         metric_value(now, R"(turnpike_relayed_packets_total{direction="to_peer",transport="udp"})");
   }
   EXPECT_GE(during_allocations, 2);  // uclient -m 1 is a client pair
+  // Per shard, from the same snapshot as the totals: the allocations add up.
+  const auto on_shard = [](const std::string& text, const char* name, int shard) {
+    return metric_value(text, std::string(name) + "{shard=\"" + std::to_string(shard) + "\"}");
+  };
+  EXPECT_EQ(on_shard(during, "turnpike_shard_allocations", 0) +
+                on_shard(during, "turnpike_shard_allocations", 1),
+            during_allocations);
   EXPECT_GE(during_channels, 1);
   EXPECT_GT(during_packets, 0);
   ASSERT_EQ(client.wait_exit(60s), 0) << client.output();
@@ -95,6 +104,12 @@ TEST_F(MetricsTest, CountersMoveDuringRelaying) {
   EXPECT_GT(metric_value(after, "turnpike_request_handling_seconds_count"), 0);
   EXPECT_GT(metric_value(after, "process_resident_memory_bytes"), 0);
   EXPECT_GT(metric_value(after, "process_open_fds"), 0);
+  // Every shard's thread has run, and the client packets add up over the shards.
+  EXPECT_GT(on_shard(after, "turnpike_shard_cpu_seconds_total", 0), 0);
+  EXPECT_GT(on_shard(after, "turnpike_shard_cpu_seconds_total", 1), 0);
+  EXPECT_EQ(on_shard(after, "turnpike_shard_received_packets_total", 0) +
+                on_shard(after, "turnpike_shard_received_packets_total", 1),
+            metric_value(after, "turnpike_received_packets_total"));
   EXPECT_EQ(metric_value(after, R"(turnpike_build_info{version=")" TURNPIKE_VERSION R"("})"), 1);
   // A wrong password and a Binding show up under their own labels.
   stun_client c(SOCK_DGRAM, *protocol::transport_address::parse_ip(
