@@ -159,10 +159,7 @@ int main(int argc, char** argv) {
         [&](const boost::system::error_code& ec) {
           if (ec) return;
           const auto snap = srv.snapshot(std::chrono::seconds(1));
-          std::uint64_t left = 0;
-          for (const auto& by_family : snap.total.gauges.allocations) {
-            for (auto n : by_family) left += n;
-          }
+          const std::uint64_t left = snap.total.gauges.allocations_total();
           if (left == 0 || std::chrono::steady_clock::now() >= grace_deadline) {
             spdlog::info("drained: {} relayed addresses left, stopping", left);
             stop_all();

@@ -135,6 +135,14 @@ struct engine_gauges {
   std::uint64_t permissions = 0;
   std::uint64_t channels = 0;
   std::uint64_t pending_allocates = 0;  // waiting for a quota answer
+  // Allocations of every client transport and relay family.
+  std::uint64_t allocations_total() const noexcept {
+    std::uint64_t n = 0;
+    for (const auto& by_family : allocations) {
+      for (const std::uint64_t a : by_family) n += a;
+    }
+    return n;
+  }
   engine_gauges& operator+=(const engine_gauges& o) noexcept;
 };
 

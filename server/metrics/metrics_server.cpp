@@ -131,13 +131,9 @@ std::string render(const net::server& srv, bool draining,
   for (std::size_t i = 0; i < snap.shards.size(); ++i) {
     if (!snap.shards[i]) continue;  // did not answer within the limit
     const net::shard_snapshot& one = *snap.shards[i];
-    std::uint64_t held = 0;
-    for (const auto& by_family : one.gauges.allocations) {
-      for (const std::uint64_t n : by_family) held += n;
-    }
     const std::vector<ClientMetric::Label> labels{{"shard", std::to_string(i)}};
     f.value(shard_cpu, one.cpu_seconds, labels);
-    f.value(shard_allocs, static_cast<double>(held), labels);
+    f.value(shard_allocs, static_cast<double>(one.gauges.allocations_total()), labels);
     f.value(shard_packets, static_cast<double>(one.counters.packets_in), labels);
   }
 

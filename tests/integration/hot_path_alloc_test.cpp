@@ -4,7 +4,6 @@
 // allocation made off the test's own thread; the test relays thousands of datagrams each way
 // and answers thousands of Binding requests, and the count may not grow with them.
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -130,24 +129,6 @@ class in_process_server {
   p::transport_address udp_;
 };
 
-bool readable(int fd, int timeout_ms) {
-  pollfd pf{fd, POLLIN, 0};
-  return ::poll(&pf, 1, timeout_ms) == 1;
-}
-
-// The peer's side of one round trip: the next datagram goes back where it came from (the
-// relayed address). False if none came.
-bool echo(const udp_sink& peer) {
-  if (!readable(peer.fd(), 2000)) return false;
-  std::uint8_t buf[2048];
-  sockaddr_storage from{};
-  socklen_t flen = sizeof from;
-  const ssize_t n =
-      ::recvfrom(peer.fd(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &flen);
-  return n > 0 && ::sendto(peer.fd(), buf, static_cast<std::size_t>(n), 0,
-                           reinterpret_cast<sockaddr*>(&from), flen) == n;
-}
-
 // Server-side heap allocations made while `step` runs `count` times (after as many
 // unmeasured runs, so batches, the relay's connected socket and every table reach their
 // working size first). Nullopt when a step failed.
@@ -184,7 +165,7 @@ std::optional<std::uint64_t> channel_round_trips(const in_process_server& server
   frame.resize(*p::write_channel_data(frame, 0x4000, payload, true));
   return allocations_during(rounds, [&] {
     s.client().send_raw(frame);
-    return echo(peer) && s.client().receive(2000).has_value();
+    return peer.echo_one(2000) && s.client().receive(2000).has_value();
   });
 }
 
@@ -206,7 +187,7 @@ TEST_F(HotPath, SendAndDataIndicationsAllocateNothingPerPacket) {
   ASSERT_EQ(s.create_permission(peer_.address()).code, 0);
   const auto n = allocations_during(rounds, [&] {
     s.send_indication(peer_.address(), payload_);
-    return echo(peer_) && s.client().receive(2000).has_value();
+    return peer_.echo_one(2000) && s.client().receive(2000).has_value();
   });
   ASSERT_TRUE(n);
   EXPECT_LE(*n, allowed) << "heap allocations while relaying " << 2 * rounds << " datagrams";
