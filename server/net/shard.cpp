@@ -4,6 +4,7 @@
 #include "server/net/shard.hpp"
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -14,6 +15,7 @@
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <ctime>
+#include <string>
 
 #include "server/net/asio_address.hpp"
 #include "server/net/descriptor_pressure.hpp"
@@ -100,6 +102,9 @@ void shard::start() {
   arm_poll();
   for (auto& t : tcp_) t->start();
   thread_ = std::thread([this] {
+    // "turnpike-s0", ...: what top -H, perf and gdb show for each shard's thread (15 chars max).
+    const std::string name = "turnpike-s" + std::to_string(index_);
+    ::pthread_setname_np(::pthread_self(), name.c_str());
     try {
       io_.run();
     } catch (const std::exception& e) {
@@ -257,15 +262,30 @@ void shard::arm_poll() {
 }
 
 void shard::on_poll() {
-  const batch_scope batch(*this);
+  int n = poll_round();
+  // Busy: poll the set again here, rather than through Asio's loop (its epoll_wait and the
+  // re-arm's epoll_ctl), while rounds keep finding datagrams: 3 system calls a round instead
+  // of 5. Idle: a round that finds nothing costs a call, so after one such round the shard
+  // tries again only on every 16th wake-up until one finds some. Bounded, so timers, streams
+  // and posted work still get their turn; stopped when a socket is left for drain_again.
+  for (unsigned round = 1; n > 0 && round < max_poll_rounds && again_.empty(); ++round) {
+    if (!repoll_hits_ && (++repoll_probe_ % 16) != 0) break;
+    n = poll_round();
+    repoll_hits_ = n > 0;
+  }
+  schedule_again();
+}
+
+int shard::poll_round() {
+  const batch_scope batch(*this);  // this round's datagrams leave when it ends
   std::array<epoll_event, 64> ready;
-  // Events beyond the 64 stay in the set's ready list; the re-arm finds them.
+  // Events beyond the 64 stay in the set's ready list; the next round or the re-arm finds them.
   const int n = ::epoll_wait(poll_.native_handle(), ready.data(), ready.size(), 0);
   for (int i = 0; i < n; ++i) {
     const std::uint64_t key = ready[i].data.u64;  // a copy: epoll_event is packed on x86-64
     if (drain_key(key)) again_.push_back(key);
   }
-  schedule_again();
+  return n;
 }
 
 void shard::schedule_again() {

@@ -236,6 +236,7 @@ class shard final : public engine::client_sink, public engine::relay_io {
   void watch_udp(int fd, std::uint64_t key, bool rekey = false);
   void arm_poll();
   void on_poll();
+  int poll_round();  // one epoll_wait of the set and its sockets drained: how many were ready
   void schedule_again();
   void drain_again();
   bool drain_key(std::uint64_t key) noexcept;
@@ -293,6 +294,9 @@ class shard final : public engine::client_sink, public engine::relay_io {
   std::vector<std::uint64_t> again_;     // sockets left with data queued by their drain's bound
   std::vector<std::uint64_t> draining_;  // again_'s previous contents, being drained
   bool again_posted_ = false;
+  static constexpr unsigned max_poll_rounds = 16;  // per wake-up, before Asio's loop again
+  bool repoll_hits_ = false;      // the last extra round found datagrams
+  unsigned repoll_probe_ = 0;     // wake-ups since, when it did not
   std::vector<std::unique_ptr<udp_socket>> udp_;
   std::vector<std::unique_ptr<tcp_listener>> tcp_;
   std::unordered_map<engine::five_tuple, stream_connection*, engine::five_tuple_hash> connections_;

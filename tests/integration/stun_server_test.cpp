@@ -4,8 +4,11 @@
 // bad configuration refused, graceful stop on SIGTERM and SIGINT.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "support/process.hpp"
@@ -82,6 +85,21 @@ TEST_F(ServerTest, ManyClientsSpreadOverShards) {
     stun_client t(SOCK_STREAM, loopback(port_));
     ASSERT_TRUE(t.binding()) << i;
   }
+}
+
+// Each shard's thread carries its name, as top -H, perf and gdb show it.
+TEST_F(ServerTest, ShardThreadsAreNamed) {
+  std::multiset<std::string> names;
+  const auto tasks = std::filesystem::path("/proc") / std::to_string(server_->pid()) / "task";
+  for (const auto& t : std::filesystem::directory_iterator(tasks)) {
+    std::ifstream comm(t.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    names.insert(name);
+  }
+  EXPECT_EQ(names.count("turnpike-s0"), 1u);
+  EXPECT_EQ(names.count("turnpike-s1"), 1u);
+  EXPECT_EQ(names.count("turnpike-s2"), 0u);  // --relay-threads 2
 }
 
 TEST_F(ServerTest, GarbageIsDroppedAndServerKeepsAnswering) {
