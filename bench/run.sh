@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Turnpike and coturn side by side on this machine, in one run: each round starts one server,
-# measures it with bench/turn_load, stops it, then does the same for the other (alternating
-# which goes first), and prints medians over the rounds and the Turnpike/coturn ratios.
+# Turnpike and coturn side by side on this machine, in one run: in each round, each test runs
+# against every server in turn (alternating which goes first), each freshly started and
+# stopped after it, measured with bench/turn_load; prints medians over the rounds and the
+# Turnpike/coturn ratios.
 #
 #   bench/run.sh [--rounds N] [--duration S] [--skip-ramp] [--mux] [--many N [--many-only]]
 #
@@ -128,27 +129,30 @@ stop_server() {
   sleep 1
 }
 
-measure() {  # name round
-  local name="$1" round="$2" port
+# One test on a freshly started server: name round test.
+measure() {
+  local name="$1" round="$2" test="$3" port line rate loss
   port=$(free_port)
   start_server "$name" "$port"
   local base=(--port "$port" --user bench --password bench --server-pid "$server_pid" --warmup 2)
   local common=("${base[@]}" --duration "$duration")
   {
-    if (( many_only == 0 )); then
-      echo "server=$name round=$round test=relay160 $(load_line "${common[@]}" --mode relay \
-        --sessions 16 --payload 160 --rate 250 --threads 2)"
-      echo "server=$name round=$round test=relay1200 $(load_line "${common[@]}" --mode relay \
-        --sessions 16 --payload 1200 --rate 250 --threads 2)"
-      echo "server=$name round=$round test=binding $(load_line "${common[@]}" --mode binding \
-        --sessions 16 --threads 2)"
-      # Client addresses 127.0.2.1-16, ports from 1024 in turn: no five-tuple comes back within
-      # a run, so a server that holds deleted allocations a while never answers 437.
-      echo "server=$name round=$round test=allocate $(load_line "${common[@]}" --mode allocate \
-        --sessions 2 --inflight 64 --client-ip 127.0.2.1 --client-port 1024 --client-ips 16)"
-      echo "server=$name round=$round test=idle10k $(load_line "${common[@]}" --mode idle \
-        --sessions 10000)"
-      if [[ $ramp == 1 ]]; then
+    case "$test" in
+      relay160|relay1200)
+        echo "server=$name round=$round test=$test $(load_line "${common[@]}" --mode relay \
+          --sessions 16 --payload "${test#relay}" --rate 250 --threads 2)" ;;
+      binding)
+        echo "server=$name round=$round test=binding $(load_line "${common[@]}" --mode binding \
+          --sessions 16 --threads 2)" ;;
+      allocate)
+        # Client addresses 127.0.2.1-16, ports from 1024 in turn: no five-tuple comes back
+        # within a run, so a server that holds deleted allocations a while never answers 437.
+        echo "server=$name round=$round test=allocate $(load_line "${common[@]}" --mode allocate \
+          --sessions 2 --inflight 64 --client-ip 127.0.2.1 --client-port 1024 --client-ips 16)" ;;
+      idle10k)
+        echo "server=$name round=$round test=idle10k $(load_line "${common[@]}" --mode idle \
+          --sessions 10000)" ;;
+      ramp)
         # Offered load steps (round trips per second per session, 16 sessions, 160 bytes):
         # the highest step with loss under 0.1 %.
         for rate in 1000 2000 3000 4000 5000 6000 7000 8000 10000 12000 16000; do
@@ -158,21 +162,30 @@ measure() {  # name round
           [[ "$line" == *error=1* ]] && break
           loss=$(sed -n 's/.*loss_pct=\([0-9.e+-]*\).*/\1/p' <<<"$line")
           if python3 -c "import sys; sys.exit(0 if float('$loss') >= 0.1 else 1)"; then break; fi
-        done
-      fi
-    fi
-    # Last: the allocations are left to the server, which stops next.
-    if (( many > 0 )); then hold_many "$name" "$round" "$port"; fi
+        done ;;
+      many) hold_many "$name" "$round" "$port" ;;
+    esac
   } >>"$out/results.txt"
   stop_server
 }
 
+tests=()
+if (( many_only == 0 )); then
+  tests=(relay160 relay1200 binding allocate idle10k)
+  [[ $ramp == 1 ]] && tests+=(ramp)
+fi
+(( many > 0 )) && tests+=(many)
+
+# Test by test, every server in turn, so the servers' figures for one test are taken seconds
+# apart: on a shared machine whose speed drifts over minutes, that keeps the drift out of the
+# ratios. Each round in another order, so no server always goes first.
 for round in $(seq 1 "$rounds"); do
-  # Each round in another order, so no server always goes first.
   order=("${servers[@]:$(( (round - 1) % ${#servers[@]} ))}" "${servers[@]:0:$(( (round - 1) % ${#servers[@]} ))}")
-  for name in "${order[@]}"; do
-    echo "round $round: $name" >&2
-    measure "$name" "$round"
+  for test in "${tests[@]}"; do
+    for name in "${order[@]}"; do
+      echo "round $round: $test: $name" >&2
+      measure "$name" "$round" "$test"
+    done
   done
 done
 
