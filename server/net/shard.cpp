@@ -102,15 +102,16 @@ void shard::start() {
   arm_poll();
   for (auto& t : tcp_) t->start();
   thread_ = std::thread([this] {
-    // "turnpike-s0", ...: what top -H, perf and gdb show for each shard's thread (15 chars max).
-    const std::string name = "turnpike-s" + std::to_string(index_);
-    ::pthread_setname_np(::pthread_self(), name.c_str());
     try {
       io_.run();
     } catch (const std::exception& e) {
       spdlog::critical("shard {} stopped by an exception: {}", index_, e.what());
     }
   });
+  // "turnpike-s0", ...: what top -H, perf and gdb show for the thread (15 characters at most),
+  // named here so it carries the name before start() returns.
+  const std::string name = "turnpike-s" + std::to_string(index_);
+  ::pthread_setname_np(thread_.native_handle(), name.c_str());
 }
 
 void shard::reload_tls(std::shared_ptr<boost::asio::ssl::context> tls,

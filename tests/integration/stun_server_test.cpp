@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The real turnpike binary on loopback: Binding over UDP and TCP with the project's client and
 // with coturn's turnutils_stunclient, RFC 5780 on two loopback addresses, bad input survived,
-// bad configuration refused, graceful stop on SIGTERM and SIGINT.
+// bad configuration refused, graceful stop on SIGTERM and SIGINT, shard threads named.
 #include <gtest/gtest.h>
 
 #include <filesystem>
