@@ -121,7 +121,6 @@ TEST_F(TcpRelayTest, EveryConnectionIsBoundAndCarriesBytesBothWays) {
   const auto relayed =
       *p::decode_xor_address(ok.find(p::attr::xor_relayed_address)->value, ok.tid_bytes());
   ASSERT_EQ(control.create_permission(loopback(9)).code, 0);
-  tcp_listener listener;
 
   constexpr int rounds = 60;
   for (int i = 0; i < rounds; ++i) {
@@ -143,7 +142,10 @@ TEST_F(TcpRelayTest, EveryConnectionIsBoundAndCarriesBytesBothWays) {
       EXPECT_EQ(peer.receive_raw(from_client.size()), from_client);
     }
     {
-      // Out: the client connects to a listening peer, then binds the connection it names.
+      // Out: the client connects to a listening peer, then binds the connection it names. A
+      // new listener (port) each round: the same relayed address to the same peer port again
+      // would reuse the last round's four-tuple, which TCP may still hold while it closes.
+      tcp_listener listener;
       const auto connected = control.connect(loopback(listener.port()));
       ASSERT_EQ(connected.code, 0);
       const int peer = listener.accept();
