@@ -267,10 +267,11 @@ void shard::on_poll() {
   // Busy: poll the set again here, rather than through Asio's loop (its epoll_wait and the
   // re-arm's epoll_ctl), while rounds keep finding datagrams: 3 system calls a round instead
   // of 5. Idle: a round that finds nothing costs a call, so after one such round the shard
-  // tries again only on every 16th wake-up until one finds some. Bounded, so timers, streams
-  // and posted work still get their turn; stopped when a socket is left for drain_again.
+  // tries again only every repoll_probe_every wake-ups until one finds some. Bounded, so
+  // timers, streams and posted work still get their turn; stopped when a socket is left for
+  // drain_again.
   for (unsigned round = 1; n > 0 && round < max_poll_rounds && again_.empty(); ++round) {
-    if (!repoll_hits_ && (++repoll_probe_ % 16) != 0) break;
+    if (!repoll_hits_ && (++repoll_probe_ % repoll_probe_every) != 0) break;
     n = poll_round();
     repoll_hits_ = n > 0;
   }

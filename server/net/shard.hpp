@@ -294,9 +294,10 @@ class shard final : public engine::client_sink, public engine::relay_io {
   std::vector<std::uint64_t> again_;     // sockets left with data queued by their drain's bound
   std::vector<std::uint64_t> draining_;  // again_'s previous contents, being drained
   bool again_posted_ = false;
-  static constexpr unsigned max_poll_rounds = 16;  // per wake-up, before Asio's loop again
-  bool repoll_hits_ = false;                       // the last extra round found datagrams
-  unsigned repoll_probe_ = 0;  // counts wake-ups while it did not: every 16th tries a round
+  static constexpr unsigned max_poll_rounds = 16;     // per wake-up, before Asio's loop again
+  static constexpr unsigned repoll_probe_every = 16;  // wake-ups per try while rounds miss
+  bool repoll_hits_ = false;                          // the last extra round found datagrams
+  unsigned repoll_probe_ = 0;                         // wake-ups counted while they did not
   std::vector<std::unique_ptr<udp_socket>> udp_;
   std::vector<std::unique_ptr<tcp_listener>> tcp_;
   std::unordered_map<engine::five_tuple, stream_connection*, engine::five_tuple_hash> connections_;
