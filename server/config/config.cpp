@@ -396,6 +396,8 @@ const std::unordered_map<std::string_view, handler>& handlers() {
       {"no-udp-relay", [](server_config& c, const setting& s) { c.no_udp_relay = parse_flag(s); }},
       {"no-tcp-relay", [](server_config& c, const setting& s) { c.no_tcp_relay = parse_flag(s); }},
       {"relay-mux", [](server_config& c, const setting& s) { c.relay_mux = parse_flag(s); }},
+      {"shard-packing",
+       [](server_config& c, const setting& s) { c.shard_packing = parse_uint(s, 0, 100000000); }},
       {"keep-address-family",
        [](server_config& c, const setting& s) {
          if (parse_flag(s)) c.allocation_default_family = server_config::default_family::keep;
@@ -638,6 +640,7 @@ std::string describe(const server_config& c) {
   flag("no-udp-relay", c.no_udp_relay);
   flag("no-tcp-relay", c.no_tcp_relay);
   flag("relay-mux", c.relay_mux);
+  if (c.shard_packing != 0) o << "shard-packing=" << c.shard_packing << "\n";
   static const char* const families[] = {"ipv4", "ipv6", "keep"};
   o << "allocation-default-address-family="
     << families[static_cast<int>(c.allocation_default_family)] << "\n";

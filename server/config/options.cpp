@@ -144,6 +144,9 @@ constexpr std::array table{
     option_spec{"relay-mux", '\0', k::flag, yes,
                 "UDP relays share a few sockets per shard, steered by an sk_lookup BPF program "
                 "(root; relay ports outside net.ipv4.ip_local_port_range)"},
+    option_spec{"shard-packing", '\0', k::value, yes,
+                "UDP clients on as few shards as the load needs, one per this many datagrams "
+                "per second, steered by an sk_lookup BPF program (root; not with DTLS); 0: off"},
     option_spec{"new-log-timestamp-format", '\0', k::value, later, ""},
     option_spec{"stale-nonce", '\0', k::optional_value, yes, "nonce lifetime in seconds (600)"},
     option_spec{"max-allocate-lifetime", '\0', k::value, yes,

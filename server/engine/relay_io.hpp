@@ -26,6 +26,7 @@ struct relay_request {
   std::optional<reservation_token> token;  // RESERVATION-TOKEN: use that reserved port
   bool dont_fragment = false;              // DONT-FRAGMENT: set DF on what the relay sends
   bool tcp = false;                        // RFC 6062: a TCP relay
+  five_tuple client;                       // the allocation's client (shard packing pins it)
 };
 
 // RFC 6062: what a data connection's ConnectionBind is checked against, kept with the peer

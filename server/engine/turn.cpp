@@ -353,7 +353,9 @@ void engine::finish_allocate(const five_tuple& path, const p::message_view& req,
   const turn_settings& t = *settings_.turn;
   const std::string username(auth.username);
   relay_error why{};
-  const auto opened = relays_->open_relay(rr, why);
+  relay_request first = rr;
+  first.client = path;
+  const auto opened = relays_->open_relay(first, why);
   if (!opened) {
     if (t.quota != nullptr) t.quota->release(username, t.realm, lease);
     const int code = why == relay_error::no_such_family ? p::error::address_family_not_supported
@@ -368,6 +370,7 @@ void engine::finish_allocate(const five_tuple& path, const p::message_view& req,
     relay_request second;
     second.family = p::address_family::ipv6;
     second.dont_fragment = rr.dont_fragment;
+    second.client = path;
     relay_error why6{};
     if (const auto v6 = relays_->open_relay(second, why6)) {
       a.relays.push_back({v6->id, advertised(v6->local)});

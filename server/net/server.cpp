@@ -62,7 +62,9 @@ server::server(const config::server_config& cfg)
   unsigned n = cfg_.relay_threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) shards_.push_back(std::make_unique<shard>(i));
-  // Before make_statsdb and Redis, which start threads.
+  // Before make_statsdb and Redis, which start threads; packing first, while relay-mux's
+  // capabilities are still held.
+  if (cfg_.shard_packing != 0) set_up_shard_packing();
   if (cfg_.relay_mux) set_up_relay_mux();
   make_statsdb();
   if (cfg_.redis_userdb && !cfg_.stun_only && !cfg_.no_auth) {
@@ -290,6 +292,35 @@ void server::open() {
       }
     }
   }
+  if (packing_) {
+    for (auto& s : shards_) {
+      for (std::size_t i = 0; i < s->udp_count(); ++i) {
+        packing_->add_listener(s->udp_local(i), s->index(), s->udp_fd(i));
+      }
+    }
+  }
+}
+
+void server::set_up_shard_packing() {
+  if (dtls_) {
+    throw config::config_error(
+        "shard-packing does not pin DTLS sessions: set no-dtls (or no cert/pkey) to use it");
+  }
+  try {
+    // Room to pin every allocation the quota and the relay ports allow, up to a million.
+    const std::uint32_t most = cfg_.total_quota != 0
+                                   ? static_cast<std::uint32_t>(std::min<std::uint64_t>(
+                                         cfg_.total_quota, 1'000'000))
+                                   : 1'000'000;
+    packing_ = std::make_unique<shard_packing>(static_cast<unsigned>(shards_.size()),
+                                               cfg_.shard_packing, most);
+  } catch (const std::runtime_error& e) {
+    throw config::config_error(e.what());
+  }
+  spdlog::info(
+      "shard-packing: new UDP clients go to as few shards as the load needs, one per {} "
+      "datagrams/s",
+      cfg_.shard_packing);
 }
 
 void server::set_up_relay_mux() {
@@ -326,6 +357,7 @@ void server::start() {
   relays.reservations = &reservations_;
   relays.tcp_connections = cfg_.no_tcp_relay ? nullptr : &tcp_connections_;
   relays.mux = mux_.get();
+  relays.packing = packing_.get();
   stream_limits limits;
   limits.frame_timeout = std::chrono::seconds(cfg_.stream_frame_timeout);
   limits.idle_timeout = std::chrono::seconds(cfg_.stream_idle_timeout);
@@ -341,6 +373,7 @@ void server::start() {
     shards_[i]->init_engine(std::move(own), relays, limits);
   }
   for (auto& s : shards_) s->start();
+  if (packing_) packing_->start();
 }
 
 std::optional<std::string> server::reload_tls() {

@@ -22,6 +22,7 @@
 #include "server/config/config.hpp"
 #include "server/net/listen_plan.hpp"
 #include "server/net/relay_mux.hpp"
+#include "server/net/shard_packing.hpp"
 #include "server/net/relay_ports.hpp"
 #include "server/net/shard.hpp"
 #include "server/net/statsdb.hpp"
@@ -88,6 +89,7 @@ class server {
   // relay-mux: loads the program, opens the shards' sockets, then drops the capabilities those
   // steps needed (while the process has one thread: capabilities are per thread).
   void set_up_relay_mux();
+  void set_up_shard_packing();
   // relay-ip, or the listening IPs when none is set.
   const std::vector<protocol::transport_address>& relay_ips() const noexcept {
     return cfg_.relay_ips.empty() ? plan_.ips : cfg_.relay_ips;
@@ -129,6 +131,7 @@ class server {
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::shared_ptr<boost::asio::ssl::context> dtls_;
   std::unique_ptr<relay_mux> mux_;  // relay-mux; outlives the shards that use it
+  std::unique_ptr<shard_packing> packing_;  // shard-packing; outlives the shards too
   std::vector<std::unique_ptr<shard>> shards_;
   std::vector<bound_listener> listeners_;
 };

@@ -20,6 +20,7 @@
 #include "server/net/asio_address.hpp"
 #include "server/net/descriptor_pressure.hpp"
 #include "server/net/relay_mux.hpp"
+#include "server/net/shard_packing.hpp"
 #include "server/net/relay_socket.hpp"
 #include "server/net/stream_connection.hpp"
 #include "server/net/tcp_listener.hpp"
@@ -85,6 +86,14 @@ protocol::transport_address shard::open_udp(const protocol::transport_address& l
   udp_.push_back(std::make_unique<udp_socket>(*this, std::move(s), bound, std::move(dtls)));
   watch_udp(udp_.back()->fd(), listener_key | (udp_.size() - 1));
   return bound;
+}
+
+int shard::udp_fd(std::size_t i) const noexcept {
+  return udp_[i]->fd();
+}
+
+const protocol::transport_address& shard::udp_local(std::size_t i) const noexcept {
+  return udp_[i]->local();
 }
 
 protocol::transport_address shard::open_tcp(const protocol::transport_address& local,
@@ -172,6 +181,7 @@ void shard::join() {
 }
 
 void shard::on_client_packet(const engine::five_tuple& path, protocol::byte_span bytes) noexcept {
+  ++datagrams_in_;
   const auto at = now();
   engine_->on_packet(path, bytes, at);
   // STUN messages (first byte 0-3) only: ChannelData needs no timing, and no clock read.
@@ -228,6 +238,7 @@ std::future<shard_snapshot> shard::snapshot() {
 
 void shard::on_peer_packet(engine::relay_id id, const protocol::transport_address& peer,
                            protocol::byte_span bytes) noexcept {
+  ++datagrams_in_;
   engine_->on_peer_packet(id, peer, bytes, now());
 }
 
@@ -287,6 +298,7 @@ int shard::poll_round() {
     const std::uint64_t key = ready[i].data.u64;  // a copy: epoll_event is packed on x86-64
     if (drain_key(key)) again_.push_back(key);
   }
+  if (relay_setup_.packing != nullptr) relay_setup_.packing->report(index_, datagrams_in_);
   return n;
 }
 
@@ -533,6 +545,36 @@ void shard::arm_spare_timer() {
 
 std::optional<engine::opened_relay> shard::open_relay(const engine::relay_request& request,
                                                       engine::relay_error& why) {
+  auto opened = open_relay_here(request, why);
+  if (opened && relay_setup_.packing != nullptr && request.client.proto == engine::transport::udp) {
+    pin_client(opened->id, request.client);
+  }
+  return opened;
+}
+
+void shard::pin_client(engine::relay_id id, const engine::five_tuple& client) noexcept {
+  // A failed pin (the map full) leaves the client to the kernel's hash, which may take it to
+  // another shard: its allocation there is unknown (437) as it would be without packing.
+  if (pins_[client]++ == 0 &&
+      !relay_setup_.packing->pin(client.local, client.remote, index_)) {
+    spdlog::debug("shard-packing: cannot pin {}", client.remote.to_string());
+  }
+  pinned_.emplace(id, client);
+}
+
+void shard::unpin_client(engine::relay_id id) noexcept {
+  const auto it = pinned_.find(id);
+  if (it == pinned_.end()) return;
+  const auto count = pins_.find(it->second);
+  if (count != pins_.end() && --count->second == 0) {
+    relay_setup_.packing->unpin(it->second.local, it->second.remote);
+    pins_.erase(count);
+  }
+  pinned_.erase(it);
+}
+
+std::optional<engine::opened_relay> shard::open_relay_here(const engine::relay_request& request,
+                                                           engine::relay_error& why) {
   // Held sockets past their 30 s go back first (an unused EVEN-PORT reservation, a peer
   // connection nobody bound), so they never keep ports or descriptors longer.
   if (relay_setup_.reservations != nullptr) relay_setup_.reservations->expire();
@@ -643,6 +685,7 @@ std::optional<engine::opened_relay> shard::open_relay(const engine::relay_reques
 }
 
 void shard::close_relay(engine::relay_id id) {
+  if (relay_setup_.packing != nullptr) unpin_client(id);
   // Datagrams queued for this socket leave before its descriptor can be reused.
   flush_sends();
   if (const auto it = relays_.find(id); it != relays_.end()) {

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <set>
 
+#include "support/netns.hpp"
 #include "support/process.hpp"
 #include "support/turn_session.hpp"
 #include "support/uclient.hpp"
@@ -32,34 +33,6 @@ using namespace std::chrono_literals;
 p::transport_address loopback(std::uint16_t port, const char* ip = "127.0.0.1") {
   return *p::transport_address::parse_ip(ip, port);
 }
-
-// The test's thread (and every process it starts) moves to a network namespace of its own
-// for the object's life: the program a relay-mux server attaches takes its relay ports from
-// every socket of the namespace, and other tests running beside this one bind relay ports in
-// the same range. Loopback is brought up, and the ephemeral ports end at 50999, so relay
-// ports from 51000 up are the server's alone.
-class private_netns {
- public:
-  private_netns() {
-    saved_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (saved_ < 0 || ::unshare(CLONE_NEWNET) != 0) {
-      throw std::runtime_error(std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno));
-    }
-    process lo({"ip", "link", "set", "lo", "up"});
-    if (lo.wait_exit() != 0) throw std::runtime_error("ip link set lo up: " + lo.output());
-    std::ofstream("/proc/sys/net/ipv4/ip_local_port_range") << "32768 50999\n";
-  }
-  ~private_netns() {
-    ::setns(saved_, CLONE_NEWNET);
-    ::close(saved_);
-  }
-  private_netns(const private_netns&) = delete;
-  private_netns& operator=(const private_netns&) = delete;
-  static constexpr std::uint16_t relay_min = 51000;
-
- private:
-  int saved_ = -1;
-};
 
 std::size_t open_descriptors(int pid) {
   std::size_t n = 0;

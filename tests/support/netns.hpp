@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0
+// A network namespace of the test's own (root only), for tests whose server attaches an
+// sk_lookup BPF program: such a program sees every socket of its namespace.
+#pragma once
+
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+#include "support/process.hpp"
+
+namespace turnpike::test {
+
+// The test's thread (and every process it starts) moves to a network namespace of its own
+// for the object's life: the program a relay-mux server attaches takes its relay ports from
+// every socket of the namespace (and shard packing's steers its listeners' clients), and other
+// tests running beside this one bind relay ports in the same range. Loopback is brought up,
+// and the ephemeral ports end at 50999, so relay ports from 51000 up are the server's alone.
+class private_netns {
+ public:
+  private_netns() {
+    saved_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (saved_ < 0 || ::unshare(CLONE_NEWNET) != 0) {
+      throw std::runtime_error(std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno));
+    }
+    process lo({"ip", "link", "set", "lo", "up"});
+    if (lo.wait_exit() != 0) throw std::runtime_error("ip link set lo up: " + lo.output());
+    std::ofstream("/proc/sys/net/ipv4/ip_local_port_range") << "32768 50999\n";
+  }
+  ~private_netns() {
+    ::setns(saved_, CLONE_NEWNET);
+    ::close(saved_);
+  }
+  private_netns(const private_netns&) = delete;
+  private_netns& operator=(const private_netns&) = delete;
+  static constexpr std::uint16_t relay_min = 51000;
+
+ private:
+  int saved_ = -1;
+};
+
+}  // namespace turnpike::test
