@@ -5,7 +5,8 @@
 # stopped after it, measured with bench/turn_load; prints medians over the rounds and the
 # Turnpike/coturn ratios.
 #
-#   bench/run.sh [--rounds N] [--duration S] [--skip-ramp] [--mux] [--many N [--many-only]]
+#   bench/run.sh [--rounds N] [--duration S] [--skip-ramp] [--mux] [--packing RATE]
+#                [--many N [--many-only]]
 #
 # Both servers get the same settings: loopback only, one user (long-term credentials), 2 relay
 # threads, relay ports 49152-65535, loopback peers allowed, no TLS/DTLS/CLI. Needs: coturn
@@ -14,6 +15,7 @@
 # --mux adds a third server, Turnpike with relay-mux, measured the same way. It needs root:
 # the whole run then happens in a network namespace of its own (unshare --net) whose
 # ephemeral ports end at 49151, so the relay range is the same for all three servers.
+# --packing RATE adds another, Turnpike with shard-packing=RATE (root too, the same netns).
 # --many N also holds N idle allocations on each server (one load process per 15 000, from
 # 127.0.0.2 up, each under the 20 000-descriptor limit; one relay address per 16 384) and reads
 # the server's resident memory. --many-only measures that alone.
@@ -24,6 +26,7 @@ rounds=3
 duration=8
 ramp=1
 mux=0
+packing=0
 many=0
 many_only=0
 args=("$@")
@@ -33,14 +36,15 @@ while [[ $# -gt 0 ]]; do
     --duration) duration="$2"; shift 2 ;;
     --skip-ramp) ramp=0; shift ;;
     --mux) mux=1; shift ;;
+    --packing) packing="$2"; shift 2 ;;
     --many) many="$2"; shift 2 ;;
     --many-only) many_only=1; shift ;;
-    *) echo "usage: $0 [--rounds N] [--duration S] [--skip-ramp] [--mux] [--many N [--many-only]]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--rounds N] [--duration S] [--skip-ramp] [--mux] [--packing RATE] [--many N [--many-only]]" >&2; exit 2 ;;
   esac
 done
 
-if [[ $mux == 1 && -z "${TURNPIKE_BENCH_NETNS:-}" ]]; then
-  [[ $(id -u) == 0 ]] || { echo "bench: --mux needs root (BPF, raw sockets, a netns)" >&2; exit 1; }
+if [[ ( $mux == 1 || $packing != 0 ) && -z "${TURNPIKE_BENCH_NETNS:-}" ]]; then
+  [[ $(id -u) == 0 ]] || { echo "bench: --mux and --packing need root (BPF, raw sockets, a netns)" >&2; exit 1; }
   exec unshare --net -- env TURNPIKE_BENCH_NETNS=1 bash "$0" "${args[@]}"
 fi
 if [[ -n "${TURNPIKE_BENCH_NETNS:-}" ]]; then
@@ -49,6 +53,7 @@ if [[ -n "${TURNPIKE_BENCH_NETNS:-}" ]]; then
 fi
 servers=(turnpike coturn)
 [[ $mux == 1 ]] && servers+=(turnpike-mux)
+[[ $packing != 0 ]] && servers+=(turnpike-packed)
 
 build=build-bench
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTURNPIKE_BENCH=ON \
@@ -77,6 +82,7 @@ start_server() {  # name port -> pid in $server_pid
   if [[ "$name" == turnpike* ]]; then
     local extra=("${relay_ips[@]}")
     [[ "$name" == turnpike-mux ]] && extra+=(--relay-mux)
+    [[ "$name" == turnpike-packed ]] && extra+=(--shard-packing "$packing")
     "$build/turnpike" -n -L 127.0.0.1 -p "$port" -r bench -u bench:bench --lt-cred-mech \
       --no-tls --no-dtls --no-cli --allow-loopback-peers --min-port 49152 --max-port 65535 \
       --relay-threads 2 --log-level warning "${extra[@]}" >"$out/server.log" 2>&1 &
@@ -220,20 +226,20 @@ lines = [
   ("Server resident memory with 10 000 idle allocations, bytes (lower is better)", 'idle10k', 'rss_after', True),
   ("Resident bytes added per idle allocation (10 000 held; lower is better)", 'idle10k', 'bytes_per_allocation', True),
 ]
-mux = any(r.get('server') == 'turnpike-mux' for r in rows)
+extra = [s for s in ('turnpike-mux', 'turnpike-packed') if any(r.get('server') == s for r in rows)]
 fmt = lambda v: '-' if v is None else f"{v:.2f}" if v < 100 else f"{v:.0f}"
 def ratio(t, c, lower):
     return '' if not t or not c else f"{(c / t if lower else t / c):.2f}x"
 header = f"{'measure':<72} {'turnpike':>12} {'coturn':>12} {'ratio':>8}"
-if mux:
-    header += f" {'turnpike-mux':>13} {'ratio':>8}"
+for s in extra:
+    header += f" {s:>15} {'ratio':>8}"
 print(header)
 def row(title, value, lower):  # value(server) -> the median, or None
     t, c = value('turnpike'), value('coturn')
     out = f"{title:<72} {fmt(t):>12} {fmt(c):>12} {ratio(t, c, lower):>8}"
-    if mux:
-        m = value('turnpike-mux')
-        out += f" {fmt(m):>13} {ratio(m, c, lower):>8}"
+    for s in extra:
+        m = value(s)
+        out += f" {fmt(m):>15} {ratio(m, c, lower):>8}"
     print(out)
 for title, test, key, lower in lines:
     row(title, lambda s: med(s, test, key), lower)

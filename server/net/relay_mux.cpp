@@ -9,7 +9,6 @@
 #include <netinet/in.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
-#include <sys/capability.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,6 +24,7 @@
 #include <stdexcept>
 
 #include "server/net/bpf/relay_steer_object.hpp"
+#include "server/net/capabilities.hpp"
 
 namespace turnpike::server::net {
 
@@ -183,57 +183,15 @@ void relay_mux::add_socket(std::uint32_t slot, int fd) {
   }
 }
 
-namespace {
-
-std::size_t thread_count() {
-  std::error_code ec;
-  std::size_t n = 0;
-  for (std::filesystem::directory_iterator it("/proc/self/task", ec), end; !ec && it != end;
-       it.increment(ec)) {
-    ++n;
-  }
-  return n;
-}
-
-// Sets or clears `caps` in the calling thread's `flag` set; false with errno on failure.
-bool set_caps(cap_t state, cap_flag_t flag, const cap_value_t* caps, int n, cap_flag_value_t v) {
-  return cap_set_flag(state, flag, n, caps, v) == 0 && cap_set_proc(state) == 0;
-}
-
-}  // namespace
-
 std::string relay_mux::drop_capabilities() {
-  static constexpr cap_value_t needed[] = {CAP_BPF, CAP_NET_ADMIN, CAP_NET_RAW};
-  constexpr int count = 3;
-  const std::string names = "CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW";
-  if (const std::size_t threads = thread_count(); threads != 1) {
-    return "kept " + names + ": " + std::to_string(threads) +
-           " threads already run (capabilities are per thread)";
-  }
-  const std::unique_ptr<_cap_struct, int (*)(void*)> state(cap_get_proc(), cap_free);
-  // Effective first: whether a map update still goes through without them (kernels before
-  // 5.19 refuse every bpf() call without CAP_BPF when unprivileged BPF is disabled).
-  if (!state || !set_caps(state.get(), CAP_EFFECTIVE, needed, count, CAP_CLEAR)) {
-    return "kept " + names + ": " + std::strerror(errno);
-  }
-  const steer_key probe{};  // family 0: never looked up by the program
-  const std::uint32_t slot = 0;
-  if (bpf_map_update_elem(ports_map_, &probe, &slot, BPF_ANY) != 0 ||
-      bpf_map_delete_elem(ports_map_, &probe) != 0) {
-    const int err = errno;
-    set_caps(state.get(), CAP_EFFECTIVE, needed, count, CAP_SET);
-    return "kept " + names + ": this kernel refuses map updates without them (" +
-           std::strerror(err) + ")";
-  }
-  if (!set_caps(state.get(), CAP_PERMITTED, needed, count, CAP_CLEAR) ||
-      !set_caps(state.get(), CAP_INHERITABLE, needed, count, CAP_CLEAR)) {
-    return "dropped " + names + " from the effective set only: " + std::strerror(errno);
-  }
-  for (const cap_value_t c : needed) {
-    cap_set_ambient(c, CAP_CLEAR);  // fails only where ambient capabilities do not exist
-    cap_drop_bound(c);              // needs CAP_SETPCAP; without it the bound set stays
-  }
-  return names + " dropped";
+  return net::drop_capabilities({CAP_BPF, CAP_NET_ADMIN, CAP_NET_RAW},
+                                "CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW", [this] {
+                                  const steer_key probe{};  // family 0: never looked up
+                                  const std::uint32_t slot = 0;
+                                  return bpf_map_update_elem(ports_map_, &probe, &slot,
+                                                             BPF_ANY) == 0 &&
+                                         bpf_map_delete_elem(ports_map_, &probe) == 0;
+                                });
 }
 
 relay_mux::pool* relay_mux::pool_for(protocol::address_family family) noexcept {

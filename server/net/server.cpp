@@ -66,6 +66,8 @@ server::server(const config::server_config& cfg)
   // capabilities are still held.
   if (cfg_.shard_packing != 0) set_up_shard_packing();
   if (cfg_.relay_mux) set_up_relay_mux();
+  // relay-mux's drop (in set_up_relay_mux) covers shard packing's capabilities too.
+  if (packing_ && !mux_) spdlog::info("shard-packing: {}", packing_->drop_capabilities());
   make_statsdb();
   if (cfg_.redis_userdb && !cfg_.stun_only && !cfg_.no_auth) {
     redis_ = std::make_unique<auth::redis_client>(*cfg_.redis_userdb, 4096, std::chrono::seconds(1),
@@ -307,7 +309,7 @@ void server::set_up_shard_packing() {
         "shard-packing does not pin DTLS sessions: set no-dtls (or no cert/pkey) to use it");
   }
   try {
-    // Room to pin every allocation the quota and the relay ports allow, up to a million.
+    // Room to pin as many clients as total-quota allows allocations; a million without one.
     const std::uint32_t most = cfg_.total_quota != 0
                                    ? static_cast<std::uint32_t>(std::min<std::uint64_t>(
                                          cfg_.total_quota, 1'000'000))

@@ -552,9 +552,9 @@ std::optional<engine::opened_relay> shard::open_relay(const engine::relay_reques
   return opened;
 }
 
-void shard::pin_client(engine::relay_id id, const engine::five_tuple& client) noexcept {
-  // A failed pin (the map full) leaves the client to the kernel's hash, which may take it to
-  // another shard: its allocation there is unknown (437) as it would be without packing.
+void shard::pin_client(engine::relay_id id, const engine::five_tuple& client) {
+  // A failed pin (the map full) leaves the client to the program's hash, which may take it to
+  // another shard: its allocation is unknown there (437), as with the kernel's hash alone.
   if (pins_[client]++ == 0 &&
       !relay_setup_.packing->pin(client.local, client.remote, index_)) {
     spdlog::debug("shard-packing: cannot pin {}", client.remote.to_string());

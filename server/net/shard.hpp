@@ -231,7 +231,7 @@ class shard final : public engine::client_sink, public engine::relay_io {
                                                       engine::relay_error& why);
   // shard-packing: the UDP clients of this shard's relays, pinned to it (one pin per client
   // however many relays it holds: a dual allocation has two).
-  void pin_client(engine::relay_id id, const engine::five_tuple& client) noexcept;
+  void pin_client(engine::relay_id id, const engine::five_tuple& client);
   void unpin_client(engine::relay_id id) noexcept;
   // A bound UDP socket's descriptor, or -1.
   // With `reuse_port`, SO_REUSEPORT before the bind (the connected socket of a relay).

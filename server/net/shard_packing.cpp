@@ -19,6 +19,7 @@
 #include <string>
 
 #include "server/net/bpf/client_steer_object.hpp"
+#include "server/net/capabilities.hpp"
 
 namespace turnpike::server::net {
 
@@ -152,6 +153,16 @@ void shard_packing::unpin(const protocol::transport_address& local,
   k.port = htons(remote.port);
   copy_ip(remote, k.ip);
   bpf_map_delete_elem(clients_map_, &k);
+}
+
+std::string shard_packing::drop_capabilities() {
+  return net::drop_capabilities({CAP_BPF, CAP_NET_ADMIN}, "CAP_BPF and CAP_NET_ADMIN", [this] {
+    client_key probe{};
+    probe.listener = ~std::uint32_t{0};  // no such listener: never looked up
+    const std::uint32_t shard = 0;
+    return bpf_map_update_elem(clients_map_, &probe, &shard, BPF_ANY) == 0 &&
+           bpf_map_delete_elem(clients_map_, &probe) == 0;
+  });
 }
 
 unsigned shard_packing::choose_active(double total, unsigned current, unsigned shards,

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -62,6 +63,10 @@ class shard_packing {
   void report(unsigned shard, std::uint64_t datagrams) noexcept {
     received_[shard].value.store(datagrams, std::memory_order_relaxed);
   }
+  // After set-up, when relay-mux is off (its drop covers these): CAP_BPF and CAP_NET_ADMIN
+  // are no longer needed (capabilities.hpp). Returns what was done, for the log.
+  std::string drop_capabilities();
+
   unsigned active() const noexcept { return active_.load(std::memory_order_relaxed); }
 
   // The governor's choice: how many shards take new clients, given the datagrams per second

@@ -233,16 +233,6 @@ TEST_F(RelayMuxTest, EvenPortReservationGivesTheNextPort) {
             508);
 }
 
-// CapPrm, CapEff or CapAmb of /proc/PID/task/TID/status as a bit set.
-std::uint64_t capability_set(const std::filesystem::path& status, const std::string& name) {
-  std::ifstream in(status);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(name + ":", 0) == 0)
-      return std::stoull(line.substr(name.size() + 1), nullptr, 16);
-  }
-  throw std::runtime_error("no " + name + " in " + status.string());
-}
-
 TEST_F(RelayMuxTest, CapabilitiesAreDroppedInEveryThreadAndRelayingGoesOn) {
   ASSERT_TRUE(server_->wait_for(std::regex("CAP_NET_RAW dropped"))) << server_->output();
   // CAP_NET_ADMIN 12, CAP_NET_RAW 13, CAP_BPF 39.

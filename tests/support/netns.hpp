@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// A network namespace of the test's own (root only), for tests whose server attaches an
-// sk_lookup BPF program: such a program sees every socket of its namespace.
+// For tests whose server attaches an sk_lookup BPF program (root only): a network namespace
+// of the test's own (such a program sees every socket of its namespace), and the capability
+// sets of the server's threads.
 #pragma once
 
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <string>
@@ -45,5 +47,15 @@ class private_netns {
  private:
   int saved_ = -1;
 };
+
+inline // CapPrm, CapEff or CapAmb of /proc/PID/task/TID/status as a bit set.
+std::uint64_t capability_set(const std::filesystem::path& status, const std::string& name) {
+  std::ifstream in(status);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(name + ":", 0) == 0)
+      return std::stoull(line.substr(name.size() + 1), nullptr, 16);
+  }
+  throw std::runtime_error("no " + name + " in " + status.string());
+}
 
 }  // namespace turnpike::test
