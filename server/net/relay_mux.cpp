@@ -25,41 +25,11 @@
 
 #include "server/net/bpf/relay_steer_object.hpp"
 #include "server/net/capabilities.hpp"
+#include "server/net/sk_lookup_program.hpp"
 
 namespace turnpike::server::net {
 
 namespace {
-
-// Keep in step with bpf/relay_steer.bpf.c.
-struct steer_key {
-  std::uint32_t family;
-  std::uint32_t port;
-  std::uint32_t ip[4];
-};
-
-steer_key key_of(const protocol::transport_address& a) noexcept {
-  steer_key k{};
-  k.port = a.port;
-  if (a.family == protocol::address_family::ipv4) {
-    k.family = AF_INET;
-    std::memcpy(k.ip, a.ip.data(), 4);
-  } else {
-    k.family = AF_INET6;
-    std::memcpy(k.ip, a.ip.data(), 16);
-  }
-  return k;
-}
-
-int libbpf_to_log(enum libbpf_print_level level, const char* format, va_list args) {
-  if (level == LIBBPF_DEBUG) return 0;
-  char line[512];
-  const int n = std::vsnprintf(line, sizeof line, format, args);
-  std::string_view text(
-      line, n > 0 ? std::min<std::size_t>(static_cast<std::size_t>(n), sizeof line - 1) : 0);
-  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-  spdlog::debug("libbpf: {}", text);
-  return n;
-}
 
 std::uint32_t fold(std::uint64_t sum) noexcept {
   while ((sum >> 16) != 0) sum = (sum & 0xffff) + (sum >> 16);
@@ -110,34 +80,17 @@ std::optional<std::string> relay_mux_unsupported(
 relay_mux::relay_mux(unsigned shards, std::vector<protocol::transport_address> relay_ips,
                      std::uint16_t min_port, std::uint16_t max_port,
                      const std::vector<std::uint16_t>& exclude) {
-  libbpf_set_print(libbpf_to_log);
-  auto fail = [this](const std::string& what, int err) {
-    const std::string reason = what + ": " + std::strerror(err < 0 ? -err : err);
-    release();
-    throw std::runtime_error(
-        "relay-mux: " + reason +
-        (err == EPERM || -err == EPERM ? " (needs CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW)" : ""));
-  };
   const std::size_t per_ip = static_cast<std::size_t>(max_port - min_port) + 1;
-  object_ = bpf_object__open_mem(relay_steer_object, sizeof relay_steer_object, nullptr);
-  if (object_ == nullptr) fail("cannot open the sk_lookup program", errno);
-  bpf_map* ports = bpf_object__find_map_by_name(object_, "relay_ports");
-  bpf_map* sockets = bpf_object__find_map_by_name(object_, "relay_sockets");
-  bpf_program* prog = bpf_object__find_program_by_name(object_, "relay_steer");
-  if (ports == nullptr || sockets == nullptr || prog == nullptr) {
-    fail("the embedded program lacks its maps", EINVAL);
-  }
-  bpf_map__set_max_entries(ports, static_cast<std::uint32_t>(per_ip * relay_ips.size()));
-  bpf_map__set_max_entries(sockets, 2 * shards);
-  if (const int err = bpf_object__load(object_); err != 0) fail("cannot load the program", err);
-  ports_map_ = bpf_map__fd(ports);
-  sockets_map_ = bpf_map__fd(sockets);
-  const int netns = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (netns < 0) fail("cannot open /proc/self/ns/net", errno);
-  link_ = bpf_program__attach_netns(prog, netns);
-  const int attach_err = errno;
-  ::close(netns);
-  if (link_ == nullptr) fail("cannot attach to the network namespace", attach_err);
+  program_ = std::make_unique<sk_lookup_program>(
+      relay_steer_object, sizeof relay_steer_object, "relay-mux",
+      "CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW", [&](bpf_object& o) {
+        return set_map_size(o, "relay_ports",
+                            static_cast<std::uint32_t>(per_ip * relay_ips.size())) &&
+               set_map_size(o, "relay_sockets", 2 * shards);
+      });
+  ports_map_ = program_->map("relay_ports");
+  sockets_map_ = program_->map("relay_sockets");
+  program_->attach("relay_steer");
 
   std::mt19937 rng;
   {
@@ -164,16 +117,7 @@ relay_mux::relay_mux(unsigned shards, std::vector<protocol::transport_address> r
   }
 }
 
-relay_mux::~relay_mux() {
-  release();
-}
-
-void relay_mux::release() noexcept {
-  if (link_ != nullptr) bpf_link__destroy(link_);  // detaches the program
-  link_ = nullptr;
-  if (object_ != nullptr) bpf_object__close(object_);  // and the maps with it
-  object_ = nullptr;
-}
+relay_mux::~relay_mux() = default;
 
 void relay_mux::add_socket(std::uint32_t slot, int fd) {
   const std::uint64_t value = static_cast<std::uint64_t>(fd);
@@ -186,7 +130,7 @@ void relay_mux::add_socket(std::uint32_t slot, int fd) {
 std::string relay_mux::drop_capabilities() {
   return net::drop_capabilities({CAP_BPF, CAP_NET_ADMIN, CAP_NET_RAW},
                                 "CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW", [this] {
-                                  const steer_key probe{};  // family 0: never looked up
+                                  const address_key probe{};  // family 0: never looked up
                                   const std::uint32_t slot = 0;
                                   return bpf_map_update_elem(ports_map_, &probe, &slot,
                                                              BPF_ANY) == 0 &&
@@ -242,7 +186,7 @@ void relay_mux::give_port(pool& p, std::uint16_t port) noexcept {
 }
 
 bool relay_mux::steer(const protocol::transport_address& relayed, unsigned shard) noexcept {
-  const steer_key key = key_of(relayed);
+  const address_key key = key_of(relayed);
   const std::uint32_t slot = relay_mux::slot(shard, relayed.family);
   if (bpf_map_update_elem(ports_map_, &key, &slot, BPF_ANY) == 0) return true;
   spdlog::warn("relay-mux: cannot steer {}: {}", relayed.to_string(), std::strerror(errno));
@@ -318,7 +262,7 @@ std::optional<protocol::transport_address> relay_mux::claim(const engine::reserv
 }
 
 void relay_mux::close(const protocol::transport_address& relayed) noexcept {
-  const steer_key key = key_of(relayed);
+  const address_key key = key_of(relayed);
   bpf_map_delete_elem(ports_map_, &key);
   const std::lock_guard lock(mutex_);
   if (pool* p = pool_of(relayed)) give_port(*p, relayed.port);

@@ -31,10 +31,9 @@
 #include "protocol/types.hpp"
 #include "server/engine/relay_io.hpp"
 
-struct bpf_object;
-struct bpf_link;
-
 namespace turnpike::server::net {
+
+class sk_lookup_program;
 
 // Why relay-mux cannot be used here (a start-up error), or nullopt.
 std::optional<std::string> relay_mux_unsupported(
@@ -107,10 +106,8 @@ class relay_mux {
   void give_port(pool& p, std::uint16_t port) noexcept;
   bool steer(const protocol::transport_address& relayed, unsigned shard) noexcept;
   void expire_reservations() noexcept;  // with mutex_ held
-  void release() noexcept;
 
-  bpf_object* object_ = nullptr;
-  bpf_link* link_ = nullptr;
+  std::unique_ptr<sk_lookup_program> program_;
   int ports_map_ = -1;
   int sockets_map_ = -1;
   mutable std::mutex mutex_;

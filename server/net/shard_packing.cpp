@@ -5,7 +5,6 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -20,26 +19,11 @@
 
 #include "server/net/bpf/client_steer_object.hpp"
 #include "server/net/capabilities.hpp"
+#include "server/net/sk_lookup_program.hpp"
 
 namespace turnpike::server::net {
 
 namespace {
-
-// Keep in step with bpf/client_steer.bpf.c.
-struct listener_key {
-  std::uint32_t family;
-  std::uint32_t port;
-  std::uint32_t ip[4];
-};
-struct client_key {
-  std::uint32_t listener;
-  std::uint32_t port;
-  std::uint32_t ip[4];
-};
-
-void copy_ip(const protocol::transport_address& a, std::uint32_t (&ip)[4]) noexcept {
-  std::memcpy(ip, a.ip.data(), a.family == protocol::address_family::ipv4 ? 4 : 16);
-}
 
 constexpr std::uint32_t active_slot = 0;
 constexpr std::uint32_t shards_slot = 1;
@@ -51,55 +35,42 @@ shard_packing::shard_packing(unsigned shards, std::uint64_t rate, std::uint32_t 
     : shards_(shards),
       rate_(static_cast<double>(rate)),
       received_(std::make_unique<counter[]>(shards)) {
-  auto fail = [this](const std::string& what, int err) {
-    const std::string reason = what + ": " + std::strerror(err < 0 ? -err : err);
-    release();
-    throw std::runtime_error("shard-packing: " + reason +
-                             (err == EPERM || -err == EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN)"
-                                                            : ""));
-  };
-  object_ = bpf_object__open_mem(client_steer_object, sizeof client_steer_object, nullptr);
-  if (object_ == nullptr) fail("cannot open the sk_lookup program", errno);
-  bpf_map* listeners = bpf_object__find_map_by_name(object_, "listeners");
-  bpf_map* clients = bpf_object__find_map_by_name(object_, "clients");
-  bpf_map* settings = bpf_object__find_map_by_name(object_, "settings");
-  bpf_map* sockets = bpf_object__find_map_by_name(object_, "listen_sockets");
-  bpf_program* prog = bpf_object__find_program_by_name(object_, "client_steer");
-  if (listeners == nullptr || clients == nullptr || settings == nullptr || sockets == nullptr ||
-      prog == nullptr) {
-    fail("the embedded program lacks its maps", EINVAL);
-  }
-  bpf_map__set_max_entries(clients, std::max<std::uint32_t>(1, max_clients));
-  bpf_map__set_max_entries(sockets, 64 * shards);
-  if (const int err = bpf_object__load(object_); err != 0) fail("cannot load the program", err);
-  listeners_map_ = bpf_map__fd(listeners);
-  clients_map_ = bpf_map__fd(clients);
-  settings_map_ = bpf_map__fd(settings);
-  sockets_map_ = bpf_map__fd(sockets);
+  program_ = std::make_unique<sk_lookup_program>(
+      client_steer_object, sizeof client_steer_object, "shard-packing",
+      "CAP_BPF and CAP_NET_ADMIN", [&](bpf_object& o) {
+        return set_map_size(o, "clients", std::max<std::uint32_t>(1, max_clients)) &&
+               set_map_size(o, "listen_sockets", max_listeners * shards);
+      });
+  listeners_map_ = program_->map("listeners");
+  clients_map_ = program_->map("clients");
+  settings_map_ = program_->map("settings");
+  sockets_map_ = program_->map("listen_sockets");
+  // Settings first, so the program never runs without them.
   const std::uint32_t one = 1;
   const std::uint32_t count = shards;
   if (bpf_map_update_elem(settings_map_, &active_slot, &one, BPF_ANY) != 0 ||
       bpf_map_update_elem(settings_map_, &shards_slot, &count, BPF_ANY) != 0) {
-    fail("cannot write the program's settings", errno);
+    throw std::runtime_error(std::string("shard-packing: cannot write the program's settings: ") +
+                             std::strerror(errno));
   }
-  const int netns = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (netns < 0) fail("cannot open /proc/self/ns/net", errno);
-  link_ = bpf_program__attach_netns(prog, netns);
-  const int attach_err = errno;
-  ::close(netns);
-  if (link_ == nullptr) fail("cannot attach to the network namespace", attach_err);
+  program_->attach("client_steer");
 }
 
 shard_packing::~shard_packing() {
   stop();
-  release();
 }
 
-void shard_packing::release() noexcept {
-  if (link_ != nullptr) bpf_link__destroy(link_);  // detaches the program
-  link_ = nullptr;
-  if (object_ != nullptr) bpf_object__close(object_);  // and the maps with it
-  object_ = nullptr;
+std::optional<shard_packing::client_key> shard_packing::key_for(
+    const protocol::transport_address& local,
+    const protocol::transport_address& remote) const noexcept {
+  const auto it = std::find_if(listeners_.begin(), listeners_.end(),
+                               [&](const auto& l) { return l.first == local; });
+  if (it == listeners_.end()) return std::nullopt;
+  client_key k{};
+  k.listener = it->second;
+  k.port = htons(remote.port);
+  std::memcpy(k.ip, remote.ip.data(), remote.family == protocol::address_family::ipv4 ? 4 : 16);
+  return k;
 }
 
 void shard_packing::add_listener(const protocol::transport_address& bound, unsigned shard,
@@ -108,14 +79,11 @@ void shard_packing::add_listener(const protocol::transport_address& bound, unsig
                          [&](const auto& l) { return l.first == bound; });
   if (it == listeners_.end()) {
     const auto index = static_cast<std::uint32_t>(listeners_.size());
-    if (index >= 64) {
+    if (index >= max_listeners) {
       throw boost::system::system_error(std::make_error_code(std::errc::too_many_files_open),
                                         "shard-packing: more than 64 UDP listeners");
     }
-    listener_key k{};
-    k.family = bound.family == protocol::address_family::ipv4 ? AF_INET : AF_INET6;
-    k.port = bound.port;
-    if (!bound.is_unspecified()) copy_ip(bound, k.ip);
+    const address_key k = key_of(bound);  // a wildcard's IP is all zero
     if (bpf_map_update_elem(listeners_map_, &k, &index, BPF_ANY) != 0) {
       throw boost::system::system_error(errno, boost::system::system_category(),
                                         "shard-packing: cannot add a listener to the map");
@@ -132,27 +100,14 @@ void shard_packing::add_listener(const protocol::transport_address& bound, unsig
 
 bool shard_packing::pin(const protocol::transport_address& local,
                         const protocol::transport_address& remote, unsigned shard) noexcept {
-  const auto it = std::find_if(listeners_.begin(), listeners_.end(),
-                               [&](const auto& l) { return l.first == local; });
-  if (it == listeners_.end()) return false;
-  client_key k{};
-  k.listener = it->second;
-  k.port = htons(remote.port);
-  copy_ip(remote, k.ip);
+  const auto key = key_for(local, remote);
   const std::uint32_t value = shard;
-  return bpf_map_update_elem(clients_map_, &k, &value, BPF_ANY) == 0;
+  return key && bpf_map_update_elem(clients_map_, &*key, &value, BPF_ANY) == 0;
 }
 
 void shard_packing::unpin(const protocol::transport_address& local,
                           const protocol::transport_address& remote) noexcept {
-  const auto it = std::find_if(listeners_.begin(), listeners_.end(),
-                               [&](const auto& l) { return l.first == local; });
-  if (it == listeners_.end()) return;
-  client_key k{};
-  k.listener = it->second;
-  k.port = htons(remote.port);
-  copy_ip(remote, k.ip);
-  bpf_map_delete_elem(clients_map_, &k);
+  if (const auto key = key_for(local, remote)) bpf_map_delete_elem(clients_map_, &*key);
 }
 
 std::string shard_packing::drop_capabilities() {

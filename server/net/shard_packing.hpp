@@ -24,16 +24,16 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "protocol/types.hpp"
 
-struct bpf_object;
-struct bpf_link;
-
 namespace turnpike::server::net {
+
+class sk_lookup_program;
 
 class shard_packing {
  public:
@@ -75,14 +75,23 @@ class shard_packing {
                                 double rate) noexcept;
 
  private:
+  static constexpr std::uint32_t max_listeners = 64;  // the program's `listeners` map
+  // Keep in step with bpf/client_steer.bpf.c (listeners are keyed by an address_key).
+  struct client_key {
+    std::uint32_t listener;
+    std::uint32_t port;  // network byte order in the low 16 bits, as sk_lookup gives it
+    std::uint32_t ip[4];
+  };
+  // The clients map's key for `remote` on the listener bound to `local`; nullopt when no
+  // listener is bound there.
+  std::optional<client_key> key_for(const protocol::transport_address& local,
+                                          const protocol::transport_address& remote) const noexcept;
   void set_active(unsigned n) noexcept;
   void govern();
-  void release() noexcept;
 
   unsigned shards_;
   double rate_;
-  bpf_object* object_ = nullptr;
-  bpf_link* link_ = nullptr;
+  std::unique_ptr<sk_lookup_program> program_;
   int listeners_map_ = -1;
   int clients_map_ = -1;
   int settings_map_ = -1;

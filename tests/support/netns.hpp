@@ -58,4 +58,22 @@ std::uint64_t capability_set(const std::filesystem::path& status, const std::str
   throw std::runtime_error("no " + name + " in " + status.string());
 }
 
+// How many threads `pid` runs, and which of `caps` (a bit set) any of them still holds in
+// CapPrm, CapEff, CapAmb or CapInh.
+struct capabilities_left {
+  std::size_t threads = 0;
+  std::uint64_t held = 0;
+};
+inline capabilities_left capabilities_of(int pid, std::uint64_t caps) {
+  capabilities_left out;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    ++out.threads;
+    for (const char* set : {"CapPrm", "CapEff", "CapAmb", "CapInh"}) {
+      out.held |= capability_set(task.path() / "status", set) & caps;
+    }
+  }
+  return out;
+}
+
 }  // namespace turnpike::test

@@ -157,4 +157,14 @@ inline protocol::transport_address relayed_of(const turn_session::answer& a) {
                                        m->tid_bytes());
 }
 
+// A Send indication to `peer` (an echoing peer the session has a permission for) comes back
+// as a Data indication.
+inline bool echoed(turn_session& s, const protocol::transport_address& peer) {
+  s.send_indication(peer, bytes{'e', 'c', 'h', 'o'});
+  const auto back = s.client().receive();
+  if (!back) return false;
+  const auto m = protocol::message_view::parse(*back);
+  return m && m->is(protocol::method::data, protocol::msg_class::indication);
+}
+
 }  // namespace turnpike::test

@@ -10,14 +10,9 @@
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
 
-#define AF_INET 2
+#include "sk_lookup_keys.h"
 
-// Keep in step with shard_packing.cpp.
-struct listener_key {
-  __u32 family;  // AF_INET or AF_INET6
-  __u32 port;    // host byte order
-  __u32 ip[4];   // network byte order; IPv4 in ip[0]; all zero for a wildcard listener
-};
+// Keep in step with shard_packing.hpp.
 struct client_key {
   __u32 listener;  // index from `listeners`
   __u32 port;      // the client's port as sk_lookup gives it (network byte order, low 16 bits)
@@ -28,7 +23,7 @@ struct client_key {
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 64);
-  __type(key, struct listener_key);
+  __type(key, struct address_key);
   __type(value, __u32);
 } listeners SEC(".maps");
 
@@ -60,17 +55,10 @@ struct {
 SEC("sk_lookup")
 int client_steer(struct bpf_sk_lookup* ctx) {
   if (ctx->protocol != IPPROTO_UDP) return SK_PASS;
-  struct listener_key lk = {};
+  struct address_key lk = {};
   lk.family = ctx->family;
   lk.port = ctx->local_port;
-  if (ctx->family == AF_INET) {
-    lk.ip[0] = ctx->local_ip4;
-  } else {
-    lk.ip[0] = ctx->local_ip6[0];
-    lk.ip[1] = ctx->local_ip6[1];
-    lk.ip[2] = ctx->local_ip6[2];
-    lk.ip[3] = ctx->local_ip6[3];
-  }
+  local_ip(ctx, lk.ip);
   __u32* listener = bpf_map_lookup_elem(&listeners, &lk);
   if (!listener) {
     lk.ip[0] = lk.ip[1] = lk.ip[2] = lk.ip[3] = 0;
@@ -80,14 +68,7 @@ int client_steer(struct bpf_sk_lookup* ctx) {
   struct client_key ck = {};
   ck.listener = *listener;
   ck.port = ctx->remote_port;
-  if (ctx->family == AF_INET) {
-    ck.ip[0] = ctx->remote_ip4;
-  } else {
-    ck.ip[0] = ctx->remote_ip6[0];
-    ck.ip[1] = ctx->remote_ip6[1];
-    ck.ip[2] = ctx->remote_ip6[2];
-    ck.ip[3] = ctx->remote_ip6[3];
-  }
+  remote_ip(ctx, ck.ip);
   __u32 active_index = 0, shards_index = 1;
   __u32* active = bpf_map_lookup_elem(&settings, &active_index);
   __u32* shards = bpf_map_lookup_elem(&settings, &shards_index);

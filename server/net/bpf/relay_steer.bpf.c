@@ -8,20 +8,13 @@
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
 
-#define AF_INET 2
-
-// Keep in step with relay_mux.cpp's steer_key.
-struct steer_key {
-  __u32 family;   // AF_INET or AF_INET6
-  __u32 port;     // host byte order
-  __u32 ip[4];    // network byte order; IPv4 in ip[0], the rest zero
-};
+#include "sk_lookup_keys.h"
 
 // Relayed address -> index of the socket in relay_sockets that owns it.
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 65536);  // resized at load time
-  __type(key, struct steer_key);
+  __type(key, struct address_key);
   __type(value, __u32);
 } relay_ports SEC(".maps");
 
@@ -36,17 +29,10 @@ struct {
 SEC("sk_lookup")
 int relay_steer(struct bpf_sk_lookup* ctx) {
   if (ctx->protocol != IPPROTO_UDP) return SK_PASS;
-  struct steer_key key = {};
+  struct address_key key = {};
   key.family = ctx->family;
   key.port = ctx->local_port;
-  if (ctx->family == AF_INET) {
-    key.ip[0] = ctx->local_ip4;
-  } else {
-    key.ip[0] = ctx->local_ip6[0];
-    key.ip[1] = ctx->local_ip6[1];
-    key.ip[2] = ctx->local_ip6[2];
-    key.ip[3] = ctx->local_ip6[3];
-  }
+  local_ip(ctx, key.ip);
   __u32* slot = bpf_map_lookup_elem(&relay_ports, &key);
   if (!slot) return SK_PASS;
   struct bpf_sock* sk = bpf_map_lookup_elem(&relay_sockets, slot);
