@@ -6,7 +6,7 @@
 # Turnpike/coturn ratios.
 #
 #   bench/run.sh [--rounds N] [--duration S] [--skip-ramp] [--mux] [--packing RATE]
-#                [--many N [--many-only]]
+#                [--many N [--many-only]] [--only TEST,TEST...]
 #
 # Both servers get the same settings: loopback only, one user (long-term credentials), 2 relay
 # threads, relay ports 49152-65535, loopback peers allowed, no TLS/DTLS/CLI. Needs: coturn
@@ -16,6 +16,7 @@
 # the whole run then happens in a network namespace of its own (unshare --net) whose
 # ephemeral ports end at 49151, so the relay range is the same for all three servers.
 # --packing RATE adds another, Turnpike with shard-packing=RATE (root too, the same netns).
+# --only runs just those of relay160 relay1200 binding allocate idle10k ramp many.
 # --many N also holds N idle allocations on each server (one load process per 15 000, from
 # 127.0.0.2 up, each under the 20 000-descriptor limit; one relay address per 16 384) and reads
 # the server's resident memory. --many-only measures that alone.
@@ -29,6 +30,7 @@ mux=0
 packing=0
 many=0
 many_only=0
+only=""
 args=("$@")
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -39,7 +41,8 @@ while [[ $# -gt 0 ]]; do
     --packing) packing="$2"; shift 2 ;;
     --many) many="$2"; shift 2 ;;
     --many-only) many_only=1; shift ;;
-    *) echo "usage: $0 [--rounds N] [--duration S] [--skip-ramp] [--mux] [--packing RATE] [--many N [--many-only]]" >&2; exit 2 ;;
+    --only) only="$2"; shift 2 ;;
+    *) echo "usage: $0 [--rounds N] [--duration S] [--skip-ramp] [--mux] [--packing RATE] [--many N [--many-only]] [--only TEST,...]" >&2; exit 2 ;;
   esac
 done
 
@@ -181,6 +184,9 @@ if (( many_only == 0 )); then
   [[ $ramp == 1 ]] && tests+=(ramp)
 fi
 (( many > 0 )) && tests+=(many)
+if [[ -n "$only" ]]; then
+  IFS=, read -r -a tests <<<"$only"
+fi
 
 # Test by test, every server in turn, so the servers' figures for one test are taken seconds
 # apart: on a shared machine whose speed drifts over minutes, that keeps the drift out of the
