@@ -240,7 +240,9 @@ header = f"{'measure':<72} {'turnpike':>12} {'coturn':>12} {'ratio':>8}"
 for s in extra:
     header += f" {s:>15} {'ratio':>8}"
 print(header)
-def row(title, value, lower):  # value(server) -> the median, or None
+def row(title, value, lower):  # value(server) -> the median, or None; no row without one
+    if all(value(s) is None for s in ['turnpike', 'coturn'] + extra):
+        return
     t, c = value('turnpike'), value('coturn')
     out = f"{title:<72} {fmt(t):>12} {fmt(c):>12} {ratio(t, c, lower):>8}"
     for s in extra:
