@@ -129,8 +129,8 @@ struct server_config {
   bool no_udp_relay = false;
   bool no_tcp_relay = false;
   bool relay_mux = false;  // UDP relays without a socket each (server/net/relay_mux.hpp)
-  // Datagrams per second under which a shard takes new UDP clients; 0: the kernel's hash
-  // spreads clients over all shards (server/net/shard_packing.hpp).
+  // UDP clients on one shard per this many datagrams per second received; 0: the kernel's
+  // hash spreads clients over all shards (server/net/shard_packing.hpp).
   std::uint64_t shard_packing = 0;
   // Relay family when the Allocate names none: ipv4, ipv6, or keep (the client's own).
   enum class default_family { ipv4, ipv6, keep } allocation_default_family = default_family::ipv4;

@@ -6,6 +6,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -142,6 +143,7 @@ void shard_packing::set_active(unsigned n) noexcept {
 
 void shard_packing::start() {
   governor_ = std::thread([this] { govern(); });
+  pthread_setname_np(governor_.native_handle(), "turnpike-pack");  // as top -H shows it
 }
 
 void shard_packing::stop() noexcept {

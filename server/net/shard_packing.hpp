@@ -49,7 +49,7 @@ class shard_packing {
   // Before start(): `fd` is `shard`'s UDP listening socket bound to `bound` (the same
   // addresses on every shard). Throws boost::system::system_error on failure.
   void add_listener(const protocol::transport_address& bound, unsigned shard, int fd);
-  // Starts the governor (a thread waking once a second); stop() ends it.
+  // Starts the governor (a thread named turnpike-pack, waking once a second); stop() ends it.
   void start();
   void stop() noexcept;
 
