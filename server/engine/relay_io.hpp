@@ -26,7 +26,9 @@ struct relay_request {
   std::optional<reservation_token> token;  // RESERVATION-TOKEN: use that reserved port
   bool dont_fragment = false;              // DONT-FRAGMENT: set DF on what the relay sends
   bool tcp = false;                        // RFC 6062: a TCP relay
-  five_tuple client;                       // the allocation's client (shard packing pins it)
+  // The allocation's client, on its first relay only (shard packing pins it to the shard for
+  // that relay's life).
+  std::optional<five_tuple> client;
 };
 
 // RFC 6062: what a data connection's ConnectionBind is checked against, kept with the peer

@@ -370,7 +370,6 @@ void engine::finish_allocate(const five_tuple& path, const p::message_view& req,
     relay_request second;
     second.family = p::address_family::ipv6;
     second.dont_fragment = rr.dont_fragment;
-    second.client = path;
     relay_error why6{};
     if (const auto v6 = relays_->open_relay(second, why6)) {
       a.relays.push_back({v6->id, advertised(v6->local)});

@@ -71,7 +71,10 @@ int receive_batch::receive(int fd) noexcept {
   // place of the datagrams still queued: read again.
   for (int attempt = 0; attempt < 4; ++attempt) {
     const int n = ::recvmmsg(fd, msgs_.data(), slots, MSG_DONTWAIT, nullptr);
-    if (n >= 0) return n;
+    if (n >= 0) {
+      received_ += static_cast<std::uint64_t>(n);
+      return n;
+    }
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EBADF) return 0;
   }
   return 0;

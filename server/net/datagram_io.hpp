@@ -36,6 +36,8 @@ class receive_batch {
   receive_batch();
   // recvmmsg(MSG_DONTWAIT) on `fd`: how many slots were filled (0: nothing queued).
   int receive(int fd) noexcept;
+  // Slots filled so far, by every receive (a GRO run counts once): the shard's load.
+  std::uint64_t received() const noexcept { return received_; }
   // Calls f(from, bytes) for every datagram of the last receive, GRO runs split into their
   // datagrams; truncated slots are skipped.
   template <class F>
@@ -78,6 +80,7 @@ class receive_batch {
   std::array<sockaddr_storage, slots> from_{};
   std::array<std::array<std::uint8_t, 128>, slots> control_{};
   std::array<mmsghdr, slots> msgs_{};
+  std::uint64_t received_ = 0;
 };
 
 // Reads what `fd` has queued, at most `rounds` batches (then the shard's other sockets get

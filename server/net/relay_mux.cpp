@@ -128,14 +128,13 @@ void relay_mux::add_socket(std::uint32_t slot, int fd) {
 }
 
 std::string relay_mux::drop_capabilities() {
-  return net::drop_capabilities({CAP_BPF, CAP_NET_ADMIN, CAP_NET_RAW},
-                                "CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW", [this] {
-                                  const address_key probe{};  // family 0: never looked up
-                                  const std::uint32_t slot = 0;
-                                  return bpf_map_update_elem(ports_map_, &probe, &slot,
-                                                             BPF_ANY) == 0 &&
-                                         bpf_map_delete_elem(ports_map_, &probe) == 0;
-                                });
+  return net::drop_capabilities(
+      {CAP_BPF, CAP_NET_ADMIN, CAP_NET_RAW}, "CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW", [this] {
+        const address_key probe{};  // family 0: never looked up
+        const std::uint32_t slot = 0;
+        return bpf_map_update_elem(ports_map_, &probe, &slot, BPF_ANY) == 0 &&
+               bpf_map_delete_elem(ports_map_, &probe) == 0;
+      });
 }
 
 relay_mux::pool* relay_mux::pool_for(protocol::address_family family) noexcept {

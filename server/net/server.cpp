@@ -294,13 +294,6 @@ void server::open() {
       }
     }
   }
-  if (packing_) {
-    for (auto& s : shards_) {
-      for (std::size_t i = 0; i < s->udp_count(); ++i) {
-        packing_->add_listener(s->udp_local(i), s->index(), s->udp_fd(i));
-      }
-    }
-  }
 }
 
 void server::set_up_shard_packing() {
@@ -310,10 +303,10 @@ void server::set_up_shard_packing() {
   }
   try {
     // Room to pin as many clients as total-quota allows allocations; a million without one.
-    const std::uint32_t most = cfg_.total_quota != 0
-                                   ? static_cast<std::uint32_t>(std::min<std::uint64_t>(
-                                         cfg_.total_quota, 1'000'000))
-                                   : 1'000'000;
+    const std::uint32_t most =
+        cfg_.total_quota != 0
+            ? static_cast<std::uint32_t>(std::min<std::uint64_t>(cfg_.total_quota, 1'000'000))
+            : 1'000'000;
     packing_ = std::make_unique<shard_packing>(static_cast<unsigned>(shards_.size()),
                                                cfg_.shard_packing, most);
   } catch (const std::runtime_error& e) {

@@ -22,9 +22,9 @@
 #include "server/config/config.hpp"
 #include "server/net/listen_plan.hpp"
 #include "server/net/relay_mux.hpp"
-#include "server/net/shard_packing.hpp"
 #include "server/net/relay_ports.hpp"
 #include "server/net/shard.hpp"
+#include "server/net/shard_packing.hpp"
 #include "server/net/statsdb.hpp"
 
 namespace turnpike::server::net {
@@ -130,7 +130,7 @@ class server {
   std::array<std::uint8_t, 32> nonce_secret_{};
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::shared_ptr<boost::asio::ssl::context> dtls_;
-  std::unique_ptr<relay_mux> mux_;  // relay-mux; outlives the shards that use it
+  std::unique_ptr<relay_mux> mux_;          // relay-mux; outlives the shards that use it
   std::unique_ptr<shard_packing> packing_;  // shard-packing; outlives the shards too
   std::vector<std::unique_ptr<shard>> shards_;
   std::vector<bound_listener> listeners_;

@@ -20,8 +20,8 @@
 #include "server/net/asio_address.hpp"
 #include "server/net/descriptor_pressure.hpp"
 #include "server/net/relay_mux.hpp"
-#include "server/net/shard_packing.hpp"
 #include "server/net/relay_socket.hpp"
+#include "server/net/shard_packing.hpp"
 #include "server/net/stream_connection.hpp"
 #include "server/net/tcp_listener.hpp"
 #include "server/net/udp_socket.hpp"
@@ -63,6 +63,9 @@ void shard::give_back_spares() noexcept {
 void shard::init_engine(engine::engine_settings settings, relay_setup relays,
                         stream_limits limits) {
   relay_setup_ = std::move(relays);
+  if (relay_setup_.packing != nullptr) {
+    for (const auto& u : udp_) relay_setup_.packing->add_listener(u->local(), index_, u->fd());
+  }
   limits_ = limits;
   engine_.emplace(std::move(settings), *this, this);
 }
@@ -86,14 +89,6 @@ protocol::transport_address shard::open_udp(const protocol::transport_address& l
   udp_.push_back(std::make_unique<udp_socket>(*this, std::move(s), bound, std::move(dtls)));
   watch_udp(udp_.back()->fd(), listener_key | (udp_.size() - 1));
   return bound;
-}
-
-int shard::udp_fd(std::size_t i) const noexcept {
-  return udp_[i]->fd();
-}
-
-const protocol::transport_address& shard::udp_local(std::size_t i) const noexcept {
-  return udp_[i]->local();
 }
 
 protocol::transport_address shard::open_tcp(const protocol::transport_address& local,
@@ -181,7 +176,6 @@ void shard::join() {
 }
 
 void shard::on_client_packet(const engine::five_tuple& path, protocol::byte_span bytes) noexcept {
-  ++datagrams_in_;
   const auto at = now();
   engine_->on_packet(path, bytes, at);
   // STUN messages (first byte 0-3) only: ChannelData needs no timing, and no clock read.
@@ -238,7 +232,6 @@ std::future<shard_snapshot> shard::snapshot() {
 
 void shard::on_peer_packet(engine::relay_id id, const protocol::transport_address& peer,
                            protocol::byte_span bytes) noexcept {
-  ++datagrams_in_;
   engine_->on_peer_packet(id, peer, bytes, now());
 }
 
@@ -298,7 +291,7 @@ int shard::poll_round() {
     const std::uint64_t key = ready[i].data.u64;  // a copy: epoll_event is packed on x86-64
     if (drain_key(key)) again_.push_back(key);
   }
-  if (relay_setup_.packing != nullptr) relay_setup_.packing->report(index_, datagrams_in_);
+  if (relay_setup_.packing != nullptr) relay_setup_.packing->report(index_, receive_->received());
   return n;
 }
 
@@ -546,31 +539,18 @@ void shard::arm_spare_timer() {
 std::optional<engine::opened_relay> shard::open_relay(const engine::relay_request& request,
                                                       engine::relay_error& why) {
   auto opened = open_relay_here(request, why);
-  if (opened && relay_setup_.packing != nullptr && request.client.proto == engine::transport::udp) {
-    pin_client(opened->id, request.client);
+  // shard-packing: a UDP client is pinned to this shard with its allocation's first relay and
+  // unpinned with it. A failed pin (the map full) leaves the client to the program's hash,
+  // which may take it to another shard: its allocation is unknown there (437), as with the
+  // kernel's hash alone.
+  if (opened && relay_setup_.packing != nullptr && request.client &&
+      request.client->proto == engine::transport::udp) {
+    if (!relay_setup_.packing->pin(request.client->local, request.client->remote, index_)) {
+      spdlog::debug("shard-packing: cannot pin {}", request.client->remote.to_string());
+    }
+    pinned_.emplace(opened->id, *request.client);
   }
   return opened;
-}
-
-void shard::pin_client(engine::relay_id id, const engine::five_tuple& client) {
-  // A failed pin (the map full) leaves the client to the program's hash, which may take it to
-  // another shard: its allocation is unknown there (437), as with the kernel's hash alone.
-  if (pins_[client]++ == 0 &&
-      !relay_setup_.packing->pin(client.local, client.remote, index_)) {
-    spdlog::debug("shard-packing: cannot pin {}", client.remote.to_string());
-  }
-  pinned_.emplace(id, client);
-}
-
-void shard::unpin_client(engine::relay_id id) noexcept {
-  const auto it = pinned_.find(id);
-  if (it == pinned_.end()) return;
-  const auto count = pins_.find(it->second);
-  if (count != pins_.end() && --count->second == 0) {
-    relay_setup_.packing->unpin(it->second.local, it->second.remote);
-    pins_.erase(count);
-  }
-  pinned_.erase(it);
 }
 
 std::optional<engine::opened_relay> shard::open_relay_here(const engine::relay_request& request,
@@ -685,7 +665,10 @@ std::optional<engine::opened_relay> shard::open_relay_here(const engine::relay_r
 }
 
 void shard::close_relay(engine::relay_id id) {
-  if (relay_setup_.packing != nullptr) unpin_client(id);
+  if (const auto it = pinned_.find(id); it != pinned_.end()) {
+    relay_setup_.packing->unpin(it->second.local, it->second.remote);
+    pinned_.erase(it);
+  }
   // Datagrams queued for this socket leave before its descriptor can be reused.
   flush_sends();
   if (const auto it = relays_.find(id); it != relays_.end()) {

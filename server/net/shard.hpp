@@ -117,16 +117,13 @@ class shard final : public engine::client_sink, public engine::relay_io {
   // With `dtls`, the socket also serves DTLS (told apart by the first byte).
   protocol::transport_address open_udp(const protocol::transport_address& local,
                                        std::shared_ptr<boost::asio::ssl::context> dtls = nullptr);
-  // The UDP listeners opened so far: their count, and one's descriptor and bound address.
-  std::size_t udp_count() const noexcept { return udp_.size(); }
-  int udp_fd(std::size_t i) const noexcept;
-  const protocol::transport_address& udp_local(std::size_t i) const noexcept;
   // With `tls`, the listener tells TLS from plain TCP by each connection's first byte.
   protocol::transport_address open_tcp(const protocol::transport_address& local,
                                        std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
 
   // After the listeners are bound (the engine's peer policy needs their addresses), before
-  // start().
+  // start(). With shard-packing, hands the program this shard's UDP listeners (throws
+  // boost::system::system_error when it cannot).
   void init_engine(engine::engine_settings settings, relay_setup relays, stream_limits limits = {});
   void start();
   // Thread-safe: TLS listeners take `tls` for connections accepted from now on, DTLS ones
@@ -229,10 +226,6 @@ class shard final : public engine::client_sink, public engine::relay_io {
   void rearm_timer();
   std::optional<engine::opened_relay> open_relay_here(const engine::relay_request& request,
                                                       engine::relay_error& why);
-  // shard-packing: the UDP clients of this shard's relays, pinned to it (one pin per client
-  // however many relays it holds: a dual allocation has two).
-  void pin_client(engine::relay_id id, const engine::five_tuple& client);
-  void unpin_client(engine::relay_id id) noexcept;
   // A bound UDP socket's descriptor, or -1.
   // With `reuse_port`, SO_REUSEPORT before the bind (the connected socket of a relay).
   static int bind_relay(const protocol::transport_address& at, bool dont_fragment,
@@ -326,9 +319,9 @@ class shard final : public engine::client_sink, public engine::relay_io {
   std::array<int, 2> mux_in_{-1, -1};   // receive sockets: [0] IPv4, [1] IPv6
   std::array<int, 2> mux_out_{-1, -1};  // raw IPPROTO_RAW send sockets
   std::uint64_t mux_dropped_ = 0;       // datagrams to a relayed address no longer held
+  // shard-packing: the first relay of each UDP client's allocation, and the client pinned
+  // with it.
   std::unordered_map<engine::relay_id, engine::five_tuple> pinned_;
-  std::unordered_map<engine::five_tuple, unsigned, engine::five_tuple_hash> pins_;
-  std::uint64_t datagrams_in_ = 0;  // client and peer, reported to shard packing per round
   engine::relay_id next_relay_ = 1;
   std::minstd_rand rng_;
   std::uint64_t send_failures_ = 0;

@@ -37,8 +37,8 @@ shard_packing::shard_packing(unsigned shards, std::uint64_t rate, std::uint32_t 
       rate_(static_cast<double>(rate)),
       received_(std::make_unique<counter[]>(shards)) {
   program_ = std::make_unique<sk_lookup_program>(
-      client_steer_object, sizeof client_steer_object, "shard-packing",
-      "CAP_BPF and CAP_NET_ADMIN", [&](bpf_object& o) {
+      client_steer_object, sizeof client_steer_object, "shard-packing", "CAP_BPF and CAP_NET_ADMIN",
+      [&](bpf_object& o) {
         return set_map_size(o, "clients", std::max<std::uint32_t>(1, max_clients)) &&
                set_map_size(o, "listen_sockets", max_listeners * shards);
       });
@@ -74,8 +74,7 @@ std::optional<shard_packing::client_key> shard_packing::key_for(
   return k;
 }
 
-void shard_packing::add_listener(const protocol::transport_address& bound, unsigned shard,
-                                 int fd) {
+void shard_packing::add_listener(const protocol::transport_address& bound, unsigned shard, int fd) {
   auto it = std::find_if(listeners_.begin(), listeners_.end(),
                          [&](const auto& l) { return l.first == bound; });
   if (it == listeners_.end()) {
@@ -131,11 +130,11 @@ unsigned shard_packing::choose_active(double total, unsigned current, unsigned s
 }
 
 void shard_packing::set_active(unsigned n) noexcept {
-  if (n == active_.load(std::memory_order_relaxed)) return;
+  if (n == active_) return;
   const std::uint32_t value = n;
   if (bpf_map_update_elem(settings_map_, &active_slot, &value, BPF_ANY) == 0) {
     spdlog::info("shard-packing: new clients go to {} of {} shard(s)", n, shards_);
-    active_.store(n, std::memory_order_relaxed);
+    active_ = n;
   } else {
     spdlog::warn("shard-packing: cannot set the active shards: {}", std::strerror(errno));
   }
@@ -172,7 +171,7 @@ void shard_packing::govern() {
     }
     const double total = seconds > 0 ? static_cast<double>(datagrams) / seconds : 0;
     spdlog::debug("shard-packing: {:.0f} datagrams/s", total);
-    set_active(choose_active(total, active(), shards_, rate_));
+    set_active(choose_active(total, active_, shards_, rate_));
   }
 }
 

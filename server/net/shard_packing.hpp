@@ -46,8 +46,9 @@ class shard_packing {
   shard_packing(const shard_packing&) = delete;
   shard_packing& operator=(const shard_packing&) = delete;
 
-  // Before start(): `fd` is `shard`'s UDP listening socket bound to `bound` (the same
-  // addresses on every shard). Throws boost::system::system_error on failure.
+  // Before start() (from shard::init_engine): `fd` is `shard`'s UDP listening socket bound to
+  // `bound` (the same addresses on every shard). Throws boost::system::system_error on
+  // failure.
   void add_listener(const protocol::transport_address& bound, unsigned shard, int fd);
   // Starts the governor (a thread named turnpike-pack, waking once a second); stop() ends it.
   void start();
@@ -59,15 +60,14 @@ class shard_packing {
            unsigned shard) noexcept;
   void unpin(const protocol::transport_address& local,
              const protocol::transport_address& remote) noexcept;
-  // A shard's running count of the datagrams it received (its own thread; a relaxed store).
+  // A shard's running count of the datagrams it received, a GRO run counting once (its own
+  // thread, once per poll round; a relaxed store).
   void report(unsigned shard, std::uint64_t datagrams) noexcept {
     received_[shard].value.store(datagrams, std::memory_order_relaxed);
   }
   // After set-up, when relay-mux is off (its drop covers these): CAP_BPF and CAP_NET_ADMIN
   // are no longer needed (capabilities.hpp). Returns what was done, for the log.
   std::string drop_capabilities();
-
-  unsigned active() const noexcept { return active_.load(std::memory_order_relaxed); }
 
   // The governor's choice: how many shards take new clients, given the datagrams per second
   // all of them received and how many did until now.
@@ -85,7 +85,7 @@ class shard_packing {
   // The clients map's key for `remote` on the listener bound to `local`; nullopt when no
   // listener is bound there.
   std::optional<client_key> key_for(const protocol::transport_address& local,
-                                          const protocol::transport_address& remote) const noexcept;
+                                    const protocol::transport_address& remote) const noexcept;
   void set_active(unsigned n) noexcept;
   void govern();
 
@@ -102,7 +102,7 @@ class shard_packing {
     std::atomic<std::uint64_t> value{0};
   };
   std::unique_ptr<counter[]> received_;
-  std::atomic<unsigned> active_{1};
+  unsigned active_ = 1;  // the governor's thread only
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

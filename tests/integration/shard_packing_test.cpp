@@ -36,8 +36,8 @@ class ShardPackingTest : public ::testing::Test {
     if (::geteuid() != 0) GTEST_SKIP() << "shard-packing needs root (BPF)";
     netns_ = std::make_unique<private_netns>();
     peer_port_ = free_port();
-    peer_ = std::make_unique<process>(std::vector<std::string>{
-        "turnutils_peer", "-L", "127.0.0.1", "-p", std::to_string(peer_port_)});
+    peer_ = std::make_unique<process>(std::vector<std::string>{"turnutils_peer", "-L", "127.0.0.1",
+                                                               "-p", std::to_string(peer_port_)});
   }
   void TearDown() override {
     if (server_) {
@@ -51,12 +51,35 @@ class ShardPackingTest : public ::testing::Test {
 
   // Starts the server with shard-packing at `rate` datagrams/s per shard.
   void start(unsigned rate) {
-    server_ = std::make_unique<process>(std::vector<std::string>{
-        TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", "0", "--relay-threads", "2", "-r",
-        "pack.test", "--lt-cred-mech", "-u", "u:p", "--allow-loopback-peers", "--no-rfc5780",
-        "--no-dtls", "--no-tls", "--min-port", std::to_string(private_netns::relay_min),
-        "--max-port", "65535", "--shard-packing", std::to_string(rate), "--prometheus",
-        "--prometheus-address", "127.0.0.1", "--prometheus-port", "0"});
+    server_ =
+        std::make_unique<process>(std::vector<std::string>{TURNPIKE_BINARY,
+                                                           "-n",
+                                                           "-L",
+                                                           "127.0.0.1",
+                                                           "-p",
+                                                           "0",
+                                                           "--relay-threads",
+                                                           "2",
+                                                           "-r",
+                                                           "pack.test",
+                                                           "--lt-cred-mech",
+                                                           "-u",
+                                                           "u:p",
+                                                           "--allow-loopback-peers",
+                                                           "--no-rfc5780",
+                                                           "--no-dtls",
+                                                           "--no-tls",
+                                                           "--min-port",
+                                                           std::to_string(private_netns::relay_min),
+                                                           "--max-port",
+                                                           "65535",
+                                                           "--shard-packing",
+                                                           std::to_string(rate),
+                                                           "--prometheus",
+                                                           "--prometheus-address",
+                                                           "127.0.0.1",
+                                                           "--prometheus-port",
+                                                           "0"});
     const auto udp = server_->wait_for(std::regex(R"(listening udp 127\.0\.0\.1:(\d+))"));
     const auto metrics =
         server_->wait_for(std::regex(R"(metrics on http://127\.0\.0\.1:(\d+)/metrics)"));

@@ -48,8 +48,9 @@ class private_netns {
   int saved_ = -1;
 };
 
-inline // CapPrm, CapEff or CapAmb of /proc/PID/task/TID/status as a bit set.
-std::uint64_t capability_set(const std::filesystem::path& status, const std::string& name) {
+inline  // CapPrm, CapEff or CapAmb of /proc/PID/task/TID/status as a bit set.
+    std::uint64_t
+    capability_set(const std::filesystem::path& status, const std::string& name) {
   std::ifstream in(status);
   for (std::string line; std::getline(in, line);) {
     if (line.rfind(name + ":", 0) == 0)

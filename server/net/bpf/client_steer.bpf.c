@@ -8,7 +8,8 @@
 // bpf at build time and embedded in the binary (server/net/shard_packing.cpp loads it).
 #include <linux/bpf.h>
 #include <linux/in.h>
-#include <bpf/bpf_helpers.h>
+
+#include <bpf/bpf_helpers.h>  // after linux/bpf.h, which it needs
 
 #include "sk_lookup_keys.h"
 

@@ -4,7 +4,8 @@
 #pragma once
 
 #include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
+
+#include <bpf/bpf_helpers.h>  // after linux/bpf.h, which it needs
 
 #define AF_INET 2
 
