@@ -4,8 +4,6 @@
 #include "server/net/relay_mux.hpp"
 
 #include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
@@ -15,9 +13,7 @@
 #include <algorithm>
 #include <boost/system/system_error.hpp>
 #include <cerrno>
-#include <cstdarg>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <random>
