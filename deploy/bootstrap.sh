@@ -51,7 +51,7 @@ case "${1:-}" in
     ;;
   test)
     install_missing "${build_packages[@]}" "${test_packages[@]}"
-    # Node.js 20 comes with this machine image; elsewhere Debian's nodejs and npm will do.
+    # Any Node.js from 18 (Debian 12's) up runs the pinned playwright-core.
     command -v npm >/dev/null || install_missing nodejs npm
     (cd tests/interop/browser && npm ci --no-audit --no-fund --loglevel=error)
     # 1. GCC, Release, warnings as errors: unit, integration, corpus replay.

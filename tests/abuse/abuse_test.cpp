@@ -260,9 +260,9 @@ class test_namespace {
           run("ip link set tpp" + id + " netns " + name_) &&
           run("ip addr add " + host_ip_ + "/30 dev " + host_if_) &&
           run("ip link set " + host_if_ + " up") &&
-          run("ip netns exec " + name_ + " ip addr add " + peer_ip_ + "/30 dev tpp" + id) &&
-          run("ip netns exec " + name_ + " ip link set tpp" + id + " up") &&
-          run("ip netns exec " + name_ + " ip link set lo up");
+          run("ip -n " + name_ + " addr add " + peer_ip_ + "/30 dev tpp" + id) &&
+          run("ip -n " + name_ + " link set tpp" + id + " up") &&
+          run("ip -n " + name_ + " link set lo up");
   }
   ~test_namespace() {
     run("ip link del " + host_if_ + " 2>/dev/null");
@@ -287,7 +287,7 @@ TEST(Abuse, PublicRangePeerInATestNamespaceIsAllowed) {
   if (!ns.ok()) GTEST_SKIP() << "ip netns / veth not available here";
   const std::string peer_port = std::to_string(free_port());
   process peer(
-      {"ip", "netns", "exec", ns.name(), "turnutils_peer", "-L", ns.peer_ip(), "-p", peer_port});
+      {"nsenter", "--net=/run/netns/" + ns.name(), "turnutils_peer", "-L", ns.peer_ip(), "-p", peer_port});
   std::this_thread::sleep_for(300ms);
   // Default policy (no allow-loopback-peers, no allowed-peer-ip); relayed from the veth.
   turnpike_under_test server({"--relay-ip", ns.host_ip()});

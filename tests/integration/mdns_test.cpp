@@ -71,7 +71,7 @@ class avahi_lab {
 
   bool start_daemon() {
     daemon_ = std::make_unique<process>(
-        std::vector<std::string>{"ip", "netns", "exec", netns_, "avahi-daemon", "--no-drop-root",
+        std::vector<std::string>{"nsenter", "--net=/run/netns/" + netns_, "avahi-daemon", "--no-drop-root",
                                  "--no-chroot", "--no-rlimits", "-f", dir_ + "/avahi-daemon.conf"});
     return daemon_->wait_for(std::regex("Server startup complete"), 10s).has_value();
   }
