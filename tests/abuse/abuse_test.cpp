@@ -288,7 +288,8 @@ TEST(Abuse, PublicRangePeerInATestNamespaceIsAllowed) {
   const std::string peer_port = std::to_string(free_port());
   process peer(
       {"nsenter", "--net=/run/netns/" + ns.name(), "turnutils_peer", "-L", ns.peer_ip(), "-p", peer_port});
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(wait_udp_bound(peer.pid(), static_cast<std::uint16_t>(std::stoi(peer_port))))
+      << peer.output();
   // Default policy (no allow-loopback-peers, no allowed-peer-ip); relayed from the veth.
   turnpike_under_test server({"--relay-ip", ns.host_ip()});
   turn_session s(SOCK_DGRAM, server.v4(), "alice", "secret");
@@ -1150,9 +1151,12 @@ TEST(Abuse, ADeletedAllocationsSocketServesTheNextOneWithNothingOfTheOldAndThenC
   send_from_peer(relayed, "to the second");
   EXPECT_EQ(data_received(second, 300ms), std::vector<std::string>{"to the second"});
   ASSERT_EQ(second.remove().code, 0);
-  // A spare is closed two seconds after its allocation ended.
+  // A spare is closed two seconds after its allocation ended (waited for up to five).
   EXPECT_EQ(open_fds(server.pid()), fds_idle + 1);
-  std::this_thread::sleep_for(2500ms);
+  const auto spare_limit = std::chrono::steady_clock::now() + 5s;
+  while (open_fds(server.pid()) > fds_idle && std::chrono::steady_clock::now() < spare_limit) {
+    std::this_thread::sleep_for(50ms);
+  }
   EXPECT_EQ(open_fds(server.pid()), fds_idle);
   EXPECT_TRUE(server.answers());
 }

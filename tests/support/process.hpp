@@ -13,10 +13,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <regex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace turnpike::test {
@@ -135,6 +138,32 @@ inline double cpu_seconds(pid_t pid) {
     if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
   }
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Whether a UDP socket on `port` exists in the network namespace of `pid` (its
+// /proc/PID/net/udp and udp6, which list that namespace's sockets), waiting up to `limit`:
+// for a child that says nothing when it is ready, such as turnutils_peer.
+inline bool wait_udp_bound(pid_t pid, std::uint16_t port,
+                           std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+  char hex[8];
+  std::snprintf(hex, sizeof hex, ":%04X ", port);
+  const auto until = std::chrono::steady_clock::now() + limit;
+  do {
+    for (const char* table : {"/net/udp", "/net/udp6"}) {
+      std::ifstream in("/proc/" + std::to_string(pid) + table);
+      std::string line;
+      std::getline(in, line);  // the header
+      while (std::getline(in, line)) {
+        // "  sl  local_address rem_address ...": the local address is the second field.
+        std::istringstream fields(line);
+        std::string slot, local;
+        fields >> slot >> local;
+        if ((local + " ").find(hex) != std::string::npos) return true;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  } while (std::chrono::steady_clock::now() < until);
+  return false;
 }
 
 }  // namespace turnpike::test

@@ -1,5 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Test helper: runs coturn's turnutils_uclient and reads its totals.
+//
+// Relaying to a peer (-e/-r) over channels, uclient 4.6.1 binds two channel numbers on each
+// RTP allocation, one to the peer's port + 1 and then one to the peer, each drawn at random
+// from 0x4000-0x7FFF. In 1 run of 16 384 per such allocation they are equal, and RFC 8656
+// section 11.2 has the server refuse the second bind with 400 ("channel bind: error 400"),
+// as coturn does. Client to client (-y) each allocation binds one channel, so a test whose
+// subject is not the plain peer relays client to client.
 #pragma once
 
 #include <chrono>
