@@ -286,8 +286,8 @@ TEST(Abuse, PublicRangePeerInATestNamespaceIsAllowed) {
   test_namespace ns;
   if (!ns.ok()) GTEST_SKIP() << "ip netns / veth not available here";
   const std::string peer_port = std::to_string(free_port());
-  process peer(
-      {"nsenter", "--net=/run/netns/" + ns.name(), "turnutils_peer", "-L", ns.peer_ip(), "-p", peer_port});
+  process peer({"nsenter", "--net=/run/netns/" + ns.name(), "turnutils_peer", "-L", ns.peer_ip(),
+                "-p", peer_port});
   ASSERT_TRUE(wait_udp_bound(peer.pid(), static_cast<std::uint16_t>(std::stoi(peer_port))))
       << peer.output();
   // Default policy (no allow-loopback-peers, no allowed-peer-ip); relayed from the veth.

@@ -70,9 +70,9 @@ class avahi_lab {
   bool ok() const { return ok_ && std::filesystem::exists(dir_ + "/bus"); }
 
   bool start_daemon() {
-    daemon_ = std::make_unique<process>(
-        std::vector<std::string>{"nsenter", "--net=/run/netns/" + netns_, "avahi-daemon", "--no-drop-root",
-                                 "--no-chroot", "--no-rlimits", "-f", dir_ + "/avahi-daemon.conf"});
+    daemon_ = std::make_unique<process>(std::vector<std::string>{
+        "nsenter", "--net=/run/netns/" + netns_, "avahi-daemon", "--no-drop-root", "--no-chroot",
+        "--no-rlimits", "-f", dir_ + "/avahi-daemon.conf"});
     return daemon_->wait_for(std::regex("Server startup complete"), 10s).has_value();
   }
   void stop_daemon() {

@@ -89,8 +89,8 @@ class RedisTest : public ::testing::Test {
                          std::vector<std::string> more = {}) {
     std::vector<std::string> argv = auth;
     argv.insert(argv.end(), more.begin(), more.end());
-    argv.insert(argv.end(), {"-y", "-c", "-n", std::to_string(messages), "-m", "2", "-p", port_,
-                             "127.0.0.1"});
+    argv.insert(argv.end(),
+                {"-y", "-c", "-n", std::to_string(messages), "-m", "2", "-p", port_, "127.0.0.1"});
     return run_uclient(argv);
   }
   // The final answer code of an Allocate with long-term credentials (0: allocated).
