@@ -26,6 +26,7 @@
 #include "server/net/relay_socket.hpp"
 #include "support/certs.hpp"
 #include "support/http.hpp"
+#include "support/netns.hpp"
 #include "support/process.hpp"
 #include "support/sinks.hpp"
 #include "support/turn_session.hpp"
@@ -260,9 +261,9 @@ class test_namespace {
           run("ip link set tpp" + id + " netns " + name_) &&
           run("ip addr add " + host_ip_ + "/30 dev " + host_if_) &&
           run("ip link set " + host_if_ + " up") &&
-          run("ip -n " + name_ + " addr add " + peer_ip_ + "/30 dev tpp" + id) &&
-          run("ip -n " + name_ + " link set tpp" + id + " up") &&
-          run("ip -n " + name_ + " link set lo up");
+          run(in_netns_command(name_) + "ip addr add " + peer_ip_ + "/30 dev tpp" + id) &&
+          run(in_netns_command(name_) + "ip link set tpp" + id + " up") &&
+          run(in_netns_command(name_) + "ip link set lo up");
   }
   ~test_namespace() {
     run("ip link del " + host_if_ + " 2>/dev/null");
@@ -286,8 +287,9 @@ TEST(Abuse, PublicRangePeerInATestNamespaceIsAllowed) {
   test_namespace ns;
   if (!ns.ok()) GTEST_SKIP() << "ip netns / veth not available here";
   const std::string peer_port = std::to_string(free_port());
-  process peer({"nsenter", "--net=/run/netns/" + ns.name(), "turnutils_peer", "-L", ns.peer_ip(),
-                "-p", peer_port});
+  std::vector<std::string> peer_argv = in_netns(ns.name());
+  peer_argv.insert(peer_argv.end(), {"turnutils_peer", "-L", ns.peer_ip(), "-p", peer_port});
+  process peer(peer_argv);
   ASSERT_TRUE(wait_udp_bound(peer.pid(), static_cast<std::uint16_t>(std::stoi(peer_port))))
       << peer.output();
   // Default policy (no allow-loopback-peers, no allowed-peer-ip); relayed from the veth.

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <map>
 
+#include "support/netns.hpp"
 #include "support/process.hpp"
 
 namespace turnpike::test {
@@ -54,11 +55,11 @@ class avahi_lab {
     setenv("DBUS_SYSTEM_BUS_ADDRESS", address_.c_str(), 1);  // for every child from here on
     const std::string a = "tpm" + suffix + "a", b = "tpm" + suffix + "b";
     ok_ = run("ip netns add " + netns_) &&
-          run("ip -n " + netns_ + " link add " + a + " type veth peer name " + b) &&
-          run("ip -n " + netns_ + " link set " + a + " multicast on up") &&
-          run("ip -n " + netns_ + " link set " + b + " up") &&
-          run("ip -n " + netns_ + " addr add 192.0.2.1/24 dev " + a) &&
-          run("ip -n " + netns_ + " link set lo up");
+          run(in_netns_command(netns_) + "ip link add " + a + " type veth peer name " + b) &&
+          run(in_netns_command(netns_) + "ip link set " + a + " multicast on up") &&
+          run(in_netns_command(netns_) + "ip link set " + b + " up") &&
+          run(in_netns_command(netns_) + "ip addr add 192.0.2.1/24 dev " + a) &&
+          run(in_netns_command(netns_) + "ip link set lo up");
   }
   ~avahi_lab() {
     stop_daemon();
@@ -70,9 +71,10 @@ class avahi_lab {
   bool ok() const { return ok_ && std::filesystem::exists(dir_ + "/bus"); }
 
   bool start_daemon() {
-    daemon_ = std::make_unique<process>(std::vector<std::string>{
-        "nsenter", "--net=/run/netns/" + netns_, "avahi-daemon", "--no-drop-root", "--no-chroot",
-        "--no-rlimits", "-f", dir_ + "/avahi-daemon.conf"});
+    std::vector<std::string> argv = in_netns(netns_);
+    argv.insert(argv.end(), {"avahi-daemon", "--no-drop-root", "--no-chroot", "--no-rlimits", "-f",
+                             dir_ + "/avahi-daemon.conf"});
+    daemon_ = std::make_unique<process>(argv);
     return daemon_->wait_for(std::regex("Server startup complete"), 10s).has_value();
   }
   void stop_daemon() {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // For tests whose server attaches an sk_lookup BPF program (root only): a network namespace
 // of the test's own (such a program sees every socket of its namespace), and the capability
-// sets of the server's threads.
+// sets of the server's threads. For tests with a named namespace: how to run a program in it.
 #pragma once
 
 #include <fcntl.h>
@@ -15,6 +15,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "support/process.hpp"
 
@@ -47,6 +48,18 @@ class private_netns {
  private:
   int saved_ = -1;
 };
+
+// What runs a program inside the network namespace `name` (made with `ip netns add`), as an
+// argument vector to put before the program's own, or as the start of a shell command.
+// nsenter enters that network namespace and nothing else: `ip netns exec` and `ip -n` also
+// remount /sys in a mount namespace of their own, which needs `/` to be a mount point and so
+// fails in a chroot or a build container.
+inline std::vector<std::string> in_netns(const std::string& name) {
+  return {"nsenter", "--net=/run/netns/" + name};
+}
+inline std::string in_netns_command(const std::string& name) {
+  return "nsenter --net=/run/netns/" + name + " ";
+}
 
 inline  // CapPrm, CapEff or CapAmb of /proc/PID/task/TID/status as a bit set.
     std::uint64_t
