@@ -58,7 +58,9 @@ inline std::vector<std::string> in_netns(const std::string& name) {
   return {"nsenter", "--net=/run/netns/" + name};
 }
 inline std::string in_netns_command(const std::string& name) {
-  return "nsenter --net=/run/netns/" + name + " ";
+  std::string out;
+  for (const std::string& word : in_netns(name)) out += word + " ";
+  return out;
 }
 
 inline  // CapPrm, CapEff or CapAmb of /proc/PID/task/TID/status as a bit set.

@@ -146,7 +146,7 @@ inline double cpu_seconds(pid_t pid) {
 inline bool wait_udp_bound(pid_t pid, std::uint16_t port,
                            std::chrono::milliseconds limit = std::chrono::seconds(5)) {
   char hex[8];
-  std::snprintf(hex, sizeof hex, ":%04X ", port);
+  std::snprintf(hex, sizeof hex, ":%04X", port);  // as the tables write a port
   const auto until = std::chrono::steady_clock::now() + limit;
   do {
     for (const char* table : {"/net/udp", "/net/udp6"}) {
@@ -158,7 +158,7 @@ inline bool wait_udp_bound(pid_t pid, std::uint16_t port,
         std::istringstream fields(line);
         std::string slot, local;
         fields >> slot >> local;
-        if ((local + " ").find(hex) != std::string::npos) return true;
+        if (local.ends_with(hex)) return true;
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
