@@ -193,6 +193,8 @@ TEST(Abuse, ForbiddenPeersAreRefusedOnEveryPathAndNothingIsRelayed) {
         }
         s.send_indication(peer, bytes{'l', 'e', 'a', 'k'});
       }
+      // Deleted before the socket closes: the next UDP session may get the same port.
+      EXPECT_EQ(s.remove().code, 0);
     }
   }
   // RFC 6062 TCP allocations: Connect and CreatePermission.
@@ -1255,23 +1257,25 @@ TEST(Abuse, ARelaySocketConnectsToItsBusiestPeerWhilePermissionsStayPerIp) {
 
 TEST(Abuse, EveryRelayIpOfAFamilyServesAllocations) {
   // Two relay addresses: allocations land on both (20 all on one: one chance in 2^19), and
-  // one on the second relays.
+  // one on the second relays. Every session stays open to the end: a UDP allocation outlives
+  // its client's socket, and a later socket given the same ephemeral port would meet it (437).
   turnpike_under_test server({"--allow-loopback-peers", "-E", "127.0.0.1", "-E", "127.0.0.2"});
   udp_sink peer;
   std::set<std::string> used;
-  std::unique_ptr<turn_session> on_second;
+  std::vector<std::unique_ptr<turn_session>> sessions;
+  turn_session* on_second = nullptr;
   for (int i = 0; i < 20; ++i) {
-    auto s = std::make_unique<turn_session>(SOCK_DGRAM, server.v4(), "alice", "secret");
-    const auto a = s->allocate();
+    sessions.push_back(std::make_unique<turn_session>(SOCK_DGRAM, server.v4(), "alice", "secret"));
+    const auto a = sessions.back()->allocate();
     ASSERT_EQ(a.code, 0);
     const auto relayed = relayed_of(a);
     used.insert(relayed.ip_string());
-    if (relayed.ip_string() == "127.0.0.2" && !on_second) on_second = std::move(s);
+    if (relayed.ip_string() == "127.0.0.2" && !on_second) on_second = sessions.back().get();
   }
   EXPECT_EQ(used, (std::set<std::string>{"127.0.0.1", "127.0.0.2"}));
   EXPECT_EQ(metric_value(http_get(server.metrics_port(), "/metrics").body, "turnpike_relay_ports"),
             2 * (65535 - 49152 + 1));
-  ASSERT_TRUE(on_second);
+  ASSERT_NE(on_second, nullptr);
   ASSERT_EQ(on_second->create_permission(peer.address()).code, 0);
   on_second->send_indication(peer.address(), bytes{'h', 'i'});
   const auto got = peer.received(500ms);
@@ -1283,9 +1287,10 @@ TEST(Abuse, WithoutRelayIpOnlyTheFirstListeningAddressOfAFamilyRelays) {
   // Listening on 127.0.0.1, ::1 and 127.0.0.2 with no relay-ip: IPv4 allocations relay from
   // 127.0.0.1 only, and the capacity metric counts one range per family.
   turnpike_under_test server({"-L", "127.0.0.2"});
+  std::vector<std::unique_ptr<turn_session>> sessions;  // open to the end (see above)
   for (int i = 0; i < 8; ++i) {
-    turn_session s(SOCK_DGRAM, server.v4(), "alice", "secret");
-    const auto a = s.allocate();
+    sessions.push_back(std::make_unique<turn_session>(SOCK_DGRAM, server.v4(), "alice", "secret"));
+    const auto a = sessions.back()->allocate();
     ASSERT_EQ(a.code, 0);
     EXPECT_EQ(relayed_of(a).ip_string(), "127.0.0.1");
   }
