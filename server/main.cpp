@@ -96,13 +96,21 @@ int main(int argc, char** argv) {
   cfgns::loaded_config lc;
   try {
     lc = cfgns::load_config(cl);
+  } catch (const cfgns::config_errors& e) {
+    for (const auto& w : e.warnings) std::cerr << "turnpike: warning: " << w << "\n";
+    for (const auto& m : e.errors) std::cerr << "turnpike: configuration error: " << m << "\n";
+    std::cerr << "turnpike: " << e.errors.size()
+              << (e.errors.size() == 1 ? " error" : " errors") << " in the configuration\n";
+    return 1;
   } catch (const cfgns::config_error& e) {
     std::cerr << "turnpike: configuration error: " << e.what() << "\n";
     return 1;
   }
   if (cl.check_config) {
     for (const auto& w : lc.warnings) std::cerr << "turnpike: warning: " << w << "\n";
-    std::cout << "# source: " << lc.source << "\n" << cfgns::describe(lc.cfg);
+    std::cout << "# source: " << lc.source << "\n";
+    for (const auto& n : lc.notes) std::cout << "# " << n << "\n";
+    std::cout << cfgns::describe(lc.cfg);
     return 0;
   }
   try {
@@ -112,6 +120,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (const auto& w : lc.warnings) spdlog::warn("{}", w);
+  for (const auto& n : lc.notes) spdlog::info("{}", n);
 
   int rc = 0;
   try {

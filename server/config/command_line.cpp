@@ -37,19 +37,33 @@ command_line parse_command_line(int argc, const char* const* argv) {
   std::string config_path;
   app.add_option("-c", config_path, "configuration file (default: search, then built-in demo)");
   app.add_flag("-n", out.no_config_file, "use no configuration file, only the command line");
-  app.add_flag("--check-config", out.check_config, "print the effective configuration and exit");
+  app.add_flag("--check-config", out.check_config,
+               "report every problem of the configuration, print the effective one, and exit "
+               "(non-zero when start-up would stop)");
   app.add_flag("--version", out.version, "print the version and exit");
 
   std::vector<std::pair<const option_spec*, CLI::Option*>> registered;
   for (const option_spec& spec : option_table()) {
+    if (spec.name == "version") continue;  // --version above: prints it and exits
     std::string names;
     if (spec.short_name != '\0') names = std::string("-") + spec.short_name + ",";
     names += "--" + std::string(spec.name);
     // Descriptions are set separately: CLI11 takes a string lvalue after the name as the
     // variable to store into.
-    const std::string help = spec.status == option_status::not_yet
-                                 ? "(coturn option, not supported yet)"
-                                 : std::string(spec.help);
+    std::string help(spec.help);
+    switch (spec.status) {
+      case option_status::supported:
+        break;
+      case option_status::not_yet:
+        help = "(coturn option, not supported" + (help.empty() ? ")" : "; " + help + ")");
+        break;
+      case option_status::turnpike_default:
+        help = "(coturn option; always so: " + help + ")";
+        break;
+      case option_status::removed:
+        help = "(dropped coturn option: " + help + ")";
+        break;
+    }
     CLI::Option* opt = nullptr;
     switch (spec.kind) {
       case option_kind::flag:

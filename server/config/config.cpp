@@ -178,8 +178,6 @@ const std::unordered_map<std::string_view, handler>& handlers() {
       {"pkey", [](server_config& c, const setting& s) { c.pkey_file = need_value(s); }},
       {"pkey-pwd", [](server_config& c, const setting& s) { c.pkey_password = need_value(s); }},
       {"cipher-list", [](server_config& c, const setting& s) { c.cipher_list = need_value(s); }},
-      {"no-tlsv1", [](server_config&, const setting& s) { (void)parse_flag(s); }},
-      {"no-tlsv1_1", [](server_config&, const setting& s) { (void)parse_flag(s); }},
       {"no-tlsv1_2", [](server_config& c, const setting& s) { c.no_tlsv1_2 = parse_flag(s); }},
       {"stream-frame-timeout",
        [](server_config& c, const setting& s) {
@@ -197,16 +195,21 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        [](server_config& c, const setting& s) {
          c.unauthenticated_per_ip = static_cast<unsigned>(parse_uint(s, 0, 1u << 20));
        }},
+      {"unauthorized-ratelimit-rps",
+       [](server_config& c, const setting& s) {
+         c.unauthenticated_per_ip = static_cast<unsigned>(parse_uint(s, 0, 1u << 20));
+       }},
       {"failed-auth-per-user",
        [](server_config& c, const setting& s) {
          c.failed_auth_per_user = static_cast<unsigned>(parse_uint(s, 0, 1u << 20));
        }},
       // STUN behaviour.
       {"no-rfc5780", [](server_config& c, const setting& s) { c.rfc5780 = !parse_flag(s); }},
+      {"rfc5780", [](server_config& c, const setting& s) { c.rfc5780 = parse_flag(s); }},
       {"no-stun-backward-compatibility",
        [](server_config& c, const setting& s) { c.stun_backward_compatibility = !parse_flag(s); }},
-      {"response-origin-only-with-rfc5780",
-       [](server_config&, const setting& s) { (void)parse_flag(s); }},
+      {"rfc3489-compatibility",
+       [](server_config& c, const setting& s) { c.stun_backward_compatibility = parse_flag(s); }},
       {"fingerprint", [](server_config& c, const setting& s) { c.fingerprint = parse_flag(s); }},
       {"software-attribute",
        [](server_config& c, const setting& s) { c.software_attribute = parse_flag(s); }},
@@ -238,6 +241,8 @@ const std::unordered_map<std::string_view, handler>& handlers() {
          c.rest_api_separator = s.value->front();
        }},
       {"nonce-secret", [](server_config& c, const setting& s) { c.nonce_secret = need_value(s); }},
+      {"stateless-nonce-secret",
+       [](server_config& c, const setting& s) { c.nonce_secret = need_value(s); }},
       {"redis-userdb",
        [](server_config& c, const setting& s) {
          try {
@@ -353,7 +358,8 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        }},
       {"stale-nonce",
        [](server_config& c, const setting& s) {
-         c.stale_nonce = s.value ? static_cast<unsigned>(parse_uint(s, 1, 86400)) : 600;
+         // As in coturn: bare means the default, 0 means a nonce never goes stale.
+         c.stale_nonce = s.value ? static_cast<unsigned>(parse_uint(s, 0, 86400)) : 600;
        }},
       // TURN.
       {"relay-ip", [](server_config& c, const setting& s) { c.relay_ips.push_back(parse_ip(s)); }},
@@ -363,8 +369,6 @@ const std::unordered_map<std::string_view, handler>& handlers() {
       {"max-port", [](server_config& c, const setting& s) { c.max_port = parse_port(s, false); }},
       {"allow-loopback-peers",
        [](server_config& c, const setting& s) { c.allow_loopback_peers = parse_flag(s); }},
-      {"no-multicast-peers",
-       [](server_config& c, const setting& s) { c.no_multicast_peers = parse_flag(s); }},
       {"allowed-peer-ip",
        [](server_config& c, const setting& s) { c.allowed_peer_ips.push_back(parse_range(s)); }},
       {"denied-peer-ip",
@@ -416,6 +420,8 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        }},
       {"rfc5766-channel-numbers",
        [](server_config& c, const setting& s) { c.rfc5766_channel_numbers = parse_flag(s); }},
+      {"rfc8656-channel-numbers",
+       [](server_config& c, const setting& s) { c.rfc5766_channel_numbers = !parse_flag(s); }},
       // Logging and process.
       {"verbose",
        [](server_config& c, const setting& s) {
@@ -426,6 +432,7 @@ const std::unordered_map<std::string_view, handler>& handlers() {
          if (parse_flag(s)) c.level = log_level::trace;
        }},
       {"log-level", [](server_config& c, const setting& s) { c.level = parse_level(s); }},
+      {"log-min-level", [](server_config& c, const setting& s) { c.level = parse_level(s); }},
       {"log-format",
        [](server_config& c, const setting& s) {
          const std::string& v = need_value(s);
@@ -453,9 +460,6 @@ const std::unordered_map<std::string_view, handler>& handlers() {
          check_facility(s);
          c.syslog_facility = *s.value;
        }},
-      {"simple-log", [](server_config&, const setting& s) { (void)parse_flag(s); }},
-      {"new-log-timestamp", [](server_config&, const setting& s) { (void)parse_flag(s); }},
-      {"no-cli", [](server_config&, const setting& s) { (void)parse_flag(s); }},
       {"pidfile", [](server_config& c, const setting& s) { c.pidfile = need_value(s); }},
   };
   return table;
@@ -486,9 +490,76 @@ std::optional<int> syslog_facility_code(std::string_view name) {
   return it->second;
 }
 
+config_errors::config_errors(std::vector<std::string> errors_in,
+                             std::vector<std::string> warnings_in)
+    : config_error([&] {
+        std::string all;
+        for (const auto& e : errors_in) all += (all.empty() ? "" : "\n") + e;
+        return all;
+      }()),
+      errors(std::move(errors_in)),
+      warnings(std::move(warnings_in)) {}
+
+namespace {
+
+// `host` itself when it is not a host name; else the address it resolves to (coturn's choice:
+// the first IPv4 one, else the first IPv6 one), noted. A name that does not resolve is an error
+// of setting `s`.
+std::string address_of(const setting& s, const std::string& host, const host_resolver& resolve,
+                       std::vector<std::string>& notes) {
+  if (!is_host_name(host)) return host;
+  std::string error;
+  const auto answers = resolve(host, error);
+  const auto chosen = first_address(answers);
+  if (!chosen) {
+    fail(s, "'" + host + "' is neither an address nor a host name that resolves (" + error + ")");
+  }
+  std::string all;
+  for (const auto& a : answers) all += (all.empty() ? "" : ", ") + a.ip_string();
+  notes.push_back(where(s) + "'" + host + "' resolved to " + all + "; using " +
+                  chosen->ip_string());
+  return chosen->ip_string();
+}
+
+// The setting with host names in its value replaced by the address they resolve to. Values
+// that are neither stay as they are, for the handler to refuse.
+setting with_names_resolved(const setting& s, const host_resolver& resolve,
+                            std::vector<std::string>& notes) {
+  auto address_of = [&](const std::string& host) {
+    return config::address_of(s, host, resolve, notes);
+  };
+  if (!s.value) return s;
+  setting out = s;
+  const std::string& v = *s.value;
+  if (s.name == "listening-ip" || s.name == "relay-ip") {
+    out.value = address_of(v);
+  } else if (s.name == "external-ip") {
+    const auto slash = v.find('/');
+    out.value = address_of(v.substr(0, slash));
+    if (slash != std::string::npos) *out.value += "/" + address_of(v.substr(slash + 1));
+  } else if (s.name.ends_with("alternate-server")) {
+    // host, or host:port (not a bracketed or bare IPv6 address)
+    const auto colon = v.find(':');
+    if (!v.starts_with('[') && colon == v.rfind(':')) {
+      out.value = address_of(v.substr(0, colon));
+      if (colon != std::string::npos) *out.value += v.substr(colon);
+    }
+  }
+  return out;
+}
+
+void resolve_redis_host(std::optional<auth::redis_endpoint>& db, const setting* from,
+                        const host_resolver& resolve, std::vector<std::string>& notes) {
+  if (db && from != nullptr) db->host = address_of(*from, db->host, resolve, notes);
+}
+
+}  // namespace
+
 loaded_config build_config(const std::vector<setting>& from_file,
-                           const std::vector<setting>& from_command_line) {
+                           const std::vector<setting>& from_command_line,
+                           const host_resolver& resolve) {
   loaded_config out;
+  std::vector<std::string> errors;
   // A list key given on the command line replaces that list from the file.
   auto overridden = [&](const std::string& name) {
     for (const setting& s : from_command_line) {
@@ -496,40 +567,76 @@ loaded_config build_config(const std::vector<setting>& from_file,
     }
     return false;
   };
+  const setting* redis_userdb = nullptr;
+  const setting* redis_statsdb = nullptr;
   auto take = [&](const setting& s, bool from_file_side) {
-    const option_spec* spec = find_option(s.name);
-    if (spec == nullptr) fail(s, "unknown option");
-    if (spec->status == option_status::not_yet) {
-      out.warnings.push_back(where(s) + "coturn option not supported by Turnpike yet; ignored");
+    if (!s.note.empty()) out.warnings.push_back(where(s) + s.note);
+    if (!s.problem.empty()) {
+      errors.push_back((s.line == 0 ? std::string("command line: ")
+                                    : s.file + ":" + std::to_string(s.line) + ": ") +
+                       s.problem);
       return;
     }
+    const option_spec* spec = find_option(s.name);
+    if (spec == nullptr) fail(s, "unknown option");
+    std::string advice = spec->help.empty() ? "" : ": " + std::string(spec->help);
+    switch (spec->status) {
+      case option_status::supported:
+        break;
+      case option_status::not_yet:
+        out.warnings.push_back(where(s) + "coturn option not supported by Turnpike yet; ignored" +
+                               advice);
+        return;
+      case option_status::turnpike_default:
+        out.warnings.push_back(where(s) + "already what Turnpike does" + advice +
+                               "; the line can go");
+        return;
+      case option_status::removed:
+        out.warnings.push_back(where(s) + "no longer a coturn option" + advice + "; ignored");
+        return;
+    }
     if (from_file_side && spec->kind == option_kind::list && overridden(s.name)) return;
-    apply(out.cfg, s);
+    apply(out.cfg, with_names_resolved(s, resolve, out.notes));
+    if (s.name == "redis-userdb") redis_userdb = &s;
+    if (s.name == "redis-statsdb") redis_statsdb = &s;
   };
-  for (const setting& s : from_file) take(s, true);
-  for (const setting& s : from_command_line) take(s, false);
+  auto take_all = [&](const std::vector<setting>& list, bool from_file_side) {
+    for (const setting& s : list) {
+      try {
+        take(s, from_file_side);
+      } catch (const config_error& e) {
+        errors.push_back(e.what());
+      }
+    }
+  };
+  take_all(from_file, true);
+  take_all(from_command_line, false);
 
   server_config& c = out.cfg;
-  if (!c.udp && !c.tcp) {
-    throw config_error("no-udp and no-tcp together leave no listener");
+  auto check = [&](bool bad, const std::string& reason) {
+    if (bad) errors.push_back(reason);
+  };
+  try {
+    resolve_redis_host(c.redis_userdb, redis_userdb, resolve, out.notes);
+    resolve_redis_host(c.redis_statsdb, redis_statsdb, resolve, out.notes);
+  } catch (const config_error& e) {
+    errors.push_back(e.what());
   }
-  if (c.stun_only && c.no_stun) throw config_error("stun-only and no-stun together answer nothing");
-  if (c.lt_cred_mech && c.no_auth) throw config_error("lt-cred-mech and no-auth contradict");
-  if (c.min_port > c.max_port) throw config_error("min-port is above max-port");
-  if (c.use_auth_secret && c.static_auth_secrets.empty() && !c.redis_userdb) {
-    throw config_error("use-auth-secret needs a static-auth-secret or a redis-userdb");
-  }
+  check(!c.udp && !c.tcp, "no-udp and no-tcp together leave no listener");
+  check(c.stun_only && c.no_stun, "stun-only and no-stun together answer nothing");
+  check(c.lt_cred_mech && c.no_auth, "lt-cred-mech and no-auth contradict");
+  check(c.min_port > c.max_port, "min-port is above max-port");
+  check(c.use_auth_secret && c.static_auth_secrets.empty() && !c.redis_userdb,
+        "use-auth-secret needs a static-auth-secret or a redis-userdb");
   if (!c.signaling_api_key.empty()) {
-    if (!c.signaling_port) throw config_error("signaling-api-key needs signaling-port");
-    if (!c.use_auth_secret || c.static_auth_secrets.empty()) {
-      throw config_error(
+    check(!c.signaling_port, "signaling-api-key needs signaling-port");
+    check(!c.use_auth_secret || c.static_auth_secrets.empty(),
           "signaling-api-key needs use-auth-secret and a static-auth-secret: /ice-servers signs "
           "TURN REST credentials with it");
-    }
   }
-  if (c.listening_port != 0 && c.alt_listening_port == c.listening_port) {
-    throw config_error("alt-listening-port equals listening-port");
-  }
+  check(c.listening_port != 0 && c.alt_listening_port == c.listening_port,
+        "alt-listening-port equals listening-port");
+  if (!errors.empty()) throw config_errors(std::move(errors), std::move(out.warnings));
   return out;
 }
 
@@ -623,7 +730,6 @@ std::string describe(const server_config& c) {
   }
   o << "min-port=" << c.min_port << "\nmax-port=" << c.max_port << "\n";
   flag("allow-loopback-peers", c.allow_loopback_peers);
-  flag("no-multicast-peers", c.no_multicast_peers);
   auto range = [&](const char* name, const protocol::ip_range& r) {
     o << name << "=" << r.first.ip_string();
     if (!(r.first == r.last)) o << "-" << r.last.ip_string();
@@ -636,7 +742,7 @@ std::string describe(const server_config& c) {
   o << "max-allocate-lifetime=" << c.max_allocate_lifetime << "\n";
   o << "channel-lifetime=" << c.channel_lifetime << "\n";
   o << "permission-lifetime=" << c.permission_lifetime << "\n";
-  flag("rfc5766-channel-numbers", c.rfc5766_channel_numbers);
+  flag("rfc8656-channel-numbers", !c.rfc5766_channel_numbers);
   flag("no-udp-relay", c.no_udp_relay);
   flag("no-tcp-relay", c.no_tcp_relay);
   flag("relay-mux", c.relay_mux);

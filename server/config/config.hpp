@@ -16,12 +16,21 @@
 #include "protocol/ip_range.hpp"
 #include "protocol/long_term_key.hpp"
 #include "protocol/types.hpp"
+#include "server/config/resolve.hpp"
 
 namespace turnpike::server::config {
 
 // Start-up failure naming where and why ("turnserver.conf:12: listening-port: ...").
 struct config_error : std::runtime_error {
   using std::runtime_error::runtime_error;
+};
+
+// Every problem of a configuration at once (what() joins them, one per line), and the
+// warnings gathered before it was given up.
+struct config_errors : config_error {
+  config_errors(std::vector<std::string> errors, std::vector<std::string> warnings);
+  std::vector<std::string> errors;
+  std::vector<std::string> warnings;
 };
 
 enum class log_level { trace, debug, info, warning, error };
@@ -105,7 +114,7 @@ struct server_config {
   std::vector<std::string> static_auth_secrets;  // several for rotation
   char rest_api_separator = ':';
   std::string nonce_secret;    // empty: random per process
-  unsigned stale_nonce = 600;  // nonce lifetime, seconds
+  unsigned stale_nonce = 600;  // nonce lifetime, seconds; 0: never stale (coturn's meaning)
   std::string server_name;
   // TURN.
   std::vector<protocol::transport_address> relay_ips;  // empty: the listening IPs
@@ -115,7 +124,6 @@ struct server_config {
   std::uint16_t min_port = 49152;
   std::uint16_t max_port = 65535;
   bool allow_loopback_peers = false;
-  bool no_multicast_peers = false;                   // multicast peers are denied by default anyway
   std::vector<protocol::ip_range> allowed_peer_ips;  // coturn ranges "a-b", or CIDR
   std::vector<protocol::ip_range> denied_peer_ips;
   unsigned user_quota = 0;  // 0: unlimited
@@ -125,7 +133,9 @@ struct server_config {
   unsigned max_allocate_lifetime = 3600;
   unsigned channel_lifetime = 600;
   unsigned permission_lifetime = 300;
-  bool rfc5766_channel_numbers = false;  // accept channels up to 0x7FFF
+  // Channel numbers up to 0x7FFF as coturn and RFC 5766 clients use them; false: RFC 8656's
+  // 0x4000-0x4FFF only (rfc8656-channel-numbers).
+  bool rfc5766_channel_numbers = true;
   bool no_udp_relay = false;
   bool no_tcp_relay = false;
   bool relay_mux = false;  // UDP relays without a socket each (server/net/relay_mux.hpp)
@@ -160,10 +170,12 @@ struct setting {
   std::optional<std::string> value;
   std::string file;
   int line = 0;
+  std::string note;     // a warning about the line (e.g. a trailing comment was dropped)
+  std::string problem;  // why the line cannot be taken (unknown name, missing value)
 };
 
-// Splits turnserver.conf text into settings. Throws config_error for a line that is not an
-// option Turnpike or coturn knows, or a flag/value mismatch.
+// Splits turnserver.conf text into settings. A line that is not an option Turnpike or coturn
+// knows, or lacks a required value, comes back with `problem` set (build_config reports it).
 std::vector<setting> parse_config_text(std::string_view text, const std::string& file);
 // Reads and parses a file; throws config_error when it cannot be read.
 std::vector<setting> read_config_file(const std::string& path);
@@ -171,15 +183,18 @@ std::vector<setting> read_config_file(const std::string& path);
 struct loaded_config {
   server_config cfg;
   std::vector<std::string> warnings;  // e.g. coturn options not implemented yet
+  std::vector<std::string> notes;     // e.g. host names and the addresses they resolved to
   std::string source;                 // the file read, or a description
   bool embedded_default = false;      // the built-in demo configuration was used
   std::string demo_password;          // set when embedded_default
 };
 
 // Validates and merges: file settings first, command-line settings after. Throws
-// config_error naming file, line, option and reason for the first bad value.
+// config_errors naming file, line, option and reason for every bad line and value. Host names
+// are resolved with `resolve` (default: the system resolver, as coturn does).
 loaded_config build_config(const std::vector<setting>& from_file,
-                           const std::vector<setting>& from_command_line);
+                           const std::vector<setting>& from_command_line,
+                           const host_resolver& resolve = system_resolver);
 
 // The embedded default: loopback listener, realm "turnpike.demo", user "demo" with the
 // given password, long-term credentials and FINGERPRINT on.

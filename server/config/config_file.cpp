@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // turnserver.conf reading: one option per line, "key=value" or "key value" or a bare flag,
-// '#' starts a comment line, surrounding double quotes are stripped from values.
+// '#' starts a comment line, surrounding double quotes are stripped from values. A line that
+// is not an option is kept with its problem, so that every problem of a file is reported.
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -38,23 +39,40 @@ std::vector<setting> parse_config_text(std::string_view text, const std::string&
 
     const auto sep = line.find_first_of("= \t");
     std::string_view key = line.substr(0, sep);
-    std::optional<std::string> value;
-    if (sep != std::string_view::npos) {
-      std::string_view rest = trim(line.substr(sep));
-      if (!rest.empty() && rest.front() == '=') rest = trim(rest.substr(1));
-      value = unquote(rest);
-    }
     if (key.starts_with("--")) key.remove_prefix(2);  // tolerate command-line spelling
-    const std::string where = file + ":" + std::to_string(line_no) + ": ";
-    const option_spec* spec = find_option(key);
+    setting s{std::string(key), std::nullopt, file, line_no};
+    if (sep != std::string_view::npos) {
+      // A comment after the value ("user-quota=12  # 4 streams"): whitespace, then '#'. A '#'
+      // or ';' inside a value (REST secrets have both) or inside quotes stays.
+      std::string_view rest = line.substr(sep);
+      bool quoted = false;
+      for (std::size_t i = 1; i < rest.size(); ++i) {
+        if (rest[i] == '"') quoted = !quoted;
+        if (rest[i] == '#' && !quoted && (rest[i - 1] == ' ' || rest[i - 1] == '\t')) {
+          const std::string_view comment = rest.substr(i);
+          rest = rest.substr(0, i);
+          s.note = "the comment after the value is dropped ('" + std::string(comment) + "')";
+          break;
+        }
+      }
+      rest = trim(rest);
+      if (!rest.empty() && rest.front() == '=') rest = trim(rest.substr(1));
+      if (!s.note.empty() && !rest.empty() &&
+          rest.find_first_not_of("0123456789") != std::string_view::npos) {
+        s.note += "; coturn would have read the whole text, comment included, as the value";
+      }
+      if (!rest.empty()) s.value = unquote(rest);
+    }
+    const option_spec* spec = find_option(s.name);
     if (spec == nullptr) {
-      throw config_error(where + "unknown option '" + std::string(key) + "'");
+      s.problem = "unknown option '" + s.name + "'";
+      const std::string_view near = nearest_option(s.name);
+      if (!near.empty()) s.problem += " (did you mean '" + std::string(near) + "'?)";
+    } else if ((spec->kind == option_kind::value || spec->kind == option_kind::list) &&
+               (!s.value || s.value->empty())) {
+      s.problem = s.name + ": a value is required";
     }
-    if ((spec->kind == option_kind::value || spec->kind == option_kind::list) &&
-        (!value || value->empty())) {
-      throw config_error(where + std::string(key) + ": a value is required");
-    }
-    out.push_back({std::string(key), std::move(value), file, line_no});
+    out.push_back(std::move(s));
   }
   return out;
 }

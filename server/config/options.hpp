@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The table of every option name Turnpike understands: coturn's turnserver options (same
-// names, short letters and arity) plus Turnpike's own. Options coturn has and Turnpike does
-// not implement yet are known here so that they are warned about, never silently ignored.
+// The table of every option name Turnpike understands: every option any coturn release from
+// 4.0 to 4.17 accepted (same names, short letters and arity) plus Turnpike's own. Options
+// coturn has and Turnpike does not implement, or that coturn dropped, are known here so that
+// they are warned about, never silently ignored.
 #pragma once
 
 #include <span>
@@ -18,7 +19,9 @@ enum class option_kind {
 
 enum class option_status {
   supported,
-  not_yet,  // a coturn option Turnpike does not implement yet: accepted with a warning
+  not_yet,           // a coturn option Turnpike does not implement (yet): warned, ignored
+  turnpike_default,  // what it asks for is what Turnpike always does: warned, ignored
+  removed,           // coturn itself dropped it: warned, ignored
 };
 
 struct option_spec {
@@ -26,10 +29,14 @@ struct option_spec {
   char short_name;  // '\0' for none
   option_kind kind;
   option_status status;
+  // Supported: the --help text. Otherwise what the operator should know (may be empty).
   std::string_view help;
 };
 
 std::span<const option_spec> option_table() noexcept;
 const option_spec* find_option(std::string_view name) noexcept;
+// The known name nearest to a misspelt one (edit distance, case-insensitive), if any is close
+// enough to be a likely typo; empty otherwise.
+std::string_view nearest_option(std::string_view name);
 
 }  // namespace turnpike::server::config

@@ -44,7 +44,7 @@ struct turn_settings {
   std::chrono::seconds max_lifetime{3600};
   std::chrono::seconds permission_lifetime{300};
   std::chrono::seconds channel_lifetime{600};
-  std::uint16_t channel_max = 0x4FFF;  // 0x7FFF with rfc5766-channel-numbers
+  std::uint16_t channel_max = 0x7FFF;  // 0x4FFF with rfc8656-channel-numbers
   bool udp_relay = true;               // false with no-udp-relay
   bool tcp_relay = false;              // RFC 6062 TCP relays (the network layer must offer them)
   // Relay family when the Allocate names none; nullopt: the family the client came over.

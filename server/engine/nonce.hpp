@@ -2,8 +2,8 @@
 // Stateless nonces (RFC 8489 section 9.2, RFC 8656 section 7.2): the server keeps no nonce
 // table. A nonce is the RFC 8489 cookie with the security feature bits, the issue time, and a
 // truncated HMAC-SHA1 over (feature bits, time, client IP) under a secret that every server
-// of a fleet may share. A nonce is valid for `lifetime` after it was issued, and only from the
-// client IP it was issued to.
+// of a fleet may share. A nonce is valid for `lifetime` after it was issued (lifetime 0: for
+// ever, coturn's stale-nonce=0), and only from the client IP it was issued to.
 #pragma once
 
 #include <array>

@@ -23,8 +23,8 @@ class MetricsTest : public ::testing::Test {
         std::vector<std::string>{"turnutils_peer", "-L", "127.0.0.1", "-p", peer_port_});
     server_ = std::make_unique<process>(std::vector<std::string>{
         TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", "0", "-r", "test", "-u", "u:p",
-        "--allow-loopback-peers", "--rfc5766-channel-numbers", "--relay-threads", "2",
-        "--prometheus", "--prometheus-address", "127.0.0.1", "--prometheus-port", "0"});
+        "--allow-loopback-peers", "--relay-threads", "2", "--prometheus", "--prometheus-address",
+        "127.0.0.1", "--prometheus-port", "0"});
     auto udp = server_->wait_for(std::regex(R"(listening udp 127\.0\.0\.1:(\d+))"));
     auto metrics = server_->wait_for(std::regex(R"(metrics on http://127\.0\.0\.1:(\d+)/metrics)"));
     ASSERT_TRUE(udp && metrics) << server_->output();

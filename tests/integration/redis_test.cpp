@@ -62,8 +62,7 @@ std::uint16_t udp_port(process& p) {
 class RedisTest : public ::testing::Test {
  protected:
   void start_server(std::vector<std::string> extra = {}) {
-    extra.insert(extra.end(),
-                 {"--redis-cache-ttl", "1", "--allow-loopback-peers", "--rfc5766-channel-numbers"});
+    extra.insert(extra.end(), {"--redis-cache-ttl", "1", "--allow-loopback-peers"});
     server_ = start_with_redis(redis_, extra);
     port_ = std::to_string(udp_port(*server_));
   }

@@ -87,7 +87,6 @@ class RelayMuxTest : public ::testing::Test {
                                                                  "-u",
                                                                  "u:p",
                                                                  "--allow-loopback-peers",
-                                                                 "--rfc5766-channel-numbers",
                                                                  "--no-rfc5780",
                                                                  "--relay-mux",
                                                                  "--relay-ip",

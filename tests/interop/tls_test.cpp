@@ -28,26 +28,10 @@ class TlsTest : public ::testing::Test {
     peer_port_ = std::to_string(free_port());
     peer_ = std::make_unique<process>(
         std::vector<std::string>{"turnutils_peer", "-L", "127.0.0.1", "-p", peer_port_});
-    server_ = std::make_unique<process>(std::vector<std::string>{TURNPIKE_BINARY,
-                                                                 "-n",
-                                                                 "-L",
-                                                                 "127.0.0.1",
-                                                                 "-p",
-                                                                 "0",
-                                                                 "--tls-listening-port",
-                                                                 "0",
-                                                                 "--cert",
-                                                                 cert_.cert,
-                                                                 "--pkey",
-                                                                 cert_.key,
-                                                                 "-u",
-                                                                 "u:p",
-                                                                 "-r",
-                                                                 "test",
-                                                                 "--allow-loopback-peers",
-                                                                 "--rfc5766-channel-numbers",
-                                                                 "--relay-threads",
-                                                                 "2"});
+    server_ = std::make_unique<process>(std::vector<std::string>{
+        TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", "0", "--tls-listening-port", "0", "--cert",
+        cert_.cert, "--pkey", cert_.key, "-u", "u:p", "-r", "test", "--allow-loopback-peers",
+        "--relay-threads", "2"});
     auto plain = server_->wait_for(std::regex(R"(listening tcp 127\.0\.0\.1:(\d+))"));
     auto tls = server_->wait_for(std::regex(R"(listening tls 127\.0\.0\.1:(\d+))"));
     auto dtls = server_->wait_for(std::regex(R"(listening dtls 127\.0\.0\.1:(\d+))"));

@@ -62,8 +62,8 @@ TEST(ConfigFile, ErrorsNameFileLineAndReason) {
             "t.conf:1: listening-port: '99999' is not a whole number from 0 to 65535");
   EXPECT_EQ(error_of("listening-port=12ab\n"),
             "t.conf:1: listening-port: '12ab' is not a whole number from 0 to 65535");
-  EXPECT_EQ(error_of("listening-ip=localhost\n"),
-            "t.conf:1: listening-ip: 'localhost' is not an IPv4 or IPv6 address");
+  EXPECT_EQ(error_of("listening-ip=10.0.0.300\n"),
+            "t.conf:1: listening-ip: '10.0.0.300' is not an IPv4 or IPv6 address");
   EXPECT_EQ(error_of("fingerprint=maybe\n"),
             "t.conf:1: fingerprint: 'maybe' is not a yes/no value");
   EXPECT_EQ(error_of("user=nopassword\n"), "t.conf:1: user: expected name:password or name:0xKEY");
@@ -201,7 +201,7 @@ TEST(Config, SignalingOptions) {
   EXPECT_EQ(error_of("signaling-api-key=short\n"),
             "t.conf:1: signaling-api-key: must be at least 16 characters (it guards TURN "
             "credentials)");
-  EXPECT_EQ(error_of("signaling-api-key=0123456789abcdef\n"),
+  EXPECT_EQ(error_of("signaling-api-key=0123456789abcdef\nuse-auth-secret\nstatic-auth-secret=s\n"),
             "signaling-api-key needs signaling-port");
   EXPECT_EQ(error_of("signaling-port=1\nsignaling-api-key=0123456789abcdef\n"),
             "signaling-api-key needs use-auth-secret and a static-auth-secret: /ice-servers "

@@ -482,7 +482,7 @@ TEST_F(TurnTest, ChannelsBothWays) {
   make();
   allocate(path_);
   EXPECT_EQ(code(channel_bind(0x3FFF, peer_a)), 400);
-  EXPECT_EQ(code(channel_bind(0x5000, peer_a)), 400);  // RFC 8656 range only
+  EXPECT_EQ(code(channel_bind(0x8000, peer_a)), 400);  // past RFC 5766's 0x7FFF
   EXPECT_EQ(code(channel_bind(0x4000, addr("127.0.0.1", 5))), 403);
   EXPECT_EQ(code(send(request(p::method::channel_bind,
                               [](auto& b) { p::add_channel_number(b, 0x4000); }))),
@@ -532,6 +532,16 @@ TEST_F(TurnTest, ChannelsBothWays) {
   engine_->on_packet(path_, p::byte_span(buf.data(), n), now_);
   EXPECT_EQ(relays_.to_peer.size(), 2u);
   EXPECT_EQ(engine_->allocation_count(), 0u);
+}
+
+TEST_F(TurnTest, Rfc8656ChannelRangeWhenAskedFor) {
+  auto s = settings();
+  s.turn->channel_max = p::channel_max_rfc8656;
+  make(std::move(s));
+  allocate(path_);
+  EXPECT_EQ(code(channel_bind(0x5000, peer_a)), 400);
+  EXPECT_EQ(code(channel_bind(0x7AA9, peer_a)), 400);
+  EXPECT_EQ(code(channel_bind(0x4FFF, peer_a)), 0);
 }
 
 TEST_F(TurnTest, Rfc5766ChannelRangeAndStreamPadding) {
