@@ -446,6 +446,8 @@ const std::unordered_map<std::string_view, handler>& handlers() {
       {"log-file",
        [](server_config& c, const setting& s) {
          const std::string& v = need_value(s);
+         // The last one given wins: a command-line "stdout" replaces the file's path.
+         c.log_file.clear();
          if (v == "stdout" || v == "-")
            c.stdout_log = true;
          else if (v == "syslog")
