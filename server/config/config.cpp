@@ -195,6 +195,10 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        [](server_config& c, const setting& s) {
          c.unauthenticated_per_ip = static_cast<unsigned>(parse_uint(s, 0, 1u << 20));
        }},
+      {"unauthenticated-answers-per-proven-ip",
+       [](server_config& c, const setting& s) {
+         c.unauthenticated_per_proven_ip = static_cast<unsigned>(parse_uint(s, 0, 1u << 20));
+       }},
       {"unauthorized-ratelimit-rps",
        [](server_config& c, const setting& s) {
          c.unauthenticated_per_ip = static_cast<unsigned>(parse_uint(s, 0, 1u << 20));
@@ -669,6 +673,7 @@ std::string describe(const server_config& c) {
   o << "stream-idle-timeout=" << c.stream_idle_timeout << "\n";
   o << "max-connections-per-ip=" << c.max_connections_per_ip << "\n";
   o << "unauthenticated-answers-per-ip=" << c.unauthenticated_per_ip << "\n";
+  o << "unauthenticated-answers-per-proven-ip=" << c.unauthenticated_per_proven_ip << "\n";
   o << "failed-auth-per-user=" << c.failed_auth_per_user << "\n";
   flag("no-rfc5780", !c.rfc5780);
   flag("no-stun-backward-compatibility", !c.stun_backward_compatibility);

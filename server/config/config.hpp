@@ -68,7 +68,9 @@ struct server_config {
   unsigned stream_idle_timeout = 300;    // no byte received
   unsigned max_connections_per_ip = 64;  // concurrent streams from one IP (0: unlimited)
   unsigned unauthenticated_per_ip = 20;  // 401/438 answers per second per IP and shard (0: all)
-  unsigned failed_auth_per_user = 10;    // wrong passwords per user, second and shard (0: off)
+  // ... to an IP that sent a correctly signed request in the last 10 minutes (0: all).
+  unsigned unauthenticated_per_proven_ip = 1000;
+  unsigned failed_auth_per_user = 10;  // wrong passwords per user, second and shard (0: off)
   // STUN behaviour.
   bool rfc5780 = true;  // effective only with two listening addresses of one family
   bool stun_backward_compatibility = true;

@@ -79,6 +79,8 @@ constexpr std::array table{
                 "concurrent TCP/TLS connections from one IP (64; 0 = unlimited)"},
     option_spec{"unauthenticated-answers-per-ip", '\0', k::value, yes,
                 "401/438 answers per second to one IP, per shard (20; 0 = unlimited)"},
+    option_spec{"unauthenticated-answers-per-proven-ip", '\0', k::value, yes,
+                "the same, to an IP that signed a request in the last 10 minutes (1000)"},
     option_spec{"unauthorized-ratelimit-rps", '\0', k::value, yes,
                 "coturn's name for unauthenticated-answers-per-ip"},
     option_spec{"unauthorized-ratelimit", '\0', k::flag, same,

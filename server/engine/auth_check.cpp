@@ -35,22 +35,6 @@ std::optional<std::string_view> text_of(const p::message_view& m, std::uint16_t 
 
 }  // namespace
 
-bool engine::unauthenticated_allowed(const p::transport_address& source,
-                                     const instant& now) noexcept {
-  const unsigned limit = settings_.turn->unauthenticated_per_second;
-  if (limit == 0) return true;
-  std::size_t h = 0;
-  for (std::uint8_t b : source.ip) h = h * 31 + b;
-  source_budget& slot = unauth_budget_[h % unauth_budget_.size()];
-  if (slot.ip != source || slot.second != now.unix_seconds) {
-    slot = {source, now.unix_seconds, 0};
-    slot.ip.port = 0;
-  }
-  if (slot.used >= limit) return false;
-  ++slot.used;
-  return true;
-}
-
 namespace {
 
 std::uint64_t name_hash(std::string_view s) noexcept {
@@ -78,9 +62,7 @@ void engine::user_failed(std::string_view username, const instant& now) noexcept
 
 void engine::send_unauthenticated(const five_tuple& path, const p::message_view& req, int code,
                                   const instant& now) noexcept {
-  p::transport_address source = path.remote;
-  source.port = 0;
-  if (!unauthenticated_allowed(source, now)) {
+  if (!challenges_->allow(path.remote, now.unix_seconds)) {
     ++counters_.unauthenticated_limited;
     return;
   }

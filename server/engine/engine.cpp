@@ -174,6 +174,9 @@ engine::engine(engine_settings settings, client_sink& sink, relay_io* relays)
                                     p::security_feature::password_algorithms);
     }
     policy_.emplace(settings_.turn->peers);
+    challenges_.emplace(settings_.turn->unauthenticated_per_second,
+                        settings_.turn->unauthenticated_per_second_proven,
+                        settings_.turn->proven_for);
     capacity_tokens_ = static_cast<double>(settings_.turn->capacity_bps);
     configured_peers_ = settings_.turn->peers;
     configured_max_bps_ = settings_.turn->max_bps;

@@ -22,6 +22,7 @@
 #include "auth/redis_realm.hpp"
 #include "protocol/message.hpp"
 #include "server/engine/allocation.hpp"
+#include "server/engine/challenge_budget.hpp"
 #include "server/engine/nonce.hpp"
 #include "server/engine/peer_policy.hpp"
 #include "server/engine/relay_io.hpp"
@@ -57,6 +58,9 @@ struct turn_settings {
   std::size_t max_permissions = 64;
   std::size_t max_channels = 64;
   unsigned unauthenticated_per_second = 20;  // 401 answers per source IP and second
+  // ... to a source IP that sent a correctly signed request in the last `proven_for`.
+  unsigned unauthenticated_per_second_proven = 1000;
+  std::chrono::seconds proven_for{600};
   // Failed authentications per user name and second before that user's new attempts (not
   // requests on its existing allocations) are dropped unchecked for the rest of the second.
   unsigned failed_auth_per_user = 10;
@@ -180,8 +184,6 @@ class engine {
                    bool sha256_key) const noexcept;
   void send_unauthenticated(const five_tuple& path, const protocol::message_view& req, int code,
                             const instant& now) noexcept;
-  bool unauthenticated_allowed(const protocol::transport_address& source,
-                               const instant& now) noexcept;
 
   // Answers
   void count_response(protocol::byte_span msg) noexcept;
@@ -213,13 +215,8 @@ class engine {
   std::uint64_t next_lease_ = 1;
   using deadline = std::pair<clock::time_point, relay_id>;
   std::priority_queue<deadline, std::vector<deadline>, std::greater<>> deadlines_;
-  // Per-source 401 budget: a small direct-mapped table, reset every second.
-  struct source_budget {
-    protocol::transport_address ip;
-    std::int64_t second = 0;
-    unsigned used = 0;
-  };
-  std::array<source_budget, 256> unauth_budget_{};
+  // Per-source 401/438 budget, larger for sources that have signed a request.
+  std::optional<challenge_budget> challenges_;
   // Per-user failure budget: the same shape, keyed by a hash of the user name.
   struct user_budget {
     std::uint64_t user = 0;

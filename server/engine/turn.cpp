@@ -152,6 +152,7 @@ void engine::on_turn_request(const five_tuple& path, const p::message_view& req,
 
 void engine::dispatch_authenticated(const five_tuple& path, const p::message_view& req,
                                     const request_auth& auth, const instant& now) noexcept {
+  if (auth.authenticated) challenges_->prove(path.remote, now.unix_seconds);
   const auto m = static_cast<p::method>(req.method_code());
   if (m == p::method::allocate) {
     on_allocate(path, req, auth, now);

@@ -185,6 +185,7 @@ engine::engine_settings server::engine_settings_for() {
   t.max_lifetime = std::chrono::seconds(cfg_.max_allocate_lifetime);
   t.permission_lifetime = std::chrono::seconds(cfg_.permission_lifetime);
   t.unauthenticated_per_second = cfg_.unauthenticated_per_ip;
+  t.unauthenticated_per_second_proven = cfg_.unauthenticated_per_proven_ip;
   t.failed_auth_per_user = cfg_.failed_auth_per_user;
   t.channel_lifetime = std::chrono::seconds(cfg_.channel_lifetime);
   t.channel_max =

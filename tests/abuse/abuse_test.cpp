@@ -677,6 +677,55 @@ TEST(Abuse, UnauthenticatedAnswersAreRateLimitedPerSource) {
   EXPECT_EQ(other.allocate().code, 0);
 }
 
+TEST(Abuse, ManyClientsBehindOneProvenAddressAllocateAtOnce) {
+  // An office NAT: every client's allocation opens with a fresh 401 challenge, as browsers
+  // do. Once one request from the address has been signed, the address has shown it receives
+  // what it is sent, and its challenge budget is the larger one: 2 000 allocations in a few
+  // seconds all succeed (paced at 800 a second: a burst of people joining, not a loop on
+  // loopback, which would open 15 000 a second). A source that never signs stays at the
+  // small budget throughout.
+  turnpike_under_test server;  // defaults: 20 answers a second per shard, 1000 when proven
+  auto flood_answers = [&](const char* from) {
+    stun_client c(SOCK_DGRAM, server.v4(), addr(from, 0));
+    turn_session s(SOCK_DGRAM, server.v4(), "alice", "secret");
+    for (int i = 0; i < 400; ++i) {
+      c.send_raw(s.build(
+          p::method::allocate, turn_session::fresh_tid(),
+          [](p::message_builder& b) { p::add_requested_transport(b, 17); }, false));
+    }
+    int answered = 0;
+    while (c.receive(300)) ++answered;
+    return answered;
+  };
+  const int before = flood_answers("127.0.6.2");
+  EXPECT_GT(before, 0);
+  EXPECT_LE(before, 60);
+
+  const auto office = addr("127.0.6.1", 0);
+  const auto start = std::chrono::steady_clock::now();
+  int succeeded = 0;
+  for (int i = 0; i < 2000; ++i) {
+    std::this_thread::sleep_until(start + i * 1250us);
+    turn_session s(SOCK_DGRAM, server.v4(), "alice", "secret", office);
+    const auto a = s.allocate();
+    if (a.code != 0) {
+      ADD_FAILURE() << "allocation " << i << ": " << a.code;
+      break;
+    }
+    ++succeeded;
+    ASSERT_EQ(s.remove().code, 0);  // before the socket closes (see EveryRelayIpOfAFamily...)
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(succeeded, 2000);
+  RecordProperty("allocations_per_second", std::to_string(succeeded / seconds));
+  std::printf("2000 allocations from one proven address in %.2f s\n", seconds);
+
+  const int after = flood_answers("127.0.6.2");
+  EXPECT_LE(after, 60);
+  EXPECT_TRUE(server.answers());
+}
+
 TEST(Abuse, WrongPasswordsThrottleThatUserOnlyAndNotItsAllocations) {
   // One shard, so the per-shard budget is the whole server's.
   turnpike_under_test server({"--relay-threads", "1", "--failed-auth-per-user", "5"});
