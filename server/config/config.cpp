@@ -61,8 +61,8 @@ protocol::transport_address parse_ip(const setting& s) {
   return *a;
 }
 
-// "ip", "ip:port", "[v6]:port" or "v6" (port 3478 when absent).
-protocol::transport_address parse_ip_port(const setting& s) {
+// "ip", "ip:port", "[v6]:port" or "v6" (`default_port` when absent).
+protocol::transport_address parse_ip_port(const setting& s, std::uint16_t default_port = 3478) {
   const std::string& v = need_value(s);
   std::string ip = v;
   std::string port;
@@ -80,7 +80,7 @@ protocol::transport_address parse_ip_port(const setting& s) {
   }
   auto a = protocol::transport_address::parse_ip(ip);
   if (!a) fail(s, "'" + v + "' is not ip[:port]");
-  a->port = 3478;
+  a->port = default_port;
   if (!port.empty()) {
     setting p = s;
     p.value = port;
@@ -262,6 +262,20 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        }},
       {"drain-alternate-server",
        [](server_config& c, const setting& s) { c.drain_alternate = parse_ip_port(s); }},
+      {"alternate-server",
+       [](server_config& c, const setting& s) { c.alternate_servers.push_back(parse_ip_port(s)); }},
+      {"udp-alternate-server",
+       [](server_config& c, const setting& s) {
+         c.udp_alternate_servers.push_back(parse_ip_port(s));
+       }},
+      {"tcp-alternate-server",
+       [](server_config& c, const setting& s) {
+         c.tcp_alternate_servers.push_back(parse_ip_port(s));
+       }},
+      {"tls-alternate-server",
+       [](server_config& c, const setting& s) {
+         c.tls_alternate_servers.push_back(parse_ip_port(s, 5349));
+       }},
       {"prometheus-port",
        [](server_config& c, const setting& s) { c.prometheus_address.port = parse_port(s, true); }},
       {"prometheus-address",
@@ -694,6 +708,12 @@ std::string describe(const server_config& c) {
   if (!c.nonce_secret.empty()) o << "nonce-secret=<hidden>\n";
   o << "drain-grace=" << c.drain_grace << "\n";
   if (c.drain_alternate) o << "drain-alternate-server=" << c.drain_alternate->to_string() << "\n";
+  for (const auto& [name, list] : {std::pair{"alternate-server", &c.alternate_servers},
+                                   std::pair{"udp-alternate-server", &c.udp_alternate_servers},
+                                   std::pair{"tcp-alternate-server", &c.tcp_alternate_servers},
+                                   std::pair{"tls-alternate-server", &c.tls_alternate_servers}}) {
+    for (const auto& a : *list) o << name << "=" << a.to_string() << "\n";
+  }
   if (c.prometheus) {
     o << "prometheus\nprometheus-address=" << c.prometheus_address.ip_string()
       << "\nprometheus-port=" << c.prometheus_address.port

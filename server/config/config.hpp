@@ -90,6 +90,15 @@ struct server_config {
   // Graceful drain (SIGUSR1; SIGTERM too when drain_grace > 0): new allocations refused.
   unsigned drain_grace = 0;  // seconds SIGTERM waits for allocations to end (0: stop at once)
   std::optional<protocol::transport_address> drain_alternate;  // offered with 300
+  // coturn's redirect mode: every new Allocate is answered 300 Try Alternate with the next
+  // address of the client transport's list (round robin; only addresses of the family the
+  // client reached us on, never the address it reached). udp- and tcp-alternate-server come
+  // before alternate-server for their transports; tls-alternate-server for TLS, and for DTLS
+  // without a udp list. While draining, these are offered when drain-alternate-server is not.
+  std::vector<protocol::transport_address> alternate_servers;
+  std::vector<protocol::transport_address> udp_alternate_servers;
+  std::vector<protocol::transport_address> tcp_alternate_servers;
+  std::vector<protocol::transport_address> tls_alternate_servers;
   // Prometheus metrics (and / for liveness, /ready for readiness).
   bool prometheus = false;
   protocol::transport_address prometheus_address = protocol::transport_address::v4(0, 9641);

@@ -50,6 +50,10 @@ struct turn_settings {
   bool tcp_relay = false;              // RFC 6062 TCP relays (the network layer must offer them)
   // Relay family when the Allocate names none; nullopt: the family the client came over.
   std::optional<protocol::address_family> default_family = protocol::address_family::ipv4;
+  // alternate-server, by the transport the client came over (index: transport): every new
+  // Allocate is answered 300 Try Alternate with the next address of the family the client
+  // reached us on, round robin; none when the address it reached is in the list itself.
+  std::array<std::vector<protocol::transport_address>, 4> alternate_servers;
   // external-ip: relay IP as bound -> IP advertised in XOR-RELAYED-ADDRESS.
   std::vector<std::pair<protocol::transport_address, protocol::transport_address>> external_ips;
   std::uint64_t max_bps = 0;  // per allocation, both directions together; 0 = unlimited
@@ -119,8 +123,9 @@ class engine {
   // Send indications meet the new lists at once; installed permissions and channels run until
   // they expire.
   void set_realm_options(const auth::realm_options& r);
-  // Draining: new allocations are refused (300 with ALTERNATE-SERVER when `alternate` is
-  // given, else 508); existing ones keep relaying and may be refreshed.
+  // Draining: new allocations are refused (300 with ALTERNATE-SERVER: `alternate` when given,
+  // else the next of alternate_servers; 508 without either); existing ones keep relaying and
+  // may be refreshed.
   void set_draining(std::optional<protocol::transport_address> alternate);
 
   const engine_counters& counters() const noexcept { return counters_; }
@@ -232,6 +237,9 @@ class engine {
   peer_policy_options configured_peers_;
   bool draining_ = false;
   std::optional<protocol::transport_address> alternate_;
+  std::array<std::size_t, 4> next_alternate_{};  // round robin over alternate_servers
+  // Where a new Allocate on `path` is sent instead (300), if anywhere.
+  std::optional<protocol::transport_address> redirect_for(const five_tuple& path) noexcept;
   std::uint64_t configured_max_bps_ = 0;
   clock::time_point capacity_refilled_{};
   // Responses and relayed data are built here: large enough for a 64 KiB peer datagram

@@ -202,6 +202,23 @@ void engine::send_allocate_success(allocation& a, const p::message_view& req,
   finish_and_send(a.client, b, req, &auth);
 }
 
+std::optional<p::transport_address> engine::redirect_for(const five_tuple& path) noexcept {
+  if (draining_ && alternate_) return alternate_;
+  const auto index = static_cast<std::size_t>(path.proto);
+  const auto& list = settings_.turn->alternate_servers[index];
+  // The address the client reached is in the list: it is a redirect target itself, and
+  // sending the client on could send it round in a circle (coturn behaves the same).
+  for (const auto& a : list) {
+    if (a == path.local) return std::nullopt;
+  }
+  std::size_t& next = next_alternate_[index];
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const auto& a = list[next++ % list.size()];
+    if (a.family == path.local.family) return a;
+  }
+  return std::nullopt;
+}
+
 void engine::on_allocate(const five_tuple& path, const p::message_view& req,
                          const request_auth& auth, const instant& now) noexcept {
   const turn_settings& t = *settings_.turn;
@@ -221,18 +238,19 @@ void engine::on_allocate(const five_tuple& path, const p::message_view& req,
     ++counters_.dropped_unanswered;
     return;
   }
-  // Draining: no new allocation here (RFC 8489 section 10: 300 Try Alternate names another
-  // server; without one, 508 Insufficient Capacity).
+  // Redirected (alternate-server) or draining: no new allocation here (RFC 8489 section 10:
+  // 300 Try Alternate names another server; draining without one, 508 Insufficient
+  // Capacity). The answer is signed: the client has authenticated, and can trust it.
+  if (const auto to = redirect_for(path)) {
+    p::message_builder b(*out_, req.method_code(), p::msg_class::error_response, req.tid_bytes());
+    p::add_error_code(b, p::error::try_alternate, reason(p::error::try_alternate));
+    p::add_address(b, p::attr::alternate_server, *to);
+    ++counters_.error_responses;
+    finish_and_send(path, b, req, &auth);
+    return;
+  }
   if (draining_) {
-    if (alternate_) {
-      p::message_builder b(*out_, req.method_code(), p::msg_class::error_response, req.tid_bytes());
-      p::add_error_code(b, p::error::try_alternate, reason(p::error::try_alternate));
-      p::add_address(b, p::attr::alternate_server, *alternate_);
-      ++counters_.error_responses;
-      finish_and_send(path, b, req, &auth);
-    } else {
-      send_error(path, req, p::error::insufficient_capacity, {}, &auth);
-    }
+    send_error(path, req, p::error::insufficient_capacity, {}, &auth);
     return;
   }
   // Step 3: REQUESTED-TRANSPORT.

@@ -207,6 +207,22 @@ engine::engine_settings server::engine_settings_for() {
   if (cfg_.bps_capacity != 0) {
     t.capacity_bps = std::max<std::uint64_t>(1, cfg_.bps_capacity / shards_.size());
   }
+  // coturn's choice of redirect list for each client transport.
+  auto first_set = [](std::initializer_list<const std::vector<protocol::transport_address>*> l) {
+    for (const auto* v : l) {
+      if (!v->empty()) return *v;
+    }
+    return std::vector<protocol::transport_address>{};
+  };
+  using engine::transport;
+  t.alternate_servers[static_cast<std::size_t>(transport::udp)] =
+      first_set({&cfg_.udp_alternate_servers, &cfg_.alternate_servers});
+  t.alternate_servers[static_cast<std::size_t>(transport::tcp)] =
+      first_set({&cfg_.tcp_alternate_servers, &cfg_.alternate_servers});
+  t.alternate_servers[static_cast<std::size_t>(transport::tls)] =
+      first_set({&cfg_.tls_alternate_servers, &cfg_.alternate_servers});
+  t.alternate_servers[static_cast<std::size_t>(transport::dtls)] = first_set(
+      {&cfg_.udp_alternate_servers, &cfg_.tls_alternate_servers, &cfg_.alternate_servers});
   for (const auto& [pub, priv] : cfg_.external_ips) {
     for (const auto& r : relay_ips()) {
       if (r.family == pub.family && (!priv || priv->ip == r.ip))

@@ -7,6 +7,7 @@
 
 #include <random>
 
+#include "support/http.hpp"
 #include "support/process.hpp"
 #include "support/stun_client.hpp"
 #include "support/uclient.hpp"
@@ -116,6 +117,34 @@ TEST_F(UclientTest, Rfc8656ChannelRangeRefusesOldChannelNumbers) {
   start_server({"--rfc8656-channel-numbers"});
   const auto r = run({});
   EXPECT_NE(r.output.find("channel bind: error 400"), std::string::npos) << r.output;
+}
+
+TEST_F(UclientTest, FollowsAlternateServerToTheServerThatRelays) {
+  // A second server in coturn's redirect mode (alternate-server) naming the first: uclient's
+  // probe Allocate there is answered 300 Try Alternate (signed, after the 401), and it relays
+  // through the named server with zero loss. (Chromium follows 300 too, but never to a
+  // loopback address, so it cannot be shown here.)
+  start_server();
+  process redirect({TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", "0", "-r", "test", "-u", "u:p",
+                    "--relay-threads", "1", "--alternate-server",
+                    "127.0.0.1:" + std::to_string(port_), "--prometheus", "--prometheus-address",
+                    "127.0.0.1", "--prometheus-port", "0"});
+  const auto udp = redirect.wait_for(std::regex(R"(listening udp 127\.0\.0\.1:(\d+))"));
+  const auto metrics = redirect.wait_for(std::regex(R"(metrics on http://127\.0\.0\.1:(\d+)/)"));
+  ASSERT_TRUE(udp && metrics) << redirect.output();
+  ASSERT_TRUE(redirect.wait_for(std::regex("iceServers"))) << redirect.output();
+  const int relaying_port = port_;
+  port_ = std::stoi((*udp)[1].str());  // uclient is told the redirecting server only
+  const auto r = run({});
+  port_ = relaying_port;
+  expect_clean(r, 200);
+  const auto body =
+      http_get(static_cast<std::uint16_t>(std::stoi((*metrics)[1].str())), "/metrics").body;
+  EXPECT_GE(metric_value(body, R"(turnpike_responses_total{code="300",method="allocate"})"), 1)
+      << body;
+  EXPECT_EQ(metric_value(body, "turnpike_allocations_created_total"), 0) << body;
+  redirect.signal(SIGTERM);
+  EXPECT_EQ(redirect.wait_exit(), 0) << redirect.output();
 }
 
 TEST_F(UclientTest, Ipv6RelayAndDualAllocation) {

@@ -1084,4 +1084,86 @@ TEST_F(TurnTest, DataWithoutAllocationIsDropped) {
 }
 
 }  // namespace
+TEST_F(TurnTest, AlternateServersRedirectEveryNewAllocateRoundRobin) {
+  auto s = settings();
+  const auto udp = static_cast<std::size_t>(transport::udp);
+  const auto tls = static_cast<std::size_t>(transport::tls);
+  s.turn->alternate_servers[udp] = {addr("198.51.100.20", 3478), addr("2001:db8::20", 3478),
+                                    addr("198.51.100.21", 3479)};
+  s.turn->alternate_servers[tls] = {addr("198.51.100.30", 5349)};
+  make(std::move(s));
+  learn_nonce();
+  auto alternate_of = [&](const five_tuple& path) -> std::optional<p::transport_address> {
+    const auto r = send(request(p::method::allocate,
+                                [](auto& b) { p::add_requested_transport(b, p::transport_udp); }),
+                        path);
+    if (code(r) != 300) return std::nullopt;
+    // Signed: the client authenticated, and can trust where it is sent.
+    EXPECT_TRUE(r.message_integrity());
+    return *p::decode_address(r.find(p::attr::alternate_server)->value);
+  };
+  // Round robin over the addresses of the family the client reached us on (IPv4 here).
+  EXPECT_EQ(alternate_of(path_), addr("198.51.100.20", 3478));
+  EXPECT_EQ(alternate_of(path_), addr("198.51.100.21", 3479));
+  EXPECT_EQ(alternate_of(path_), addr("198.51.100.20", 3478));
+  EXPECT_EQ(engine_->allocation_count(), 0u);
+  // TLS clients get the TLS list.
+  const five_tuple over_tls{transport::tls, addr("198.51.100.1", 5349), addr("192.0.2.10", 40001)};
+  learn_nonce(over_tls);
+  EXPECT_EQ(alternate_of(over_tls), addr("198.51.100.30", 5349));
+  // A client that reached one of the listed addresses is not sent round in a circle.
+  const five_tuple at_alternate{transport::udp, addr("198.51.100.21", 3479),
+                                addr("192.0.2.10", 40002)};
+  learn_nonce(at_alternate);
+  EXPECT_EQ(alternate_of(at_alternate), std::nullopt);
+  EXPECT_EQ(engine_->allocation_count(), 1u);
+}
+
+TEST_F(TurnTest, DrainingSendsToTheDrainAlternateElseTheAlternateServers) {
+  auto s = settings();
+  s.turn->alternate_servers[static_cast<std::size_t>(transport::udp)] = {
+      addr("198.51.100.20", 3478)};
+  make(std::move(s));
+  // Clients that reached the listed address itself allocate here.
+  auto at_listed = [](std::uint16_t port) {
+    return five_tuple{transport::udp, addr("198.51.100.20", 3478), addr("192.0.2.11", port)};
+  };
+  allocate(at_listed(1));
+  auto allocate_on = [&](const five_tuple& path) {
+    learn_nonce(path);
+    return send(request(p::method::allocate,
+                        [](auto& b) { p::add_requested_transport(b, p::transport_udp); }),
+                path);
+  };
+  auto alternate = [](const p::message_view& r) {
+    return *p::decode_address(r.find(p::attr::alternate_server)->value);
+  };
+  // Draining with drain-alternate-server: that one, for everybody.
+  engine_->set_draining(addr("203.0.113.99", 3478));
+  auto r = allocate_on(path_);
+  ASSERT_EQ(code(r), 300);
+  EXPECT_EQ(alternate(r), addr("203.0.113.99", 3478));
+  r = allocate_on(at_listed(2));
+  ASSERT_EQ(code(r), 300);
+  EXPECT_EQ(alternate(r), addr("203.0.113.99", 3478));
+  // Without one: the alternate-server list, and 508 where it offers nothing.
+  engine_->set_draining(std::nullopt);
+  r = allocate_on(path_);
+  ASSERT_EQ(code(r), 300);
+  EXPECT_EQ(alternate(r), addr("198.51.100.20", 3478));
+  EXPECT_EQ(code(allocate_on(at_listed(3))), 508);
+  // The allocation made before the drain still refreshes.
+  EXPECT_EQ(code(send(request(p::method::refresh, [](auto&) {}), at_listed(1))), 0);
+  EXPECT_EQ(engine_->allocation_count(), 1u);
+}
+
+TEST_F(TurnTest, DrainingWithoutAnyAlternateIs508) {
+  make();
+  engine_->set_draining(std::nullopt);
+  learn_nonce();
+  EXPECT_EQ(code(send(request(p::method::allocate,
+                              [](auto& b) { p::add_requested_transport(b, p::transport_udp); }))),
+            508);
+}
+
 }  // namespace turnpike::server::engine
