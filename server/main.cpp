@@ -99,8 +99,8 @@ int main(int argc, char** argv) {
   } catch (const cfgns::config_errors& e) {
     for (const auto& w : e.warnings) std::cerr << "turnpike: warning: " << w << "\n";
     for (const auto& m : e.errors) std::cerr << "turnpike: configuration error: " << m << "\n";
-    std::cerr << "turnpike: " << e.errors.size()
-              << (e.errors.size() == 1 ? " error" : " errors") << " in the configuration\n";
+    std::cerr << "turnpike: " << e.errors.size() << (e.errors.size() == 1 ? " error" : " errors")
+              << " in the configuration\n";
     return 1;
   } catch (const cfgns::config_error& e) {
     std::cerr << "turnpike: configuration error: " << e.what() << "\n";
@@ -280,9 +280,19 @@ int main(int argc, char** argv) {
     }
     if (lc.cfg.prometheus) {
       metrics.emplace(srv, lc.cfg.prometheus_address, lc.cfg.prometheus_path,
-                      signaling ? &signaling->stats() : nullptr);
+                      signaling ? &signaling->stats() : nullptr, lc.cfg.admin_api_key);
       spdlog::info("metrics on http://{}{} (liveness /, readiness /ready)",
                    metrics->local().to_string(), lc.cfg.prometheus_path);
+      if (!lc.cfg.admin_api_key.empty()) {
+        spdlog::info("sessions API on http://{}/sessions", metrics->local().to_string());
+        const std::string ip = lc.cfg.prometheus_address.ip_string();
+        if (!ip.starts_with("127.") && ip != "::1") {
+          spdlog::warn(
+              "the sessions API is plain HTTP on {}: keep that port to the operators' network "
+              "(firewall), or set prometheus-address=127.0.0.1",
+              lc.cfg.prometheus_address.ip_string());
+        }
+      }
     }
     print_banner(lc, srv);
     // systemd Type=notify: every listener is bound and every shard runs.

@@ -10,8 +10,13 @@
 //   turnpike-admin -N ... -O -r example.org --user-quota 2 --total-quota 100 --max-bps 0
 //   turnpike-admin -N ... -R -r example.org                show the realm's options
 //   turnpike-admin -k -u alice -r example.org -p secret    print the key (no Redis)
+// and, over a running server's sessions API (admin-api-key; the key from --api-key or the
+// TURNPIKE_ADMIN_API_KEY environment variable):
+//   turnpike-admin sessions --api http://127.0.0.1:9641 [--user alice] [--client-ip IP]
+//   turnpike-admin kill --api http://127.0.0.1:9641 (--id 0-17 | --user alice | --client-ip IP)
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -19,6 +24,7 @@
 #include "auth/redis_client.hpp"
 #include "auth/redis_users.hpp"
 #include "protocol/long_term_key.hpp"
+#include "server/admin/sessions_client.hpp"
 
 namespace {
 
@@ -74,7 +80,31 @@ int main(int argc, char** argv) {
   app.add_option("--user-quota", user_quota, "concurrent allocations per user (0: unlimited)");
   app.add_option("--total-quota", total_quota, "concurrent allocations in the realm");
   app.add_option("--max-bps", max_bps, "bytes per second per allocation");
+
+  turnpike::admin::sessions_request api;
+  bool list_json = false;
+  auto* sessions = app.add_subcommand("sessions", "list a running server's allocations");
+  auto* kill = app.add_subcommand("kill", "end allocations of a running server at once");
+  for (auto* sub : {sessions, kill}) {
+    sub->add_option("--api", api.api, "the server's metrics listener, http://HOST:PORT")
+        ->required();
+    sub->add_option("--api-key", api.key, "admin-api-key (default: $TURNPIKE_ADMIN_API_KEY)");
+    sub->add_option("--user", api.user, "only this user's");
+    sub->add_option("--client-ip", api.client_ip, "only those of clients at this IP");
+  }
+  sessions->add_flag("--json", list_json, "the server's JSON as it came");
+  kill->add_option("--id", api.id, "one session, by the ID sessions lists");
+  app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
+  if (sessions->parsed() || kill->parsed()) {
+    if (api.key.empty()) {
+      if (const char* env = std::getenv("TURNPIKE_ADMIN_API_KEY")) api.key = env;
+    }
+    if (api.key.empty()) return fail("--api-key or TURNPIKE_ADMIN_API_KEY is required");
+    api.json = list_json;
+    return sessions->parsed() ? turnpike::admin::list_sessions(api, std::cout, std::cerr)
+                              : turnpike::admin::kill_sessions(api, std::cout, std::cerr);
+  }
 
   const int commands = int(key) + int(add) + int(del) + int(list) + int(!set_secret.empty()) +
                        int(show_secret) + int(!delete_secret.empty()) + int(set_options) +

@@ -150,6 +150,18 @@ void check_facility(const setting& s) {
   if (!syslog_facility_code(need_value(s))) fail(s, "'" + *s.value + "' is not a syslog facility");
 }
 
+// A Bearer key: long enough not to be guessed, and sendable in a header.
+std::string parse_api_key(const setting& s, const std::string& guards) {
+  const auto& v = need_value(s);
+  if (v.size() < 16) fail(s, "must be at least 16 characters (it guards " + guards + ")");
+  for (const char ch : v) {
+    if (static_cast<unsigned char>(ch) <= ' ' || ch == 0x7f) {
+      fail(s, "must be printable characters without spaces (it travels in a header)");
+    }
+  }
+  return v;
+}
+
 using handler = void (*)(server_config&, const setting&);
 
 // One handler per supported option name; options.cpp lists the same names.
@@ -298,14 +310,11 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        [](server_config& c, const setting& s) { c.signaling_address = parse_ip(s); }},
       {"signaling-api-key",
        [](server_config& c, const setting& s) {
-         const auto& v = need_value(s);
-         if (v.size() < 16) fail(s, "must be at least 16 characters (it guards TURN credentials)");
-         for (const char ch : v) {
-           if (static_cast<unsigned char>(ch) <= ' ' || ch == 0x7f) {
-             fail(s, "must be printable characters without spaces (it travels in a header)");
-           }
-         }
-         c.signaling_api_key = v;
+         c.signaling_api_key = parse_api_key(s, "TURN credentials");
+       }},
+      {"admin-api-key",
+       [](server_config& c, const setting& s) {
+         c.admin_api_key = parse_api_key(s, "every allocation");
        }},
       {"signaling-credential-ttl",
        [](server_config& c, const setting& s) {
@@ -654,6 +663,8 @@ loaded_config build_config(const std::vector<setting>& from_file,
           "signaling-api-key needs use-auth-secret and a static-auth-secret: /ice-servers signs "
           "TURN REST credentials with it");
   }
+  check(!c.admin_api_key.empty() && !c.prometheus,
+        "admin-api-key needs prometheus: the sessions API is served on the metrics listener");
   check(c.listening_port != 0 && c.alt_listening_port == c.listening_port,
         "alt-listening-port equals listening-port");
   if (!errors.empty()) throw config_errors(std::move(errors), std::move(out.warnings));
@@ -718,6 +729,7 @@ std::string describe(const server_config& c) {
     o << "prometheus\nprometheus-address=" << c.prometheus_address.ip_string()
       << "\nprometheus-port=" << c.prometheus_address.port
       << "\nprometheus-path=" << c.prometheus_path << "\n";
+    if (!c.admin_api_key.empty()) o << "# admin-api-key is set (hidden): the sessions API is on\n";
   }
   if (c.signaling_port) {
     o << "signaling-port=" << *c.signaling_port

@@ -103,6 +103,7 @@ struct server_config {
   bool prometheus = false;
   protocol::transport_address prometheus_address = protocol::transport_address::v4(0, 9641);
   std::string prometheus_path = "/metrics";
+  std::string admin_api_key;  // set: the sessions API on the metrics listener
   // WebRTC signaling service (server/signaling/): on when signaling_port is set.
   std::optional<std::uint16_t> signaling_port;
   protocol::transport_address signaling_address = protocol::transport_address::v4(0, 0);

@@ -277,6 +277,9 @@ constexpr std::array table{
     option_spec{"prometheus-port", '\0', k::value, yes, "metrics port (9641)"},
     option_spec{"prometheus-address", '\0', k::value, yes, "metrics address (0.0.0.0)"},
     option_spec{"prometheus-path", '\0', k::value, yes, "metrics path (/metrics)"},
+    option_spec{"admin-api-key", '\0', k::value, yes,
+                "Bearer key of the sessions API on the metrics listener (16+ characters); "
+                "unset: the API is off"},
     // Turnpike's own: WebRTC signaling (rooms over WebSocket and HTTP, /ice-servers).
     option_spec{"signaling-port", '\0', k::value, yes,
                 "serve WebRTC signaling, /ice-servers and the demo page on this port (0: any)"},

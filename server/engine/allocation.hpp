@@ -61,6 +61,7 @@ struct allocation {
   bool key_is_sha256 = false;  // PASSWORD-ALGORITHM chose SHA-256
   protocol::transaction_id allocate_tid{};
   std::optional<reservation_token> reserved;
+  clock::time_point created;
   clock::time_point expiry;
   clock::time_point scheduled = clock::time_point::max();  // earliest queued deadline
   std::uint64_t id = 0;                                    // for the observer (statsdb keys)

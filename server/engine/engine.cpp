@@ -59,6 +59,7 @@ engine_counters& engine_counters::operator+=(const engine_counters& o) noexcept 
   dropped_no_permission += o.dropped_no_permission;
   dropped_bandwidth += o.dropped_bandwidth;
   allocations_deleted += o.allocations_deleted;
+  allocations_ended += o.allocations_ended;
   peer_refused += o.peer_refused;
   for (std::size_t t = 0; t < relayed_packets_by.size(); ++t) {
     for (std::size_t d = 0; d < 2; ++d) {

@@ -26,6 +26,7 @@
 #include "server/engine/nonce.hpp"
 #include "server/engine/peer_policy.hpp"
 #include "server/engine/relay_io.hpp"
+#include "server/engine/sessions.hpp"
 #include "server/engine/types.hpp"
 
 namespace turnpike::server::engine {
@@ -127,6 +128,11 @@ class engine {
   // else the next of alternate_servers; 508 without either); existing ones keep relaying and
   // may be refreshed.
   void set_draining(std::optional<protocol::transport_address> alternate);
+
+  // The sessions API (sessions.cpp): the allocations `filter` matches, and ending them at once
+  // (relays closed, quota given back; the client's next request meets 437).
+  std::vector<session_info> sessions(const session_filter& filter, const instant& now) const;
+  std::size_t end_sessions(const session_filter& filter) noexcept;
 
   const engine_counters& counters() const noexcept { return counters_; }
   // Allocations, permissions and channels now (walks every allocation: for a scrape).

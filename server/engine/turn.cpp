@@ -407,6 +407,7 @@ void engine::finish_allocate(const five_tuple& path, const p::message_view& req,
   a.lease = lease;
   a.id = lease != 0 ? lease : next_lease_++;
   a.tcp = rr.tcp;
+  a.created = now.mono;
   a.expiry = now.mono + clamp_lifetime(t, lifetime_of(req));
   a.tokens = static_cast<double>(t.max_bps);
   a.refilled = now.mono;

@@ -118,6 +118,7 @@ struct engine_counters {
   std::uint64_t dropped_no_permission = 0;  // relayed data without a permission or channel
   std::uint64_t dropped_bandwidth = 0;      // over max-bps
   std::uint64_t allocations_deleted = 0;    // refreshed to 0, or the client's stream closed
+  std::uint64_t allocations_ended = 0;      // ended by an operator (sessions API)
   std::uint64_t peer_refused = 0;           // 403 for a peer address the policy forbids
   // Relayed traffic by the client's transport and direction (0: to peers, 1: to clients).
   std::array<std::array<std::uint64_t, 2>, 4> relayed_packets_by{};

@@ -3,6 +3,7 @@
 #include "server/metrics/metrics_server.hpp"
 
 #include "server/metrics/http_answer.hpp"
+#include "server/metrics/sessions_api.hpp"
 
 #include <prometheus/text_serializer.h>
 #include <sys/resource.h>
@@ -154,6 +155,8 @@ std::string render(const net::server& srv, bool draining,
            MetricType::Gauge, static_cast<double>(s.gauges.pending_allocates));
   f.single("turnpike_allocations_created_total", "Allocations created.", MetricType::Counter,
            static_cast<double>(c.allocations_created));
+  f.single("turnpike_allocations_ended_total", "Allocations ended by an operator (sessions API).",
+           MetricType::Counter, static_cast<double>(c.allocations_ended));
   f.single("turnpike_allocations_expired_total", "Allocations that reached their lifetime.",
            MetricType::Counter, static_cast<double>(c.allocations_expired));
   f.single("turnpike_allocations_deleted_total",
@@ -299,17 +302,41 @@ std::string render(const net::server& srv, bool draining,
 
 namespace {
 
+// The sessions API over the running server: each shard answers on its own thread; one that
+// does not within two seconds is left out (as for a scrape).
+class server_sessions final : public sessions_backend {
+ public:
+  explicit server_sessions(const net::server& srv) : srv_(srv) {}
+  std::vector<row> list(const engine::session_filter& filter, bool& complete) override {
+    auto r = srv_.sessions(filter, std::chrono::seconds(2));
+    complete = r.complete;
+    std::vector<row> out;
+    for (auto& one : r.rows) out.push_back({one.shard, std::move(one.info)});
+    return out;
+  }
+  std::size_t end(const engine::session_filter& filter, std::optional<std::size_t> shard,
+                  bool& complete) override {
+    const auto r = srv_.end_sessions(filter, shard, std::chrono::seconds(2));
+    complete = r.complete;
+    return r.ended;
+  }
+
+ private:
+  const net::server& srv_;
+};
+
 // One HTTP/1.1 connection: requests answered in turn until the client closes or is silent
 // for 30 s.
 class session : public std::enable_shared_from_this<session> {
  public:
   session(boost::asio::ip::tcp::socket socket, const net::server& srv,
           const signaling::signaling_stats* signaling, const std::string& path,
-          const std::atomic<bool>& draining)
+          const std::string& admin_api_key, const std::atomic<bool>& draining)
       : stream_(std::move(socket)),
         srv_(srv),
         signaling_(signaling),
         path_(path),
+        admin_api_key_(admin_api_key),
         draining_(draining) {}
   void start() { read(); }
 
@@ -325,8 +352,15 @@ class session : public std::enable_shared_from_this<session> {
                      });
   }
   void answer(http::request<http::string_body> req) {
-    auto res = std::make_shared<http::response<http::string_body>>(answer_request(
-        req, path_, draining_, [this] { return render(srv_, draining_, signaling_); }));
+    std::shared_ptr<http::response<http::string_body>> res;
+    if (!admin_api_key_.empty() && is_sessions_path(req.target())) {
+      server_sessions backend(srv_);
+      res = std::make_shared<http::response<http::string_body>>(
+          answer_sessions(req, admin_api_key_, srv_.realm(), backend));
+    } else {
+      res = std::make_shared<http::response<http::string_body>>(answer_request(
+          req, path_, draining_, [this] { return render(srv_, draining_, signaling_); }));
+    }
     http::async_write(
         stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
           if (ec || !res->keep_alive()) {
@@ -344,14 +378,20 @@ class session : public std::enable_shared_from_this<session> {
   const net::server& srv_;
   const signaling::signaling_stats* signaling_;
   const std::string& path_;
+  const std::string& admin_api_key_;
   const std::atomic<bool>& draining_;
 };
 
 }  // namespace
 
 metrics_server::metrics_server(const net::server& srv, const protocol::transport_address& at,
-                               std::string path, const signaling::signaling_stats* signaling)
-    : srv_(srv), signaling_(signaling), path_(std::move(path)), acceptor_(io_) {
+                               std::string path, const signaling::signaling_stats* signaling,
+                               std::string admin_api_key)
+    : srv_(srv),
+      signaling_(signaling),
+      path_(std::move(path)),
+      admin_api_key_(std::move(admin_api_key)),
+      acceptor_(io_) {
   local_ = net::listen_on(acceptor_, at, "prometheus");
   accept();
   thread_ = std::thread([this] { io_.run(); });
@@ -369,7 +409,9 @@ metrics_server::~metrics_server() {
 void metrics_server::accept() {
   acceptor_.async_accept([this](boost::system::error_code ec, boost::asio::ip::tcp::socket s) {
     if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) std::make_shared<session>(std::move(s), srv_, signaling_, path_, draining_)->start();
+    if (!ec)
+      std::make_shared<session>(std::move(s), srv_, signaling_, path_, admin_api_key_, draining_)
+          ->start();
     accept();
   });
 }

@@ -26,8 +26,10 @@ std::string render(const net::server& srv, bool draining,
 class metrics_server {
  public:
   // Binds (throws boost::system::system_error naming the address) and starts serving.
+  // With a non-empty `admin_api_key`, the sessions API (sessions_api.hpp) is served too.
   metrics_server(const net::server& srv, const protocol::transport_address& at, std::string path,
-                 const signaling::signaling_stats* signaling = nullptr);
+                 const signaling::signaling_stats* signaling = nullptr,
+                 std::string admin_api_key = {});
   ~metrics_server();
   metrics_server(const metrics_server&) = delete;
   metrics_server& operator=(const metrics_server&) = delete;
@@ -41,6 +43,7 @@ class metrics_server {
   const net::server& srv_;
   const signaling::signaling_stats* signaling_;
   std::string path_;
+  std::string admin_api_key_;
   boost::asio::io_context io_{1};
   boost::asio::ip::tcp::acceptor acceptor_;
   protocol::transport_address local_;

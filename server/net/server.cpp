@@ -448,6 +448,41 @@ server::snapshot_result server::snapshot(std::chrono::milliseconds limit) const 
   return r;
 }
 
+server::sessions_result server::sessions(const engine::session_filter& filter,
+                                         std::chrono::milliseconds limit) const {
+  std::vector<std::future<std::vector<engine::session_info>>> asked;
+  for (const auto& s : shards_) asked.push_back(s->sessions(filter));
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  sessions_result r;
+  for (std::size_t i = 0; i < asked.size(); ++i) {
+    if (asked[i].wait_until(deadline) != std::future_status::ready) {
+      r.complete = false;
+      continue;
+    }
+    for (auto& info : asked[i].get()) r.rows.push_back({i, std::move(info)});
+  }
+  return r;
+}
+
+server::ended_result server::end_sessions(const engine::session_filter& filter,
+                                          std::optional<std::size_t> only_shard,
+                                          std::chrono::milliseconds limit) const {
+  std::vector<std::future<std::size_t>> asked;
+  for (std::size_t i = 0; i < shards_.size(); ++i) {
+    if (!only_shard || *only_shard == i) asked.push_back(shards_[i]->end_sessions(filter));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  ended_result r;
+  for (auto& a : asked) {
+    if (a.wait_until(deadline) != std::future_status::ready) {
+      r.complete = false;
+      continue;
+    }
+    r.ended += a.get();
+  }
+  return r;
+}
+
 std::vector<protocol::transport_address> server::relay_ips_in_use() const {
   if (!cfg_.relay_ips.empty() || cfg_.relay_mux) return relay_ips();
   std::vector<protocol::transport_address> first;

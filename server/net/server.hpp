@@ -73,6 +73,25 @@ class server {
     std::vector<std::optional<shard_snapshot>> shards;
   };
   snapshot_result snapshot(std::chrono::milliseconds limit) const;
+  // Thread-safe, while running: the sessions API over every shard (`only_shard`: one). A
+  // shard that does not answer within `limit` is left out (`complete` false).
+  struct session_row {
+    std::size_t shard = 0;
+    engine::session_info info;
+  };
+  struct sessions_result {
+    std::vector<session_row> rows;
+    bool complete = true;
+  };
+  sessions_result sessions(const engine::session_filter& filter,
+                           std::chrono::milliseconds limit) const;
+  struct ended_result {
+    std::size_t ended = 0;
+    bool complete = true;
+  };
+  ended_result end_sessions(const engine::session_filter& filter,
+                            std::optional<std::size_t> only_shard,
+                            std::chrono::milliseconds limit) const;
   const config::server_config& config() const noexcept { return cfg_; }
   // Metrics kept outside the shards (Redis round trips), thread-safe.
   const std::shared_ptr<prometheus::Registry>& registry() const noexcept { return registry_; }

@@ -201,6 +201,25 @@ shard_snapshot& shard_snapshot::operator+=(const shard_snapshot& o) noexcept {
   return *this;
 }
 
+std::future<std::vector<engine::session_info>> shard::sessions(engine::session_filter filter) {
+  auto promise = std::make_shared<std::promise<std::vector<engine::session_info>>>();
+  auto result = promise->get_future();
+  boost::asio::post(io_, [this, promise, filter = std::move(filter)] {
+    promise->set_value(engine_ ? engine_->sessions(filter, now())
+                               : std::vector<engine::session_info>{});
+  });
+  return result;
+}
+
+std::future<std::size_t> shard::end_sessions(engine::session_filter filter) {
+  auto promise = std::make_shared<std::promise<std::size_t>>();
+  auto result = promise->get_future();
+  boost::asio::post(io_, [this, promise, filter = std::move(filter)] {
+    promise->set_value(engine_ ? engine_->end_sessions(filter) : 0);
+  });
+  return result;
+}
+
 std::future<shard_snapshot> shard::snapshot() {
   auto promise = std::make_shared<std::promise<shard_snapshot>>();
   auto result = promise->get_future();

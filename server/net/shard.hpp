@@ -147,6 +147,9 @@ class shard final : public engine::client_sink, public engine::relay_io {
   dtls_counters dtls_totals() const noexcept;
   // Thread-safe: a snapshot made on the shard's thread (never resolves once it has stopped).
   std::future<shard_snapshot> snapshot();
+  // Thread-safe: the sessions API on the shard's thread (never resolve once it has stopped).
+  std::future<std::vector<engine::session_info>> sessions(engine::session_filter filter);
+  std::future<std::size_t> end_sessions(engine::session_filter filter);
 
   // From the shard's sockets.
   void on_client_packet(const engine::five_tuple& path, protocol::byte_span bytes) noexcept;

@@ -2,6 +2,8 @@
 // Signaling messages (Boost.JSON), the HTTP API (Boost.URL for targets) and /ice-servers.
 #include "server/signaling/service.hpp"
 
+#include "server/http/bearer.hpp"
+
 #include <openssl/crypto.h>
 
 #include <array>
@@ -145,23 +147,6 @@ response error_response(const request& req, error e, std::string_view message) {
   auto res = make_response(req, status_of(e), service::error_json(e, message));
   if (e == error::unauthorized) res.set(http::field::www_authenticate, "Bearer realm=\"turnpike\"");
   return res;
-}
-
-// "Bearer KEY" against the configured key, in constant time for equal lengths.
-bool bearer_matches(const request& req, const std::string& key) {
-  const auto it = req.find(http::field::authorization);
-  if (it == req.end()) return false;
-  const std::string_view value = it->value();
-  constexpr std::string_view scheme = "bearer ";
-  if (value.size() <= scheme.size()) return false;
-  for (std::size_t i = 0; i < scheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(value[i])) != scheme[i]) return false;
-  }
-  std::string_view presented = value.substr(scheme.size());
-  while (!presented.empty() && presented.front() == ' ') presented.remove_prefix(1);
-  while (!presented.empty() && presented.back() == ' ') presented.remove_suffix(1);
-  return presented.size() == key.size() &&
-         CRYPTO_memcmp(presented.data(), key.data(), key.size()) == 0;
 }
 
 // Up to 256 bytes of UTF-8 without control characters: it becomes part of a JSON answer and
@@ -347,7 +332,7 @@ response service::ice_servers(const request& req, std::string_view user, std::in
     return error_response(req, error::not_found,
                           "/ice-servers is off: set signaling-api-key (and use-auth-secret)");
   }
-  if (!bearer_matches(req, ice_.api_key)) {
+  if (!http_auth::bearer_matches(req, ice_.api_key)) {
     ++counters_.credentials_refused;
     return error_response(req, error::unauthorized,
                           "send Authorization: Bearer <signaling-api-key>");

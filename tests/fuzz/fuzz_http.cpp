@@ -2,16 +2,36 @@
 // libFuzzer target: the metrics endpoint's HTTP handling (server/metrics/http_answer.hpp) on
 // arbitrary bytes, fed in chunks as a socket would deliver them: Beast's request parser under
 // our limits, then the answer. Whatever arrives, the parser stops with an error or a request,
-// and the answer is one of the statuses the endpoint knows, with no body for HEAD.
+// and the answer is one of the statuses the endpoint knows, with no body for HEAD. The same
+// request, given the right admin key, goes to the sessions API (server/metrics/
+// sessions_api.hpp) over an empty server: its answers are JSON with a known status.
 #include <boost/beast/core.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 
 #include "server/metrics/http_answer.hpp"
+#include "server/metrics/sessions_api.hpp"
 
 namespace http = boost::beast::http;
 namespace m = turnpike::server::metrics;
+
+namespace {
+
+class no_sessions final : public m::sessions_backend {
+ public:
+  std::vector<row> list(const turnpike::server::engine::session_filter&, bool& complete) override {
+    complete = true;
+    return {};
+  }
+  std::size_t end(const turnpike::server::engine::session_filter&, std::optional<std::size_t>,
+                  bool& complete) override {
+    complete = true;
+    return 0;
+  }
+};
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 2) return 0;
@@ -51,5 +71,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (req.method() == http::verb::head && !res.body().empty()) std::abort();
   if (res.find(http::field::content_type) == res.end()) std::abort();
+
+  auto admin = req;
+  admin.set(http::field::authorization, "Bearer fuzz-admin-api-key-0123");
+  no_sessions backend;
+  const auto api = m::answer_sessions(admin, "fuzz-admin-api-key-0123", "fuzz", backend);
+  switch (api.result_int()) {
+    case 200:
+    case 400:
+    case 404:
+    case 405:
+      break;
+    default:
+      std::abort();
+  }
+  if (api[http::field::content_type] != "application/json") std::abort();
   return 0;
 }

@@ -1166,4 +1166,44 @@ TEST_F(TurnTest, DrainingWithoutAnyAlternateIs508) {
             508);
 }
 
+TEST_F(TurnTest, SessionsAreListedAndEndedAtOnce) {
+  make();
+  allocate(path_);
+  const five_tuple other{transport::udp, addr("198.51.100.1", 3478), addr("192.0.2.77", 5000)};
+  learn_nonce(other);
+  ASSERT_EQ(code(send(request(
+                          p::method::allocate,
+                          [](auto& b) { p::add_requested_transport(b, p::transport_udp); }, true,
+                          "v", "q"),
+                      other)),
+            0);
+  advance(5s);
+  auto all = engine_->sessions({}, now_);
+  ASSERT_EQ(all.size(), 2u);
+  session_filter only_u;
+  only_u.username = "u";
+  const auto mine = engine_->sessions(only_u, now_);
+  ASSERT_EQ(mine.size(), 1u);
+  EXPECT_EQ(mine[0].client, path_);
+  EXPECT_EQ(mine[0].age_seconds, 5);
+  EXPECT_EQ(mine[0].lifetime_left_seconds, 595);
+  EXPECT_EQ(mine[0].relayed.size(), 1u);
+  session_filter by_ip;
+  by_ip.client_ip = addr("192.0.2.77", 1);  // port ignored
+  ASSERT_EQ(engine_->sessions(by_ip, now_).size(), 1u);
+  EXPECT_EQ(engine_->sessions(by_ip, now_)[0].username, "v");
+
+  // Ended: the relay closes at once and the client's next request meets 437.
+  const auto open_before = relays_.open.size();
+  session_filter by_id;
+  by_id.id = mine[0].id;
+  EXPECT_EQ(engine_->end_sessions(by_id), 1u);
+  EXPECT_EQ(relays_.open.size(), open_before - 1);
+  learn_nonce();
+  EXPECT_EQ(code(send(request(p::method::refresh, [](auto&) {}))), 437);
+  EXPECT_EQ(engine_->counters().allocations_ended, 1u);
+  EXPECT_EQ(engine_->end_sessions(by_id), 0u);
+  EXPECT_EQ(engine_->sessions({}, now_).size(), 1u);
+}
+
 }  // namespace turnpike::server::engine
