@@ -19,12 +19,13 @@ fi
 build_packages=(cmake ninja-build g++ pkg-config libboost1.81-dev libboost-json1.81-dev
                 libboost-url1.81-dev libssl-dev zlib1g-dev
                 libspdlog-dev libfmt-dev libcli11-dev libidn-dev libhiredis-dev
-                prometheus-cpp-dev libsystemd-dev libavahi-client-dev
+                prometheus-cpp-dev libsystemd-dev libavahi-client-dev libsqlite3-dev libpq-dev
                 clang libbpf-dev libcap-dev)  # clang: relay-mux BPF program; libcap: its drop
-# coturn: turnutils_stunclient/uclient/peer; chromium + Node.js: the browser interop test.
+# coturn: turnutils_stunclient/uclient/peer and turnadmin; chromium + Node.js: the browser
+# interop test; postgresql: the psql-userdb tests (a server of their own, never the system's).
 test_packages=(libgtest-dev libgmock-dev libclang-rt-14-dev coturn chromium openssl
                redis-server redis-tools systemd python3-yaml valgrind iproute2
-               avahi-daemon avahi-utils dbus-daemon)
+               avahi-daemon avahi-utils dbus-daemon postgresql)
 
 install_missing() {
   local missing=()

@@ -267,6 +267,22 @@ const std::unordered_map<std::string_view, handler>& handlers() {
            fail(s, e.what());
          }
        }},
+      {"userdb",
+       [](server_config& c, const setting& s) {
+         c.sql_userdb = {auth::sql_kind::sqlite, need_value(s)};
+       }},
+      {"db",
+       [](server_config& c, const setting& s) {
+         c.sql_userdb = {auth::sql_kind::sqlite, need_value(s)};
+       }},
+      {"psql-userdb",
+       [](server_config& c, const setting& s) {
+         c.sql_userdb = {auth::sql_kind::postgresql, need_value(s)};
+       }},
+      {"sql-userdb",
+       [](server_config& c, const setting& s) {
+         c.sql_userdb = {auth::sql_kind::postgresql, need_value(s)};
+       }},
       {"prometheus", [](server_config& c, const setting& s) { c.prometheus = parse_flag(s); }},
       {"drain-grace",
        [](server_config& c, const setting& s) {
@@ -655,8 +671,12 @@ loaded_config build_config(const std::vector<setting>& from_file,
   check(c.stun_only && c.no_stun, "stun-only and no-stun together answer nothing");
   check(c.lt_cred_mech && c.no_auth, "lt-cred-mech and no-auth contradict");
   check(c.min_port > c.max_port, "min-port is above max-port");
-  check(c.use_auth_secret && c.static_auth_secrets.empty() && !c.redis_userdb,
-        "use-auth-secret needs a static-auth-secret or a redis-userdb");
+  check(c.use_auth_secret && c.static_auth_secrets.empty() && !c.redis_userdb && !c.sql_userdb,
+        "use-auth-secret needs a static-auth-secret or a user database (redis-userdb, userdb, "
+        "psql-userdb) holding the realm's secrets");
+  check(c.redis_userdb && c.sql_userdb,
+        "give one user database: redis-userdb, or userdb / psql-userdb (redis-statsdb may go "
+        "with either)");
   if (!c.signaling_api_key.empty()) {
     check(!c.signaling_port, "signaling-api-key needs signaling-port");
     check(!c.use_auth_secret || c.static_auth_secrets.empty(),
@@ -749,6 +769,16 @@ std::string describe(const server_config& c) {
   if (c.redis_statsdb) {
     o << "redis-statsdb=\"ip=" << c.redis_statsdb->host << " port=" << c.redis_statsdb->port
       << " dbname=" << c.redis_statsdb->db << "\"\n";
+  }
+  if (c.sql_userdb) {
+    o << (c.sql_userdb->kind == auth::sql_kind::sqlite ? "userdb=" : "psql-userdb=\"");
+    if (c.sql_userdb->kind == auth::sql_kind::sqlite) {
+      o << c.sql_userdb->target << "\n";
+    } else {
+      const std::string shown = auth::describe_sql_target(c.sql_userdb->kind, c.sql_userdb->target);
+      o << shown.substr(shown.find(' ') + 1) << "\"\n";
+    }
+    o << "redis-cache-ttl=" << c.redis_cache_ttl << "\n";
   }
   if (c.redis_userdb) {
     const auto& r = *c.redis_userdb;

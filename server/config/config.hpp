@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "auth/redis_client.hpp"
+#include "auth/sql_connection.hpp"
 #include "protocol/ip_range.hpp"
 #include "protocol/long_term_key.hpp"
 #include "protocol/types.hpp"
@@ -86,6 +87,12 @@ struct server_config {
   bool no_auth = false;
   // Users and REST secrets in Redis (coturn's layout), cached for redis_cache_ttl seconds.
   std::optional<auth::redis_endpoint> redis_userdb;
+  // Or in SQL (coturn's schema): SQLite file or PostgreSQL conninfo, cached the same way.
+  struct sql_database {
+    auth::sql_kind kind = auth::sql_kind::sqlite;
+    std::string target;  // file path, or libpq conninfo
+  };
+  std::optional<sql_database> sql_userdb;
   unsigned redis_cache_ttl = 5;
   // Graceful drain (SIGUSR1; SIGTERM too when drain_grace > 0): new allocations refused.
   unsigned drain_grace = 0;  // seconds SIGTERM waits for allocations to end (0: stop at once)

@@ -42,9 +42,9 @@ server::server(const config::server_config& cfg)
       }
       sources.push_back(users_.get());
     }
-    if (sources.empty() && !cfg_.redis_userdb) {
+    if (sources.empty() && !cfg_.redis_userdb && !cfg_.sql_userdb) {
       spdlog::warn(
-          "no users, no static-auth-secret and no redis-userdb: every TURN request will be "
+          "no users, no static-auth-secret and no user database: every TURN request will be "
           "refused (set no-auth for anonymous relaying)");
     }
     key_sources_ = sources;
@@ -69,20 +69,22 @@ server::server(const config::server_config& cfg)
   // relay-mux's drop (in set_up_relay_mux) covers shard packing's capabilities too.
   if (packing_ && !mux_) spdlog::info("shard-packing: {}", packing_->drop_capabilities());
   make_statsdb();
+  if (cfg_.sql_userdb && !cfg_.stun_only && !cfg_.no_auth) set_up_sql_userdb();
   if (cfg_.redis_userdb && !cfg_.stun_only && !cfg_.no_auth) {
     redis_ = std::make_unique<auth::redis_client>(*cfg_.redis_userdb, 4096, std::chrono::seconds(1),
                                                   redis_observer("userdb"));
-    auth::redis_users_options o;
+    auth::cached_users_options o;
     o.rest = cfg_.use_auth_secret;
     o.rest_separator = cfg_.rest_api_separator;
     o.cache_ttl = std::chrono::seconds(cfg_.redis_cache_ttl);
-    redis_users_ = std::make_unique<auth::redis_users>(*redis_, o);
+    redis_store_ = std::make_unique<auth::redis_user_store>(*redis_);
+    redis_users_ = std::make_unique<auth::cached_users>(*redis_store_, o);
     redis_quota_ = std::make_unique<auth::redis_quota>(*redis_, cfg_.user_quota, cfg_.total_quota,
                                                        std::chrono::seconds(cfg_.redis_lease_ttl));
     for (auto& s : shards_) {
       boost::asio::io_context* io = &s->io();
       auto post = [io](std::function<void()> f) { boost::asio::post(*io, std::move(f)); };
-      shard_redis_.push_back(std::make_unique<auth::redis_key_source>(*redis_users_, post));
+      shard_redis_.push_back(std::make_unique<auth::cached_key_source>(*redis_users_, post));
       shard_quotas_.push_back(
           std::make_unique<auth::posting_quota>(*redis_quota_, s->index(), post));
       auto sources = key_sources_;
@@ -102,6 +104,40 @@ server::server(const config::server_config& cfg)
               opts.allowed.size(), opts.denied.size());
           for (auto& s : shards_) s->apply_realm_options(opts);
         });
+  }
+}
+
+void server::set_up_sql_userdb() {
+  const auto& db = *cfg_.sql_userdb;
+  const std::string where = auth::describe_sql_target(db.kind, db.target);
+  auto connection = db.kind == auth::sql_kind::sqlite
+                        ? auth::make_sqlite_connection(db.target, /*read_only=*/true)
+                        : auth::make_postgres_connection(db.target);
+  sql_store_ = std::make_unique<auth::sql_user_store>(std::move(connection));
+  std::string error;
+  if (!sql_store_->check(error)) {
+    // A SQLite file that cannot be opened is a mistake in the configuration; a PostgreSQL
+    // server may just not be up yet (lookups fail until it is, then recover).
+    if (db.kind == auth::sql_kind::sqlite) {
+      throw config::config_error("userdb: cannot open the SQLite database: " + error);
+    }
+    spdlog::warn("user database {} not reachable yet ({}): users it holds get 500 until it is",
+                 where, error);
+  } else {
+    spdlog::info("user database: {}", where);
+  }
+  auth::cached_users_options o;
+  o.rest = cfg_.use_auth_secret;
+  o.rest_separator = cfg_.rest_api_separator;
+  o.cache_ttl = std::chrono::seconds(cfg_.redis_cache_ttl);
+  sql_users_ = std::make_unique<auth::cached_users>(*sql_store_, o);
+  for (auto& s : shards_) {
+    boost::asio::io_context* io = &s->io();
+    auto post = [io](std::function<void()> f) { boost::asio::post(*io, std::move(f)); };
+    shard_sql_.push_back(std::make_unique<auth::cached_key_source>(*sql_users_, post));
+    auto sources = key_sources_;
+    sources.push_back(shard_sql_.back().get());
+    shard_keys_.push_back(std::make_unique<auth::key_chain>(std::move(sources)));
   }
 }
 
@@ -145,7 +181,7 @@ void server::make_statsdb() {
   }
 }
 
-std::optional<auth::redis_users_stats> server::redis_user_stats() const {
+std::optional<auth::cached_users_stats> server::redis_user_stats() const {
   if (!redis_users_) return std::nullopt;
   return redis_users_->stats();
 }
@@ -159,6 +195,7 @@ server::~server() {
   // quota and the user cache alive, and post to the shards' (stopped) io_contexts.
   if (realm_watch_) realm_watch_->stop();
   if (redis_quota_) redis_quota_->stop();
+  sql_store_.reset();  // its thread's last answers still find the cache and the shards
   redis_.reset();
   statsdb_.reset();  // sends what the shards reported on their way down
 }

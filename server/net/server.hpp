@@ -18,6 +18,7 @@
 #include "auth/redis_realm.hpp"
 #include "auth/redis_users.hpp"
 #include "auth/rest_secrets.hpp"
+#include "auth/sql_users.hpp"
 #include "auth/static_users.hpp"
 #include "server/config/config.hpp"
 #include "server/net/listen_plan.hpp"
@@ -98,13 +99,15 @@ class server {
   std::uint64_t relay_port_capacity() const;
   // With redis-userdb (null otherwise); thread-safe.
   const auth::redis_client* redis() const noexcept { return redis_.get(); }
-  std::optional<auth::redis_users_stats> redis_user_stats() const;
+  std::optional<auth::cached_users_stats> redis_user_stats() const;
   std::optional<auth::redis_quota_stats> redis_quota_stats() const;
   std::optional<auth::redis_client_stats> statsdb_stats() const;
 
  private:
   engine::engine_settings engine_settings_for();
   void make_statsdb();
+  // userdb / psql-userdb: the store's thread, its cache, and one key source per shard.
+  void set_up_sql_userdb();
   // relay-mux: loads the program, opens the shards' sockets, then drops the capabilities those
   // steps needed (while the process has one thread: capabilities are per thread).
   void set_up_relay_mux();
@@ -131,8 +134,12 @@ class server {
   // redis-userdb: one client thread and cache for the server; each shard asks through its
   // own key_source (answers posted back to it) at the end of its own key chain.
   std::unique_ptr<auth::redis_client> redis_;
-  std::unique_ptr<auth::redis_users> redis_users_;
-  std::vector<std::unique_ptr<auth::redis_key_source>> shard_redis_;
+  std::unique_ptr<auth::sql_user_store> sql_store_;
+  std::unique_ptr<auth::cached_users> sql_users_;
+  std::vector<std::unique_ptr<auth::cached_key_source>> shard_sql_;
+  std::unique_ptr<auth::redis_user_store> redis_store_;
+  std::unique_ptr<auth::cached_users> redis_users_;
+  std::vector<std::unique_ptr<auth::cached_key_source>> shard_redis_;
   std::vector<std::unique_ptr<auth::key_chain>> shard_keys_;
   // And fleet-wide quotas counted in the same Redis, asked through one adapter per shard.
   std::unique_ptr<auth::redis_quota> redis_quota_;

@@ -40,9 +40,11 @@ struct answers {
 class RedisUsersTest : public ::testing::Test {
  protected:
   RedisUsersTest()
-      : client_(auth::parse_redis_endpoint(redis_.connection())), users_(client_, options()) {}
-  static auth::redis_users_options options() {
-    auth::redis_users_options o;
+      : client_(auth::parse_redis_endpoint(redis_.connection())),
+        store_(client_),
+        users_(store_, options()) {}
+  static auth::cached_users_options options() {
+    auth::cached_users_options o;
     o.cache_ttl = 1s;
     return o;
   }
@@ -55,7 +57,8 @@ class RedisUsersTest : public ::testing::Test {
   }
   redis_server redis_;
   auth::redis_client client_;
-  auth::redis_users users_;
+  auth::redis_user_store store_;
+  auth::cached_users users_;
 };
 
 TEST_F(RedisUsersTest, BurstIsOneRoundTripThenCached) {
