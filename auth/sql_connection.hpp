@@ -32,7 +32,8 @@ class sql_connection {
 };
 
 // SQLite: `path` is the database file (coturn's userdb=, Debian's /var/lib/turn/turndb).
-// `read_only` for the server; turnpike-admin writes. Waits up to `busy_ms` for a lock.
+// `read_only` for the server; turnpike-admin writes (and creates a missing file). Waits up to
+// `busy_ms` for a lock.
 std::unique_ptr<sql_connection> make_sqlite_connection(std::string path, bool read_only,
                                                        int busy_ms = 1000);
 // PostgreSQL: `conninfo` is libpq's ("host=... dbname=... user=... password=...

@@ -19,8 +19,10 @@ class sqlite_connection final : public sql_connection {
 
   bool connect() override {
     close();
+    // The server only reads; turnpike-admin writes, and makes the file when it is missing.
     const int flags =
-        (read_only_ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
+        (read_only_ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+        SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
       error_ = path_ + ": " + (db_ != nullptr ? sqlite3_errmsg(db_) : "cannot open");
       close();

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// turnpike-admin: users, TURN REST secrets and realm options in Redis, in the layout coturn's
-// turnadmin writes (so either tool manages either server):
+// turnpike-admin: users, TURN REST secrets and realm options in a user database, as coturn's
+// turnadmin writes them (so either tool manages either server): Redis (-N) in coturn's key
+// layout, SQLite (-b FILE) or PostgreSQL (-e CONNINFO) in coturn's schema:
 //   turnpike-admin -N "ip=127.0.0.1 port=6379" -a -u alice -r example.org -p secret
+//   turnpike-admin -b /var/lib/turn/turndb -a -u alice -r example.org -p secret
 //   turnpike-admin -N ... -d -u alice -r example.org       delete a user
 //   turnpike-admin -N ... -l [-r example.org]              list users (SCAN, never KEYS)
 //   turnpike-admin -N ... -s SECRET -r example.org         add a REST secret
@@ -21,25 +23,12 @@
 #include <optional>
 #include <string>
 
-#include "auth/redis_client.hpp"
-#include "auth/redis_users.hpp"
+#include "auth/cached_users.hpp"
 #include "protocol/long_term_key.hpp"
 #include "server/admin/sessions_client.hpp"
+#include "server/admin/user_db.hpp"
 
 namespace {
-
-using turnpike::auth::redis_command;
-using turnpike::auth::redis_reply;
-
-// SCAN MATCH pattern text that matches `s` literally.
-std::string glob_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out;
-}
 
 int fail(const std::string& why) {
   std::cerr << "turnpike-admin: " << why << "\n";
@@ -59,12 +48,16 @@ std::optional<std::string> hex_key(const std::string& user, const std::string& r
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"turnpike-admin: Turnpike (and coturn) users, secrets and realm options in Redis"};
-  std::string db, user, realm, password, set_secret, delete_secret;
+  CLI::App app{
+      "turnpike-admin: Turnpike (and coturn) users, secrets and realm options in Redis, SQLite "
+      "or PostgreSQL"};
+  std::string db, sqlite_db, psql_db, user, realm, password, set_secret, delete_secret;
   bool key = false, add = false, del = false, list = false, show_secret = false;
   bool set_options = false, list_options = false;
   std::optional<unsigned long> user_quota, total_quota, max_bps;
   app.add_option("-N,--redis-userdb", db, "Redis connection string, coturn's form");
+  app.add_option("-b,--userdb,--db", sqlite_db, "SQLite database file (made when missing)");
+  app.add_option("-e,--psql-userdb,--sql-userdb", psql_db, "PostgreSQL libpq conninfo");
   app.add_flag("-k,--key", key, "print the hex key of -u/-r/-p");
   app.add_flag("-a,--add", add, "add or update user -u in realm -r with password -p");
   app.add_flag("-d,--delete", del, "delete user -u in realm -r");
@@ -124,102 +117,60 @@ int main(int argc, char** argv) {
     std::cout << "0x" << *k << "\n";
     return 0;
   }
-  if (db.empty()) return fail("-N (the Redis connection string) is required");
-  turnpike::auth::redis_endpoint where;
-  try {
-    where = turnpike::auth::parse_redis_endpoint(db);
-  } catch (const std::invalid_argument& e) {
-    return fail(std::string("-N: ") + e.what());
-  }
-  turnpike::auth::redis_connection conn;
-  if (!conn.connect(where, std::chrono::seconds(5))) {
-    return fail("cannot reach Redis at " + where.host + ":" + std::to_string(where.port) + ": " +
-                conn.error());
-  }
-  auto run = [&](std::vector<redis_command> cmds) -> std::optional<std::vector<redis_reply>> {
-    auto r = conn.run(cmds);
-    if (!r) {
-      fail("Redis: " + conn.error());
-      return std::nullopt;
+  const int databases = int(!db.empty()) + int(!sqlite_db.empty()) + int(!psql_db.empty());
+  if (databases != 1)
+    return fail("name one user database: -N (Redis), -b (SQLite) or -e (PostgreSQL)");
+  std::string error;
+  std::unique_ptr<turnpike::admin::user_db> store;
+  if (!db.empty()) {
+    turnpike::auth::redis_endpoint where;
+    try {
+      where = turnpike::auth::parse_redis_endpoint(db);
+    } catch (const std::invalid_argument& e) {
+      return fail(std::string("-N: ") + e.what());
     }
-    for (const auto& reply : *r) {
-      if (reply.type == redis_reply::kind::error) {
-        fail("Redis: " + reply.str);
-        return std::nullopt;
-      }
-    }
-    return r;
-  };
+    store = turnpike::admin::open_redis_user_db(where, error);
+  } else if (!sqlite_db.empty()) {
+    store = turnpike::admin::open_sql_user_db(turnpike::auth::sql_kind::sqlite, sqlite_db, error);
+  } else {
+    store = turnpike::admin::open_sql_user_db(turnpike::auth::sql_kind::postgresql, psql_db, error);
+  }
+  if (!store) return fail(error);
+  auto done = [&](bool ok) { return ok ? 0 : fail(store->error()); };
 
   if (add) {
     auto k = hex_key(user, realm, password);
     if (!k) return fail("the user name, realm or password is not valid SASLprep input");
-    return run({{"SET", turnpike::auth::redis_user_key(realm, user), *k}}) ? 0 : 1;
+    return done(store->add_user(realm, user, *k));
   }
-  if (del) return run({{"DEL", turnpike::auth::redis_user_key(realm, user)}}) ? 0 : 1;
-  if (!set_secret.empty()) {
-    return run({{"SADD", turnpike::auth::redis_secret_key(realm), set_secret}}) ? 0 : 1;
-  }
-  if (!delete_secret.empty()) {
-    return run({{"SREM", turnpike::auth::redis_secret_key(realm), delete_secret}}) ? 0 : 1;
-  }
+  if (del) return done(store->delete_user(realm, user));
+  if (!set_secret.empty()) return done(store->add_secret(realm, set_secret));
+  if (!delete_secret.empty()) return done(store->delete_secret(realm, delete_secret));
   if (show_secret) {
-    auto r = run({{"SMEMBERS", turnpike::auth::redis_secret_key(realm)}});
-    if (!r) return 1;
-    std::vector<std::string> secrets;
-    for (const auto& e : (*r)[0].elements) secrets.push_back(e.str);
-    std::sort(secrets.begin(), secrets.end());
-    for (const auto& s : secrets) std::cout << s << "\n";
+    const auto secrets = store->secrets(realm);
+    if (!secrets) return fail(store->error());
+    for (const auto& one : *secrets) std::cout << one << "\n";
     return 0;
   }
   if (set_options) {
-    std::vector<redis_command> cmds;
-    auto put = [&](const char* name, const std::optional<unsigned long>& v) {
-      if (v) {
-        cmds.push_back(
-            {"SET", turnpike::auth::redis_realm_option_key(realm, name), std::to_string(*v)});
-      }
-    };
-    put("user-quota", user_quota);
-    put("total-quota", total_quota);
-    put("max-bps", max_bps);
-    if (cmds.empty()) return fail("-O needs --user-quota, --total-quota or --max-bps");
-    return run(std::move(cmds)) ? 0 : 1;
+    bool any = false;
+    for (const auto& [name, v] :
+         {std::pair{"user-quota", user_quota}, std::pair{"total-quota", total_quota},
+          std::pair{"max-bps", max_bps}}) {
+      if (!v) continue;
+      any = true;
+      if (!store->set_option(realm, name, std::to_string(*v))) return fail(store->error());
+    }
+    return any ? 0 : fail("-O needs --user-quota, --total-quota or --max-bps");
   }
   if (list_options) {
-    std::vector<redis_command> cmds;
-    const std::vector<std::string> names{"user-quota", "total-quota", "max-bps"};
-    for (const auto& n : names)
-      cmds.push_back({"GET", turnpike::auth::redis_realm_option_key(realm, n)});
-    auto r = run(std::move(cmds));
-    if (!r) return 1;
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      if ((*r)[i].type == redis_reply::kind::string)
-        std::cout << names[i] << "=" << (*r)[i].str << "\n";
-    }
+    const auto options = store->options(realm);
+    if (!options) return fail(store->error());
+    for (const auto& [name, value] : *options) std::cout << name << "=" << value << "\n";
     return 0;
   }
-  // -l: SCAN over turn/realm/<realm or *>/user/*/key.
-  const std::string pattern =
-      "turn/realm/" + (realm.empty() ? std::string("*") : glob_escape(realm)) + "/user/*/key";
-  std::vector<std::string> found;
-  std::string cursor = "0";
-  do {
-    auto r = run({{"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"}});
-    if (!r || (*r)[0].elements.size() != 2) return 1;
-    cursor = (*r)[0].elements[0].str;
-    for (const auto& k : (*r)[0].elements[1].elements) {
-      // turn/realm/<realm>/user/<user>/key
-      const std::string& name = k.str;
-      const auto user_at = name.find("/user/");
-      if (user_at == std::string::npos || name.size() < user_at + 6 + 4) continue;
-      const std::string r_name = name.substr(11, user_at - 11);
-      const std::string u_name = name.substr(user_at + 6, name.size() - 4 - (user_at + 6));
-      found.push_back(u_name + "\t" + r_name);
-    }
-  } while (cursor != "0");
-  std::sort(found.begin(), found.end());
-  found.erase(std::unique(found.begin(), found.end()), found.end());
-  for (const auto& f : found) std::cout << f << "\n";
+  const auto users = store->users(realm);
+  if (!users) return fail(store->error());
+  for (const auto& [name, in_realm] : *users) std::cout << name << "\t" << in_realm << "\n";
   return 0;
 }

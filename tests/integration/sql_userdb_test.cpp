@@ -35,6 +35,14 @@ void turnadmin(std::vector<std::string> args) {
   ASSERT_EQ(rc, 0) << out;
 }
 
+// turnpike-admin with `args`; returns its exit code and output.
+std::pair<int, std::string> turnpike_admin(std::vector<std::string> args) {
+  args.insert(args.begin(), TURNPIKE_ADMIN_BINARY);
+  process p(args);
+  const auto rc = p.wait_exit(30s);
+  return {rc.value_or(-1), p.output()};
+}
+
 class SqlUserdbTest : public ::testing::Test {
  protected:
   // `db_args`: turnadmin's and Turnpike's way to name the database (-b FILE / -e CONNINFO).
@@ -131,8 +139,14 @@ TEST_F(SqlUserdbTest, PostgresqlWrittenByTurnadmin) {
   const auto [rc, out] = pg.psql("coturn", "/usr/share/coturn/schema.sql");
   ASSERT_EQ(rc, 0) << out;
   write_users({"-e", pg.conninfo("coturn")});
+  // turnpike-admin -e writes the same table.
+  EXPECT_EQ(turnpike_admin({"-e", pg.conninfo("coturn"), "-a", "-u", "dave", "-r", realm, "-p",
+                            "dave-password"})
+                .first,
+            0);
   start_server({"--psql-userdb", pg.conninfo("coturn")});
   expect_turnadmin_users_authenticate();
+  EXPECT_EQ(allocate("dave", "dave-password"), 0);
 
   pg.stop();
   EXPECT_EQ(allocate("alice", "alice-password"), 0);  // served from the cache
@@ -146,6 +160,44 @@ TEST_F(SqlUserdbTest, PostgresqlWrittenByTurnadmin) {
     if (carol == 500) std::this_thread::sleep_for(200ms);
   }
   EXPECT_EQ(carol, 0) << server_->output();
+}
+
+TEST_F(SqlUserdbTest, TurnpikeAdminWritesWhatTurnadminAndTheServerRead) {
+  // A file turnpike-admin makes: coturn's turnadmin reads it, and so does the server.
+  const std::string db = testing::TempDir() + "/turnpike-admin-db-" + std::to_string(::getpid());
+  std::filesystem::remove(db);
+  auto admin = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"-b", db});
+    return turnpike_admin(args);
+  };
+  EXPECT_EQ(admin({"-a", "-u", "dave", "-r", realm, "-p", "dave-password"}).first, 0);
+  EXPECT_EQ(admin({"-a", "-u", "erin", "-r", realm, "-p", "erin-password"}).first, 0);
+  EXPECT_EQ(admin({"-s", "admin-rest-secret", "-r", realm}).first, 0);
+  EXPECT_EQ(admin({"-O", "-r", realm, "--max-bps", "500000"}).first, 0);
+  EXPECT_EQ(admin({"-l", "-r", realm}).second, "dave\t" + realm + "\nerin\t" + realm + "\n");
+  EXPECT_EQ(admin({"-S", "-r", realm}).second, "admin-rest-secret\n");
+  EXPECT_EQ(admin({"-R", "-r", realm}).second, "max-bps=500000\n");
+  {
+    process listed({"turnadmin", "-l", "-b", db});
+    listed.wait_exit(30s);
+    EXPECT_NE(listed.output().find("dave"), std::string::npos) << listed.output();
+    const std::regex opened(R"(log file opened: (\S+))");
+    const std::string out = listed.output();
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), opened);
+         it != std::sregex_iterator(); ++it) {
+      std::filesystem::remove((*it)[1].str());
+    }
+  }
+  start_server({"--userdb", db});
+  EXPECT_EQ(allocate("dave", "dave-password"), 0);
+  EXPECT_EQ(allocate("dave", "erin-password"), 401);
+  const auto rest = uclient({"-u", "frank", "-W", "admin-rest-secret"});
+  EXPECT_TRUE(rest.zero_loss) << rest.output;
+  // Deleted: refused once the cache (redis-cache-ttl 0 here) asks again.
+  EXPECT_EQ(admin({"-d", "-u", "erin", "-r", realm}).first, 0);
+  EXPECT_EQ(allocate("erin", "erin-password"), 401);
+  EXPECT_EQ(admin({"-l", "-r", realm}).second, "dave\t" + realm + "\n");
+  std::filesystem::remove(db);
 }
 
 TEST_F(SqlUserdbTest, MissingSqliteFileStopsStartUp) {
