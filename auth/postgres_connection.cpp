@@ -81,7 +81,9 @@ class postgres_connection final : public sql_connection {
 }  // namespace
 
 std::unique_ptr<sql_connection> make_postgres_connection(std::string conninfo) {
-  return std::make_unique<postgres_connection>(std::move(conninfo));
+  // A bound on connecting, so an unreachable server never holds a thread (or shutdown) for
+  // the TCP timeout; a connect_timeout in the conninfo comes later and wins.
+  return std::make_unique<postgres_connection>("connect_timeout=5 " + conninfo);
 }
 
 std::string describe_sql_target(sql_kind kind, const std::string& target) {

@@ -9,12 +9,13 @@
 
 namespace turnpike::auth {
 
-realm_options parse_realm_options(const std::vector<redis_reply>& replies) {
+realm_options make_realm_options(const std::optional<std::string>& max_bps,
+                                 const std::vector<std::string>& allowed,
+                                 const std::vector<std::string>& denied) {
   realm_options o;
-  if (replies.size() != 3) return o;
-  if (replies[0].type == redis_reply::kind::string) {
+  if (max_bps) {
     std::uint64_t v = 0;
-    const auto& s = replies[0].str;
+    const auto& s = *max_bps;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec == std::errc() && end == s.data() + s.size()) {
       o.max_bps = v;
@@ -22,18 +23,18 @@ realm_options parse_realm_options(const std::vector<redis_reply>& replies) {
       o.rejected.push_back("max-bps=" + s);
     }
   }
-  auto ranges = [&](const redis_reply& r, std::vector<protocol::ip_range>& out, const char* name) {
-    if (r.type != redis_reply::kind::array) return;
-    for (const auto& e : r.elements) {
-      if (auto range = protocol::parse_ip_range(e.str)) {
+  auto ranges = [&](const std::vector<std::string>& in, std::vector<protocol::ip_range>& out,
+                    const char* name) {
+    for (const auto& e : in) {
+      if (auto range = protocol::parse_ip_range(e)) {
         out.push_back(*range);
       } else {
-        o.rejected.push_back(std::string(name) + "=" + e.str);
+        o.rejected.push_back(std::string(name) + "=" + e);
       }
     }
   };
-  ranges(replies[1], o.allowed, "allowed-peer-ip");
-  ranges(replies[2], o.denied, "denied-peer-ip");
+  ranges(allowed, o.allowed, "allowed-peer-ip");
+  ranges(denied, o.denied, "denied-peer-ip");
   // Sets have no order: sort so equal contents compare equal.
   auto by_text = [](const protocol::ip_range& a, const protocol::ip_range& b) {
     return std::make_pair(a.first.ip, a.last.ip) < std::make_pair(b.first.ip, b.last.ip);
@@ -42,6 +43,20 @@ realm_options parse_realm_options(const std::vector<redis_reply>& replies) {
   std::sort(o.denied.begin(), o.denied.end(), by_text);
   std::sort(o.rejected.begin(), o.rejected.end());
   return o;
+}
+
+realm_options parse_realm_options(const std::vector<redis_reply>& replies) {
+  if (replies.size() != 3) return {};
+  std::optional<std::string> max_bps;
+  if (replies[0].type == redis_reply::kind::string) max_bps = replies[0].str;
+  auto strings = [](const redis_reply& r) {
+    std::vector<std::string> out;
+    if (r.type == redis_reply::kind::array) {
+      for (const auto& e : r.elements) out.push_back(e.str);
+    }
+    return out;
+  };
+  return make_realm_options(max_bps, strings(replies[1]), strings(replies[2]));
 }
 
 redis_realm_watch::redis_realm_watch(redis_client& client, std::string realm,

@@ -30,6 +30,11 @@ struct realm_options {
   friend bool operator==(const realm_options&, const realm_options&) = default;
 };
 
+// Builds options from what a database holds (any store): values that do not parse go to
+// `rejected`; lists are sorted, so equal contents compare equal.
+realm_options make_realm_options(const std::optional<std::string>& max_bps,
+                                 const std::vector<std::string>& allowed,
+                                 const std::vector<std::string>& denied);
 // Builds options from the three replies (GET max-bps, SMEMBERS allowed, SMEMBERS denied).
 realm_options parse_realm_options(const std::vector<redis_reply>& replies);
 

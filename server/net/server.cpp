@@ -93,17 +93,7 @@ server::server(const config::server_config& cfg)
     }
     realm_watch_ = std::make_unique<auth::redis_realm_watch>(
         *redis_, realm_, std::chrono::seconds(std::max(1u, cfg_.redis_cache_ttl)),
-        [this](const auth::realm_options& opts) {
-          for (const auto& bad : opts.rejected) {
-            spdlog::warn("realm {} in redis-userdb: ignoring {}", realm_, bad);
-          }
-          spdlog::info(
-              "realm {} options from redis-userdb: max-bps={} allowed-peer-ip={} "
-              "denied-peer-ip={}",
-              realm_, opts.max_bps ? std::to_string(*opts.max_bps) : std::string("(config)"),
-              opts.allowed.size(), opts.denied.size());
-          for (auto& s : shards_) s->apply_realm_options(opts);
-        });
+        [this](const auth::realm_options& opts) { apply_realm_options(opts, "redis-userdb"); });
   }
 }
 
@@ -131,6 +121,12 @@ void server::set_up_sql_userdb() {
   o.rest_separator = cfg_.rest_api_separator;
   o.cache_ttl = std::chrono::seconds(cfg_.redis_cache_ttl);
   sql_users_ = std::make_unique<auth::cached_users>(*sql_store_, o);
+  sql_realm_watch_ = std::make_unique<auth::sql_realm_watch>(
+      db.kind == auth::sql_kind::sqlite
+          ? auth::make_sqlite_connection(db.target, /*read_only=*/true)
+          : auth::make_postgres_connection(db.target),
+      realm_, std::chrono::seconds(std::max(1u, cfg_.redis_cache_ttl)),
+      [this](const auth::realm_options& opts) { apply_realm_options(opts, "the user database"); });
   for (auto& s : shards_) {
     boost::asio::io_context* io = &s->io();
     auto post = [io](std::function<void()> f) { boost::asio::post(*io, std::move(f)); };
@@ -139,6 +135,16 @@ void server::set_up_sql_userdb() {
     sources.push_back(shard_sql_.back().get());
     shard_keys_.push_back(std::make_unique<auth::key_chain>(std::move(sources)));
   }
+}
+
+void server::apply_realm_options(const auth::realm_options& opts, const char* from) {
+  for (const auto& bad : opts.rejected) {
+    spdlog::warn("realm {} in {}: ignoring {}", realm_, from, bad);
+  }
+  spdlog::info("realm {} options from {}: max-bps={} allowed-peer-ip={} denied-peer-ip={}", realm_,
+               from, opts.max_bps ? std::to_string(*opts.max_bps) : std::string("(config)"),
+               opts.allowed.size(), opts.denied.size());
+  for (auto& s : shards_) s->apply_realm_options(opts);
 }
 
 std::optional<auth::redis_client_stats> server::statsdb_stats() const {
@@ -195,6 +201,7 @@ server::~server() {
   // quota and the user cache alive, and post to the shards' (stopped) io_contexts.
   if (realm_watch_) realm_watch_->stop();
   if (redis_quota_) redis_quota_->stop();
+  sql_realm_watch_.reset();
   sql_store_.reset();  // its thread's last answers still find the cache and the shards
   redis_.reset();
   statsdb_.reset();  // sends what the shards reported on their way down

@@ -18,6 +18,7 @@
 #include "auth/redis_realm.hpp"
 #include "auth/redis_users.hpp"
 #include "auth/rest_secrets.hpp"
+#include "auth/sql_realm.hpp"
 #include "auth/sql_users.hpp"
 #include "auth/static_users.hpp"
 #include "server/config/config.hpp"
@@ -108,6 +109,8 @@ class server {
   void make_statsdb();
   // userdb / psql-userdb: the store's thread, its cache, and one key source per shard.
   void set_up_sql_userdb();
+  // A realm's options read from a user database: logged and handed to every shard.
+  void apply_realm_options(const auth::realm_options& opts, const char* from);
   // relay-mux: loads the program, opens the shards' sockets, then drops the capabilities those
   // steps needed (while the process has one thread: capabilities are per thread).
   void set_up_relay_mux();
@@ -137,6 +140,7 @@ class server {
   std::unique_ptr<auth::sql_user_store> sql_store_;
   std::unique_ptr<auth::cached_users> sql_users_;
   std::vector<std::unique_ptr<auth::cached_key_source>> shard_sql_;
+  std::unique_ptr<auth::sql_realm_watch> sql_realm_watch_;
   std::unique_ptr<auth::redis_user_store> redis_store_;
   std::unique_ptr<auth::cached_users> redis_users_;
   std::vector<std::unique_ptr<auth::cached_key_source>> shard_redis_;

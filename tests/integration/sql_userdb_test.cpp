@@ -188,7 +188,30 @@ TEST_F(SqlUserdbTest, TurnpikeAdminWritesWhatTurnadminAndTheServerRead) {
       std::filesystem::remove((*it)[1].str());
     }
   }
+  {
+    // Peer ranges in coturn's tables (coturn reads them, turnadmin does not write them).
+    sqlite3* direct = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &direct), SQLITE_OK);
+    const std::string sql = "INSERT INTO denied_peer_ip (realm, ip_range) VALUES ('" + realm +
+                            "', '127.0.0.5'); INSERT INTO allowed_peer_ip (realm, ip_range) "
+                            "VALUES ('" +
+                            realm + "', '10.9.0.0-10.9.0.255')";
+    ASSERT_EQ(sqlite3_exec(direct, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(direct);
+  }
   start_server({"--userdb", db});
+  ASSERT_TRUE(
+      server_->wait_for(std::regex("realm sql\\.test options from the user database: "
+                                   "max-bps=500000 allowed-peer-ip=1 denied-peer-ip=1")))
+      << server_->output();
+  {
+    turn_session s(SOCK_DGRAM, *protocol::transport_address::parse_ip("127.0.0.1", port_), "dave",
+                   "dave-password");
+    ASSERT_EQ(s.allocate().code, 0);
+    EXPECT_EQ(s.create_permission(*protocol::transport_address::parse_ip("127.0.0.5", 9)).code,
+              403);
+    EXPECT_EQ(s.create_permission(*protocol::transport_address::parse_ip("127.0.0.6", 9)).code, 0);
+  }
   EXPECT_EQ(allocate("dave", "dave-password"), 0);
   EXPECT_EQ(allocate("dave", "erin-password"), 401);
   const auto rest = uclient({"-u", "frank", "-W", "admin-rest-secret"});
