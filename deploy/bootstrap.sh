@@ -22,10 +22,11 @@ build_packages=(cmake ninja-build g++ pkg-config libboost1.81-dev libboost-json1
                 prometheus-cpp-dev libsystemd-dev libavahi-client-dev libsqlite3-dev libpq-dev
                 clang libbpf-dev libcap-dev)  # clang: relay-mux BPF program; libcap: its drop
 # coturn: turnutils_stunclient/uclient/peer and turnadmin; chromium + Node.js: the browser
-# interop test; postgresql: the psql-userdb tests (a server of their own, never the system's).
+# interop test; postgresql: the psql-userdb tests (a server of their own, never the system's);
+# dpkg-dev and lintian: the Debian package test (cpack, dpkg-shlibdeps, lintian).
 test_packages=(libgtest-dev libgmock-dev libclang-rt-14-dev coturn chromium openssl
                redis-server redis-tools systemd python3-yaml valgrind iproute2
-               avahi-daemon avahi-utils dbus-daemon postgresql)
+               avahi-daemon avahi-utils dbus-daemon postgresql dpkg-dev lintian)
 
 install_missing() {
   local missing=()

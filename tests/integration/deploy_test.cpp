@@ -151,5 +151,55 @@ TEST(Deploy, SystemdUnitVerifiesWithoutWarnings) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(Deploy, DebianPackageHoldsTheServiceAndLintianFindsNoError) {
+#ifdef TURNPIKE_SANITIZED
+  GTEST_SKIP() << "the package is built from the Release tree, not the sanitizer one";
+#else
+  if (!std::filesystem::exists("/usr/bin/lintian")) GTEST_SKIP() << "lintian not installed";
+  char dir[] = "/tmp/turnpike-deb-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  process pack({"cpack", "-G", "DEB", "--config", TURNPIKE_BUILD_DIR "/CPackConfig.cmake", "-B",
+                dir});
+  ASSERT_EQ(pack.wait_exit(300s), 0) << pack.output();
+  const std::string deb =
+      std::string(dir) + "/turnpike_" TURNPIKE_VERSION "_" + TURNPIKE_DEB_ARCH + ".deb";
+  ASSERT_TRUE(std::filesystem::exists(deb)) << pack.output();
+
+  process contents({"dpkg-deb", "--contents", deb});
+  ASSERT_EQ(contents.wait_exit(30s), 0) << contents.output();
+  for (const char* path :
+       {"./usr/bin/turnpike", "./usr/bin/turnpike-admin", "./lib/systemd/system/turnpike.service",
+        "./etc/turnpike/turnserver.conf", "./usr/share/doc/turnpike/copyright",
+        "./usr/share/doc/turnpike/changelog.gz"}) {
+    EXPECT_NE(contents.output().find(path), std::string::npos) << path << "\n"
+                                                                << contents.output();
+  }
+  process control({"dpkg-deb", "--field", deb, "Depends"});
+  ASSERT_EQ(control.wait_exit(30s), 0) << control.output();
+  for (const char* dependency : {"adduser", "libhiredis", "libsqlite3", "libpq5", "libssl3"}) {
+    EXPECT_NE(control.output().find(dependency), std::string::npos) << control.output();
+  }
+  process conffiles({"sh", "-c", "dpkg-deb --ctrl-tarfile " + deb + " | tar -xO ./conffiles"});
+  conffiles.wait_exit(30s);
+  EXPECT_EQ(conffiles.output(), "/etc/turnpike/turnserver.conf\n");
+
+  // The unit as packaged: the binary in /usr/bin, the package's system user.
+  process unit({"sh", "-c", "dpkg-deb --fsys-tarfile " + deb +
+                                " | tar -xO ./lib/systemd/system/turnpike.service"});
+  unit.wait_exit(30s);
+  EXPECT_NE(unit.output().find("ExecStart=/usr/bin/turnpike -c /etc/turnpike/turnserver.conf"),
+            std::string::npos)
+      << unit.output();
+  EXPECT_NE(unit.output().find("User=turnpike"), std::string::npos) << unit.output();
+  EXPECT_EQ(unit.output().find("DynamicUser"), std::string::npos) << unit.output();
+
+  process lint({"lintian", "--no-tag-display-limit", deb});
+  lint.wait_exit(300s);
+  EXPECT_EQ(lint.output().find("E: "), std::string::npos) << lint.output();
+  std::printf("lintian:\n%s", lint.output().c_str());
+  std::filesystem::remove_all(dir);
+#endif
+}
+
 }  // namespace
 }  // namespace turnpike::test
