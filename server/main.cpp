@@ -22,6 +22,7 @@
 #include "server/net/asio_address.hpp"
 #include "server/net/server.hpp"
 #include "server/net/tls_context.hpp"
+#include "server/process/privileges.hpp"
 #include "server/signaling/signaling_server.hpp"
 
 namespace cfgns = turnpike::server::config;
@@ -293,6 +294,11 @@ int main(int argc, char** argv) {
               lc.cfg.prometheus_address.ip_string());
         }
       }
+    }
+    if (!lc.cfg.proc_user.empty()) {
+      turnpike::server::process::drop_privileges(lc.cfg.proc_user, lc.cfg.proc_group);
+      spdlog::info("running as user {}{}", lc.cfg.proc_user,
+                   lc.cfg.proc_group.empty() ? "" : ", group " + lc.cfg.proc_group);
     }
     print_banner(lc, srv);
     // systemd Type=notify: every listener is bound and every shard runs.

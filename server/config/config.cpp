@@ -506,6 +506,8 @@ const std::unordered_map<std::string_view, handler>& handlers() {
          c.syslog_facility = *s.value;
        }},
       {"pidfile", [](server_config& c, const setting& s) { c.pidfile = need_value(s); }},
+      {"proc-user", [](server_config& c, const setting& s) { c.proc_user = need_value(s); }},
+      {"proc-group", [](server_config& c, const setting& s) { c.proc_group = need_value(s); }},
   };
   return table;
 }
@@ -683,6 +685,7 @@ loaded_config build_config(const std::vector<setting>& from_file,
           "signaling-api-key needs use-auth-secret and a static-auth-secret: /ice-servers signs "
           "TURN REST credentials with it");
   }
+  check(!c.proc_group.empty() && c.proc_user.empty(), "proc-group needs proc-user");
   check(!c.admin_api_key.empty() && !c.prometheus,
         "admin-api-key needs prometheus: the sessions API is served on the metrics listener");
   check(c.listening_port != 0 && c.alt_listening_port == c.listening_port,
@@ -828,6 +831,8 @@ std::string describe(const server_config& c) {
   flag("syslog", c.syslog);
   if (c.syslog) o << "syslog-facility=" << c.syslog_facility << "\n";
   if (!c.pidfile.empty()) o << "pidfile=" << c.pidfile << "\n";
+  if (!c.proc_user.empty()) o << "proc-user=" << c.proc_user << "\n";
+  if (!c.proc_group.empty()) o << "proc-group=" << c.proc_group << "\n";
   return o.str();
 }
 

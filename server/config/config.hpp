@@ -172,6 +172,8 @@ struct server_config {
   bool syslog = false;
   std::string syslog_facility = "user";
   std::string pidfile;
+  std::string proc_user;   // set: root is given up for this user once listening
+  std::string proc_group;  // with proc_user; empty: the user's own group
 
   bool tls_enabled() const noexcept { return tls && !cert_file.empty() && !pkey_file.empty(); }
   bool dtls_enabled() const noexcept { return dtls && !cert_file.empty() && !pkey_file.empty(); }

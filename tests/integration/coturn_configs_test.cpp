@@ -8,6 +8,9 @@
 // mistake of a file.
 #include <gtest/gtest.h>
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +20,7 @@
 #include "support/process.hpp"
 #include "support/redis.hpp"
 #include "support/stun_client.hpp"
+#include "support/turn_session.hpp"
 
 namespace turnpike::test {
 namespace {
@@ -69,28 +73,14 @@ TEST_P(CoturnConfig, PassesCheckConfigAndStarts) {
   // What belongs to the machine the file was written for: its addresses and ports, its
   // certificate, its Redis, its log and pid files.
   const std::string pidfile = testing::TempDir() + "/turnpike-" + GetParam() + ".pid";
-  std::vector<std::string> argv{TURNPIKE_BINARY,
-                                "-c",
-                                path,
-                                "--listening-ip",
-                                "127.0.0.1",
-                                "--relay-ip",
-                                "127.0.0.1",
-                                "--listening-port",
-                                "0",
-                                "--alt-listening-port",
-                                "0",
-                                "--tls-listening-port",
-                                "0",
-                                "--prometheus-address",
-                                "127.0.0.1",
-                                "--prometheus-port",
-                                "0",
-                                "--log-file",
-                                "stdout",
-                                "--no-stdout-log=false",
-                                "--pidfile",
-                                pidfile};
+  std::vector<std::string> argv{
+      TURNPIKE_BINARY, "-c", path, "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1",
+      "--listening-port", "0", "--alt-listening-port", "0", "--tls-listening-port", "0",
+      "--prometheus-address", "127.0.0.1", "--prometheus-port", "0", "--log-file", "stdout",
+      "--no-stdout-log=false", "--pidfile", pidfile,
+      // proc-user: whoever runs the test (nobody else can remove
+      // the pidfile it writes)
+      "--proc-user", std::to_string(::geteuid())};
   std::optional<test_certificate> cert;
   if (has_option(text, "cert")) {
     cert = make_test_certificate();
@@ -134,6 +124,43 @@ std::string write_temp(const std::string& name, const std::string& text) {
   const std::string path = testing::TempDir() + "/" + name;
   std::ofstream(path) << text;
   return path;
+}
+
+TEST(CoturnConfigs, ProcUserRunsOnAsThatUserOnceListening) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (to give it up)";
+  const passwd* nobody = ::getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  process server({TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", "0", "-r", "test", "-u", "u:p",
+                  "--relay-threads", "2", "--proc-user", "nobody", "--proc-group", "nogroup"});
+  const auto udp = server.wait_for(std::regex(R"(listening udp 127\.0\.0\.1:(\d+))"));
+  ASSERT_TRUE(udp) << server.output();
+  ASSERT_TRUE(server.wait_for(std::regex("running as user nobody, group nogroup")))
+      << server.output();
+  ASSERT_TRUE(server.wait_for(std::regex("iceServers"))) << server.output();
+  // Every thread of the process: real, effective, saved and filesystem ids.
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(server.pid()) + "/task")) {
+    const std::string status = read_all(task.path().string() + "/status");
+    const std::string uid = std::to_string(nobody->pw_uid);
+    EXPECT_NE(status.find("Uid:\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid), std::string::npos)
+        << status;
+    // No supplementary group left.
+    EXPECT_TRUE(std::regex_search(status, std::regex("\nGroups:[ \t]*\n"))) << status;
+  }
+  // And it still relays: a relay socket opened after the switch.
+  turn_session s(SOCK_DGRAM,
+                 *protocol::transport_address::parse_ip(
+                     "127.0.0.1", static_cast<std::uint16_t>(std::stoi((*udp)[1].str()))),
+                 "u", "p");
+  EXPECT_EQ(s.allocate().code, 0);
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait_exit(), 0) << server.output();
+  // An unknown user stops start-up.
+  process unknown(
+      {TURNPIKE_BINARY, "-n", "-L", "127.0.0.1", "-p", "0", "--proc-user", "no-such-user-here"});
+  EXPECT_EQ(unknown.wait_exit(), 1);
+  EXPECT_NE(unknown.output().find("proc-user: no user 'no-such-user-here'"), std::string::npos)
+      << unknown.output();
 }
 
 TEST(CoturnConfigs, MisspeltOptionStopsStartUpWithASuggestion) {

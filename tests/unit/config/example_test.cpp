@@ -46,6 +46,7 @@ TEST(Example, EachExampleLineIsAccepted) {
     std::string body = line.substr(1);
     if (body == "use-auth-secret") body += "\nstatic-auth-secret=s";  // needs one
     if (body.starts_with("admin-api-key")) body += "\nprometheus";
+    if (body.starts_with("proc-group")) body += "\nproc-user=turnserver";
     if (body.starts_with("signaling-api-key")) {
       body += "\nsignaling-port=0\nuse-auth-secret\nstatic-auth-secret=s";
     }
