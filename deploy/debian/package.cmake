@@ -43,7 +43,7 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER
     "Turnpike maintainers <maintainers@users.noreply.b-seed-8b8e81d4.example>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "STUN/TURN relay server for WebRTC")
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-    "Turnpike relays WebRTC media and data for clients behind NATs and firewalls\n (STUN, TURN over UDP, TCP, TLS and DTLS). It reads coturn's turnserver.conf\n options and coturn's Redis, SQLite and PostgreSQL user databases, and exports\n Prometheus metrics.")
+    "Turnpike relays WebRTC media and data for clients behind NATs and firewalls\n(STUN, TURN over UDP, TCP, TLS and DTLS). It reads coturn's turnserver.conf\noptions and coturn's Redis, SQLite and PostgreSQL user databases, and exports\nPrometheus metrics.")
 # (The summary above is the synopsis line; this is the extended description.)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
