@@ -72,6 +72,20 @@ std::string error_of(const reply& rep) {
   return rep.body;
 }
 
+// call(), with anything but a 200 said on `err` (and nullopt returned).
+std::optional<reply> call_ok(const sessions_request& r, http::verb verb, std::string target,
+                             std::ostream& err) {
+  std::string why;
+  auto rep = call(r, verb, std::move(target), why);
+  if (!rep) {
+    err << "turnpike-admin: " << why << "\n";
+  } else if (rep->status != 200) {
+    err << "turnpike-admin: " << rep->status << ": " << error_of(*rep) << "\n";
+    rep.reset();
+  }
+  return rep;
+}
+
 std::string human_bytes(std::uint64_t n) {
   std::ostringstream o;
   if (n < 10'000) {
@@ -93,16 +107,8 @@ std::uint64_t number(const json::value& v) {
 }  // namespace
 
 int list_sessions(const sessions_request& r, std::ostream& out, std::ostream& err) {
-  std::string why;
-  const auto rep = call(r, http::verb::get, query(r), why);
-  if (!rep) {
-    err << "turnpike-admin: " << why << "\n";
-    return 1;
-  }
-  if (rep->status != 200) {
-    err << "turnpike-admin: " << rep->status << ": " << error_of(*rep) << "\n";
-    return 1;
-  }
+  const auto rep = call_ok(r, http::verb::get, query(r), err);
+  if (!rep) return 1;
   if (r.json) {
     out << rep->body;
     return 0;
@@ -143,17 +149,8 @@ int kill_sessions(const sessions_request& r, std::ostream& out, std::ostream& er
     err << "turnpike-admin: kill needs --id, --user or --client-ip\n";
     return 1;
   }
-  std::string target = r.id ? "/sessions/" + *r.id : query(r);
-  std::string why;
-  const auto rep = call(r, http::verb::delete_, target, why);
-  if (!rep) {
-    err << "turnpike-admin: " << why << "\n";
-    return 1;
-  }
-  if (rep->status != 200) {
-    err << "turnpike-admin: " << rep->status << ": " << error_of(*rep) << "\n";
-    return 1;
-  }
+  const auto rep = call_ok(r, http::verb::delete_, r.id ? "/sessions/" + *r.id : query(r), err);
+  if (!rep) return 1;
   boost::system::error_code ec;
   const auto doc = json::parse(rep->body, ec);
   if (ec || !doc.is_object() || !doc.as_object().contains("ended")) {

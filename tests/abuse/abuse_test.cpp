@@ -657,11 +657,10 @@ TEST(Abuse, AnswersCarryNoOptionalAttributesAndStaySmall) {
   EXPECT_LE(challenge_ratio, 3.6);
 }
 
-TEST(Abuse, UnauthenticatedAnswersAreRateLimitedPerSource) {
-  turnpike_under_test server;
-  // 400 unauthenticated Allocates from one source as fast as it can send: at most the
-  // per-second budget is answered, the rest dropped.
-  stun_client c(SOCK_DGRAM, server.v4());
+// 400 unauthenticated Allocates from one socket at `from`, as fast as it can send; returns how
+// many were answered.
+int unsigned_allocate_flood(turnpike_under_test& server, const char* from) {
+  stun_client c(SOCK_DGRAM, server.v4(), addr(from, 0));
   turn_session s(SOCK_DGRAM, server.v4(), "alice", "secret");
   for (int i = 0; i < 400; ++i) {
     c.send_raw(s.build(
@@ -670,6 +669,13 @@ TEST(Abuse, UnauthenticatedAnswersAreRateLimitedPerSource) {
   }
   int answered = 0;
   while (c.receive(300)) ++answered;
+  return answered;
+}
+
+TEST(Abuse, UnauthenticatedAnswersAreRateLimitedPerSource) {
+  turnpike_under_test server;
+  // At most the per-second budget is answered, the rest dropped.
+  const int answered = unsigned_allocate_flood(server, "127.0.0.1");
   EXPECT_GT(answered, 0);
   EXPECT_LE(answered, 60);  // 20 per second, over at most a couple of second boundaries
   // Other sources (another loopback address) are not starved by it.
@@ -685,19 +691,7 @@ TEST(Abuse, ManyClientsBehindOneProvenAddressAllocateAtOnce) {
   // loopback, which would open 15 000 a second). A source that never signs stays at the
   // small budget throughout.
   turnpike_under_test server;  // defaults: 20 answers a second per shard, 1000 when proven
-  auto flood_answers = [&](const char* from) {
-    stun_client c(SOCK_DGRAM, server.v4(), addr(from, 0));
-    turn_session s(SOCK_DGRAM, server.v4(), "alice", "secret");
-    for (int i = 0; i < 400; ++i) {
-      c.send_raw(s.build(
-          p::method::allocate, turn_session::fresh_tid(),
-          [](p::message_builder& b) { p::add_requested_transport(b, 17); }, false));
-    }
-    int answered = 0;
-    while (c.receive(300)) ++answered;
-    return answered;
-  };
-  const int before = flood_answers("127.0.6.2");
+  const int before = unsigned_allocate_flood(server, "127.0.6.2");
   EXPECT_GT(before, 0);
   EXPECT_LE(before, 60);
 
@@ -721,7 +715,7 @@ TEST(Abuse, ManyClientsBehindOneProvenAddressAllocateAtOnce) {
   RecordProperty("allocations_per_second", std::to_string(succeeded / seconds));
   std::printf("2000 allocations from one proven address in %.2f s\n", seconds);
 
-  const int after = flood_answers("127.0.6.2");
+  const int after = unsigned_allocate_flood(server, "127.0.6.2");
   EXPECT_LE(after, 60);
   EXPECT_TRUE(server.answers());
 }
