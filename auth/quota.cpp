@@ -4,6 +4,12 @@
 
 namespace turnpike::auth {
 
+void quota::set_limits(unsigned per_user, unsigned total) {
+  std::lock_guard lock(mutex_);
+  per_user_ = per_user;
+  total_ = total;
+}
+
 bool quota::acquire(std::string_view user) {
   std::lock_guard lock(mutex_);
   if (total_ != 0 && count_ >= total_) return false;

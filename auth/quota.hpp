@@ -34,6 +34,8 @@ class quota final : public allocation_quota {
   // 0 means unlimited.
   quota(unsigned per_user, unsigned total) noexcept : per_user_(per_user), total_(total) {}
 
+  // New limits (0: unlimited) from now on; allocations already held stay.
+  void set_limits(unsigned per_user, unsigned total);
   bool acquire(std::string_view user);
   void release(std::string_view user);
   unsigned in_use() const;

@@ -24,6 +24,10 @@ namespace turnpike::auth {
 
 struct realm_options {
   std::optional<std::uint64_t> max_bps;  // absent: the configured max-bps
+  // From SQL's turn_realm_option (Redis's are read by the quota script on every Allocate);
+  // absent: the configured user-quota / total-quota.
+  std::optional<unsigned> user_quota;
+  std::optional<unsigned> total_quota;
   std::vector<protocol::ip_range> allowed;
   std::vector<protocol::ip_range> denied;
   std::vector<std::string> rejected;  // entries that are not numbers / IP ranges

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "auth/sql_realm.hpp"
 
+#include <charconv>
+
 namespace turnpike::auth {
 
 sql_realm_watch::sql_realm_watch(std::unique_ptr<sql_connection> connection, std::string realm,
@@ -21,9 +23,9 @@ sql_realm_watch::~sql_realm_watch() {
 }
 
 std::optional<realm_options> sql_realm_watch::read() {
-  const auto option = connection_->query(
-      "SELECT value FROM turn_realm_option WHERE realm = $1 AND opt = 'max-bps'", {realm_});
-  if (!option) return std::nullopt;
+  const auto option_rows =
+      connection_->query("SELECT opt, value FROM turn_realm_option WHERE realm = $1", {realm_});
+  if (!option_rows) return std::nullopt;
   auto column = [&](const char* sql) -> std::optional<std::vector<std::string>> {
     const auto rows = connection_->query(sql, {realm_});
     if (!rows) return std::nullopt;
@@ -37,8 +39,28 @@ std::optional<realm_options> sql_realm_watch::read() {
   const auto denied = column("SELECT ip_range FROM denied_peer_ip WHERE realm = $1");
   if (!allowed || !denied) return std::nullopt;
   std::optional<std::string> max_bps;
-  if (!option->empty() && !option->front().empty()) max_bps = option->front()[0];
-  return make_realm_options(max_bps, *allowed, *denied);
+  std::optional<unsigned> user_quota, total_quota;
+  std::vector<std::string> rejected;
+  for (const auto& row : *option_rows) {
+    if (row.size() < 2 || !row[0] || !row[1]) continue;
+    if (*row[0] == "max-bps") {
+      max_bps = row[1];
+    } else if (*row[0] == "user-quota" || *row[0] == "total-quota") {
+      unsigned n = 0;
+      const auto& v = *row[1];
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc{} || end != v.data() + v.size()) {
+        rejected.push_back(*row[0] + "=" + v);
+      } else {
+        (*row[0] == "user-quota" ? user_quota : total_quota) = n;
+      }
+    }
+  }
+  auto o = make_realm_options(max_bps, *allowed, *denied);
+  o.user_quota = user_quota;
+  o.total_quota = total_quota;
+  o.rejected.insert(o.rejected.end(), rejected.begin(), rejected.end());
+  return o;
 }
 
 void sql_realm_watch::loop() {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // A realm's options from an SQL user database in coturn's schema, read again every few
 // seconds on a thread (and connection) of its own:
-//   turn_realm_option(realm, opt='max-bps', value)   bytes per second per allocation
+//   turn_realm_option(realm, opt, value)             max-bps, user-quota, total-quota
 //   allowed_peer_ip(realm, ip_range)                  added to the configured
 //   denied_peer_ip(realm, ip_range)                   allowed-/denied-peer-ip lists
 // As with Redis (redis_realm.hpp), `changed` runs after the first successful read and after

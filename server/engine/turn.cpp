@@ -460,9 +460,11 @@ void engine::on_refresh(allocation& a, const p::message_view& req, const request
     b.add_u32(p::attr::lifetime, 0);
     ++counters_.success_responses;
     const five_tuple client = a.client;
-    finish_and_send(client, b, req, &auth);
+    // Gone (relays closed, quota given back) before the answer leaves: a client that acts on
+    // the answer, on this shard or another, finds the allocation's resources free.
     ++counters_.allocations_deleted;
     remove_allocation(client);  // `a` is gone after this
+    finish_and_send(client, b, req, &auth);
     return;
   }
   const auto life = clamp_lifetime(t, asked);

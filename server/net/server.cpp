@@ -141,9 +141,17 @@ void server::apply_realm_options(const auth::realm_options& opts, const char* fr
   for (const auto& bad : opts.rejected) {
     spdlog::warn("realm {} in {}: ignoring {}", realm_, from, bad);
   }
+  auto shown = [](const auto& v) { return v ? std::to_string(*v) : std::string("(config)"); };
   spdlog::info("realm {} options from {}: max-bps={} allowed-peer-ip={} denied-peer-ip={}", realm_,
-               from, opts.max_bps ? std::to_string(*opts.max_bps) : std::string("(config)"),
-               opts.allowed.size(), opts.denied.size());
+               from, shown(opts.max_bps), opts.allowed.size(), opts.denied.size());
+  if (opts.user_quota || opts.total_quota) {
+    spdlog::info("realm {} quotas from {}: user-quota={} total-quota={}", realm_, from,
+                 shown(opts.user_quota), shown(opts.total_quota));
+  }
+  if (!redis_quota_) {
+    quota_.set_limits(opts.user_quota.value_or(cfg_.user_quota),
+                      opts.total_quota.value_or(cfg_.total_quota));
+  }
   for (auto& s : shards_) s->apply_realm_options(opts);
 }
 
@@ -221,7 +229,8 @@ engine::engine_settings server::engine_settings_for() {
   engine::turn_settings t;
   t.realm = realm_;
   t.keys = keys_.get();
-  t.quota = (cfg_.user_quota != 0 || cfg_.total_quota != 0) ? &quota_ : nullptr;
+  // With an SQL user database the realm's quotas may come from it later: counted always.
+  t.quota = (cfg_.user_quota != 0 || cfg_.total_quota != 0 || sql_store_) ? &quota_ : nullptr;
   t.nonce.emplace(nonce_secret_, std::chrono::seconds(cfg_.stale_nonce),
                   protocol::security_feature::password_algorithms);
   t.default_lifetime =

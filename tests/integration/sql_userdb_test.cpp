@@ -89,10 +89,16 @@ class SqlUserdbTest : public ::testing::Test {
     argv.insert(argv.end(), {"-p", std::to_string(port_), "127.0.0.1"});
     return run_uclient(argv);
   }
+  // The answer to an Allocate; one that succeeds is deleted again (an allocation outlives its
+  // client's socket, and would count against a quota).
   int allocate(const std::string& user, const std::string& password) {
     turn_session s(SOCK_DGRAM, *protocol::transport_address::parse_ip("127.0.0.1", port_), user,
                    password);
-    return s.allocate().code;
+    const int code = s.allocate().code;
+    if (code == 0) {
+      EXPECT_EQ(s.remove().code, 0);
+    }
+    return code;
   }
   // Users and secrets as turnadmin wrote them authenticate; a wrong password does not.
   void expect_turnadmin_users_authenticate() {
@@ -173,10 +179,10 @@ TEST_F(SqlUserdbTest, TurnpikeAdminWritesWhatTurnadminAndTheServerRead) {
   EXPECT_EQ(admin({"-a", "-u", "dave", "-r", realm, "-p", "dave-password"}).first, 0);
   EXPECT_EQ(admin({"-a", "-u", "erin", "-r", realm, "-p", "erin-password"}).first, 0);
   EXPECT_EQ(admin({"-s", "admin-rest-secret", "-r", realm}).first, 0);
-  EXPECT_EQ(admin({"-O", "-r", realm, "--max-bps", "500000"}).first, 0);
+  EXPECT_EQ(admin({"-O", "-r", realm, "--max-bps", "500000", "--user-quota", "1"}).first, 0);
   EXPECT_EQ(admin({"-l", "-r", realm}).second, "dave\t" + realm + "\nerin\t" + realm + "\n");
   EXPECT_EQ(admin({"-S", "-r", realm}).second, "admin-rest-secret\n");
-  EXPECT_EQ(admin({"-R", "-r", realm}).second, "max-bps=500000\n");
+  EXPECT_EQ(admin({"-R", "-r", realm}).second, "max-bps=500000\nuser-quota=1\n");
   {
     process listed({"turnadmin", "-l", "-b", db});
     listed.wait_exit(30s);
@@ -204,6 +210,10 @@ TEST_F(SqlUserdbTest, TurnpikeAdminWritesWhatTurnadminAndTheServerRead) {
       server_->wait_for(std::regex("realm sql\\.test options from the user database: "
                                    "max-bps=500000 allowed-peer-ip=1 denied-peer-ip=1")))
       << server_->output();
+  ASSERT_TRUE(
+      server_->wait_for(std::regex("realm sql\\.test quotas from the user database: user-quota=1 "
+                                   "total-quota=\\(config\\)")))
+      << server_->output();
   {
     turn_session s(SOCK_DGRAM, *protocol::transport_address::parse_ip("127.0.0.1", port_), "dave",
                    "dave-password");
@@ -211,9 +221,17 @@ TEST_F(SqlUserdbTest, TurnpikeAdminWritesWhatTurnadminAndTheServerRead) {
     EXPECT_EQ(s.create_permission(*protocol::transport_address::parse_ip("127.0.0.5", 9)).code,
               403);
     EXPECT_EQ(s.create_permission(*protocol::transport_address::parse_ip("127.0.0.6", 9)).code, 0);
+    // user-quota=1 from the database: dave's second allocation is refused while this one lasts.
+    EXPECT_EQ(allocate("dave", "dave-password"), 486);
+    EXPECT_EQ(s.remove().code, 0);
   }
   EXPECT_EQ(allocate("dave", "dave-password"), 0);
   EXPECT_EQ(allocate("dave", "erin-password"), 401);
+  // (uclient holds three allocations: its probe and one per client.)
+  EXPECT_EQ(admin({"-O", "-r", realm, "--user-quota", "3"}).first, 0);
+  ASSERT_TRUE(server_->wait_for(
+      std::regex("realm sql\\.test quotas from the user database: user-quota=3")))
+      << server_->output();
   const auto rest = uclient({"-u", "frank", "-W", "admin-rest-secret"});
   EXPECT_TRUE(rest.zero_loss) << rest.output;
   // Deleted: refused once the cache (redis-cache-ttl 0 here) asks again.
