@@ -81,15 +81,12 @@ server::server(const config::server_config& cfg)
     redis_users_ = std::make_unique<auth::cached_users>(*redis_store_, o);
     redis_quota_ = std::make_unique<auth::redis_quota>(*redis_, cfg_.user_quota, cfg_.total_quota,
                                                        std::chrono::seconds(cfg_.redis_lease_ttl));
+    chain_per_shard(*redis_users_, shard_redis_);
     for (auto& s : shards_) {
       boost::asio::io_context* io = &s->io();
       auto post = [io](std::function<void()> f) { boost::asio::post(*io, std::move(f)); };
-      shard_redis_.push_back(std::make_unique<auth::cached_key_source>(*redis_users_, post));
       shard_quotas_.push_back(
           std::make_unique<auth::posting_quota>(*redis_quota_, s->index(), post));
-      auto sources = key_sources_;
-      sources.push_back(shard_redis_.back().get());
-      shard_keys_.push_back(std::make_unique<auth::key_chain>(std::move(sources)));
     }
     realm_watch_ = std::make_unique<auth::redis_realm_watch>(
         *redis_, realm_, std::chrono::seconds(std::max(1u, cfg_.redis_cache_ttl)),
@@ -127,12 +124,17 @@ void server::set_up_sql_userdb() {
           : auth::make_postgres_connection(db.target),
       realm_, std::chrono::seconds(std::max(1u, cfg_.redis_cache_ttl)),
       [this](const auth::realm_options& opts) { apply_realm_options(opts, "the user database"); });
+  chain_per_shard(*sql_users_, shard_sql_);
+}
+
+void server::chain_per_shard(auth::cached_users& users,
+                             std::vector<std::unique_ptr<auth::cached_key_source>>& per_shard) {
   for (auto& s : shards_) {
     boost::asio::io_context* io = &s->io();
     auto post = [io](std::function<void()> f) { boost::asio::post(*io, std::move(f)); };
-    shard_sql_.push_back(std::make_unique<auth::cached_key_source>(*sql_users_, post));
+    per_shard.push_back(std::make_unique<auth::cached_key_source>(users, post));
     auto sources = key_sources_;
-    sources.push_back(shard_sql_.back().get());
+    sources.push_back(per_shard.back().get());
     shard_keys_.push_back(std::make_unique<auth::key_chain>(std::move(sources)));
   }
 }

@@ -109,6 +109,10 @@ class server {
   void make_statsdb();
   // userdb / psql-userdb: the store's thread, its cache, and one key source per shard.
   void set_up_sql_userdb();
+  // A user database's cache asked by each shard through a key source of its own (answers
+  // posted back to that shard), last in the shard's key chain.
+  void chain_per_shard(auth::cached_users& users,
+                       std::vector<std::unique_ptr<auth::cached_key_source>>& per_shard);
   // A realm's options read from a user database: logged and handed to every shard.
   void apply_realm_options(const auth::realm_options& opts, const char* from);
   // relay-mux: loads the program, opens the shards' sockets, then drops the capabilities those
