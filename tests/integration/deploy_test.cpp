@@ -158,8 +158,8 @@ TEST(Deploy, DebianPackageHoldsTheServiceAndLintianFindsNoError) {
   if (!std::filesystem::exists("/usr/bin/lintian")) GTEST_SKIP() << "lintian not installed";
   char dir[] = "/tmp/turnpike-deb-XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
-  process pack({"cpack", "-G", "DEB", "--config", TURNPIKE_BUILD_DIR "/CPackConfig.cmake", "-B",
-                dir});
+  process pack(
+      {"cpack", "-G", "DEB", "--config", TURNPIKE_BUILD_DIR "/CPackConfig.cmake", "-B", dir});
   ASSERT_EQ(pack.wait_exit(300s), 0) << pack.output();
   const std::string deb =
       std::string(dir) + "/turnpike_" TURNPIKE_VERSION "_" + TURNPIKE_DEB_ARCH + ".deb";
@@ -171,8 +171,7 @@ TEST(Deploy, DebianPackageHoldsTheServiceAndLintianFindsNoError) {
        {"./usr/bin/turnpike", "./usr/bin/turnpike-admin", "./lib/systemd/system/turnpike.service",
         "./etc/turnpike/turnserver.conf", "./usr/share/doc/turnpike/copyright",
         "./usr/share/doc/turnpike/changelog.gz"}) {
-    EXPECT_NE(contents.output().find(path), std::string::npos) << path << "\n"
-                                                                << contents.output();
+    EXPECT_NE(contents.output().find(path), std::string::npos) << path << "\n" << contents.output();
   }
   process control({"dpkg-deb", "--field", deb, "Depends"});
   ASSERT_EQ(control.wait_exit(30s), 0) << control.output();
@@ -184,8 +183,9 @@ TEST(Deploy, DebianPackageHoldsTheServiceAndLintianFindsNoError) {
   EXPECT_EQ(conffiles.output(), "/etc/turnpike/turnserver.conf\n");
 
   // The unit as packaged: the binary in /usr/bin, the package's system user.
-  process unit({"sh", "-c", "dpkg-deb --fsys-tarfile " + deb +
-                                " | tar -xO ./lib/systemd/system/turnpike.service"});
+  process unit(
+      {"sh", "-c",
+       "dpkg-deb --fsys-tarfile " + deb + " | tar -xO ./lib/systemd/system/turnpike.service"});
   unit.wait_exit(30s);
   EXPECT_NE(unit.output().find("ExecStart=/usr/bin/turnpike -c /etc/turnpike/turnserver.conf"),
             std::string::npos)

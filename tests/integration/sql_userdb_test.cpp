@@ -229,8 +229,8 @@ TEST_F(SqlUserdbTest, TurnpikeAdminWritesWhatTurnadminAndTheServerRead) {
   EXPECT_EQ(allocate("dave", "erin-password"), 401);
   // (uclient holds three allocations: its probe and one per client.)
   EXPECT_EQ(admin({"-O", "-r", realm, "--user-quota", "3"}).first, 0);
-  ASSERT_TRUE(server_->wait_for(
-      std::regex("realm sql\\.test quotas from the user database: user-quota=3")))
+  ASSERT_TRUE(
+      server_->wait_for(std::regex("realm sql\\.test quotas from the user database: user-quota=3")))
       << server_->output();
   const auto rest = uclient({"-u", "frank", "-W", "admin-rest-secret"});
   EXPECT_TRUE(rest.zero_loss) << rest.output;
