@@ -16,14 +16,8 @@
 namespace turnpike::server::config {
 namespace {
 
-std::string where(const setting& s) {
-  std::string w =
-      s.line == 0 ? std::string("command line: --") : s.file + ":" + std::to_string(s.line) + ": ";
-  return w + s.name + ": ";
-}
-
 [[noreturn]] void fail(const setting& s, const std::string& reason) {
-  throw config_error(where(s) + reason);
+  throw config_error(s.where() + reason);
 }
 
 const std::string& need_value(const setting& s) {
@@ -549,55 +543,9 @@ config_errors::config_errors(std::vector<std::string> errors_in,
 
 namespace {
 
-// `host` itself when it is not a host name; else the address it resolves to (coturn's choice:
-// the first IPv4 one, else the first IPv6 one), noted. A name that does not resolve is an error
-// of setting `s`.
-std::string address_of(const setting& s, const std::string& host, const host_resolver& resolve,
-                       std::vector<std::string>& notes) {
-  if (!is_host_name(host)) return host;
-  std::string error;
-  const auto answers = resolve(host, error);
-  const auto chosen = first_address(answers);
-  if (!chosen) {
-    fail(s, "'" + host + "' is neither an address nor a host name that resolves (" + error + ")");
-  }
-  std::string all;
-  for (const auto& a : answers) all += (all.empty() ? "" : ", ") + a.ip_string();
-  notes.push_back(where(s) + "'" + host + "' resolved to " + all + "; using " +
-                  chosen->ip_string());
-  return chosen->ip_string();
-}
-
-// The setting with host names in its value replaced by the address they resolve to. Values
-// that are neither stay as they are, for the handler to refuse.
-setting with_names_resolved(const setting& s, const host_resolver& resolve,
-                            std::vector<std::string>& notes) {
-  auto address_of = [&](const std::string& host) {
-    return config::address_of(s, host, resolve, notes);
-  };
-  if (!s.value) return s;
-  setting out = s;
-  const std::string& v = *s.value;
-  if (s.name == "listening-ip" || s.name == "relay-ip") {
-    out.value = address_of(v);
-  } else if (s.name == "external-ip") {
-    const auto slash = v.find('/');
-    out.value = address_of(v.substr(0, slash));
-    if (slash != std::string::npos) *out.value += "/" + address_of(v.substr(slash + 1));
-  } else if (s.name.ends_with("alternate-server")) {
-    // host, or host:port (not a bracketed or bare IPv6 address)
-    const auto colon = v.find(':');
-    if (!v.starts_with('[') && colon == v.rfind(':')) {
-      out.value = address_of(v.substr(0, colon));
-      if (colon != std::string::npos) *out.value += v.substr(colon);
-    }
-  }
-  return out;
-}
-
 void resolve_redis_host(std::optional<auth::redis_endpoint>& db, const setting* from,
                         const host_resolver& resolve, std::vector<std::string>& notes) {
-  if (db && from != nullptr) db->host = address_of(*from, db->host, resolve, notes);
+  if (db && from != nullptr) db->host = resolve_host(*from, db->host, resolve, notes);
 }
 
 }  // namespace
@@ -617,11 +565,9 @@ loaded_config build_config(const std::vector<setting>& from_file,
   const setting* redis_userdb = nullptr;
   const setting* redis_statsdb = nullptr;
   auto take = [&](const setting& s, bool from_file_side) {
-    if (!s.note.empty()) out.warnings.push_back(where(s) + s.note);
+    if (!s.note.empty()) out.warnings.push_back(s.where() + s.note);
     if (!s.problem.empty()) {
-      errors.push_back((s.line == 0 ? std::string("command line: ")
-                                    : s.file + ":" + std::to_string(s.line) + ": ") +
-                       s.problem);
+      errors.push_back(s.place() + s.problem);
       return;
     }
     const option_spec* spec = find_option(s.name);
@@ -631,19 +577,19 @@ loaded_config build_config(const std::vector<setting>& from_file,
       case option_status::supported:
         break;
       case option_status::not_yet:
-        out.warnings.push_back(where(s) + "coturn option not supported by Turnpike yet; ignored" +
+        out.warnings.push_back(s.where() + "coturn option not supported by Turnpike yet; ignored" +
                                advice);
         return;
       case option_status::turnpike_default:
-        out.warnings.push_back(where(s) + "already what Turnpike does" + advice +
+        out.warnings.push_back(s.where() + "already what Turnpike does" + advice +
                                "; the line can go");
         return;
       case option_status::removed:
-        out.warnings.push_back(where(s) + "no longer a coturn option" + advice + "; ignored");
+        out.warnings.push_back(s.where() + "no longer a coturn option" + advice + "; ignored");
         return;
     }
     if (from_file_side && spec->kind == option_kind::list && overridden(s.name)) return;
-    apply(out.cfg, with_names_resolved(s, resolve, out.notes));
+    apply(out.cfg, resolve_host_names(s, resolve, out.notes));
     if (s.name == "redis-userdb") redis_userdb = &s;
     if (s.name == "redis-statsdb") redis_statsdb = &s;
   };

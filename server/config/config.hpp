@@ -193,6 +193,13 @@ struct setting {
   int line = 0;
   std::string note;     // a warning about the line (e.g. a trailing comment was dropped)
   std::string problem;  // why the line cannot be taken (unknown name, missing value)
+
+  // "file:12: " or "command line: ", to start a message about this setting.
+  std::string place() const {
+    return line == 0 ? std::string("command line: ") : file + ":" + std::to_string(line) + ": ";
+  }
+  // place() and the option: "file:12: listening-port: " or "command line: --listening-port: ".
+  std::string where() const { return place() + (line == 0 ? "--" : "") + name + ": "; }
 };
 
 // Splits turnserver.conf text into settings. A line that is not an option Turnpike or coturn

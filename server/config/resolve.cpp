@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "server/config/resolve.hpp"
 
+#include "server/config/config.hpp"
+
 #include <netdb.h>
 #include <sys/socket.h>
 
@@ -63,6 +65,46 @@ std::optional<protocol::transport_address> first_address(
   }
   if (!answers.empty()) return answers.front();
   return std::nullopt;
+}
+
+std::string resolve_host(const setting& s, const std::string& host, const host_resolver& resolve,
+                         std::vector<std::string>& notes) {
+  if (!is_host_name(host)) return host;
+  std::string error;
+  const auto answers = resolve(host, error);
+  const auto chosen = first_address(answers);
+  if (!chosen) {
+    throw config_error(s.where() + "'" + host +
+                       "' is neither an address nor a host name that resolves (" + error + ")");
+  }
+  std::string all;
+  for (const auto& a : answers) all += (all.empty() ? "" : ", ") + a.ip_string();
+  notes.push_back(s.where() + "'" + host + "' resolved to " + all + "; using " +
+                  chosen->ip_string());
+  return chosen->ip_string();
+}
+
+setting resolve_host_names(const setting& s, const host_resolver& resolve,
+                           std::vector<std::string>& notes) {
+  auto address_of = [&](const std::string& host) { return resolve_host(s, host, resolve, notes); };
+  if (!s.value) return s;
+  setting out = s;
+  const std::string& v = *s.value;
+  if (s.name == "listening-ip" || s.name == "relay-ip") {
+    out.value = address_of(v);
+  } else if (s.name == "external-ip") {
+    const auto slash = v.find('/');
+    out.value = address_of(v.substr(0, slash));
+    if (slash != std::string::npos) *out.value += "/" + address_of(v.substr(slash + 1));
+  } else if (s.name.ends_with("alternate-server")) {
+    // host, or host:port (not a bracketed or bare IPv6 address)
+    const auto colon = v.find(':');
+    if (!v.starts_with('[') && colon == v.rfind(':')) {
+      out.value = address_of(v.substr(0, colon));
+      if (colon != std::string::npos) *out.value += v.substr(colon);
+    }
+  }
+  return out;
 }
 
 }  // namespace turnpike::server::config

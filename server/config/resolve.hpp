@@ -32,4 +32,18 @@ bool is_host_name(std::string_view text);
 std::optional<protocol::transport_address> first_address(
     const std::vector<protocol::transport_address>& answers);
 
+struct setting;
+
+// `host` itself when it is not a host name; else the address it resolves to (first_address),
+// with the resolution noted in `notes`. A name that does not resolve throws config_error
+// naming setting `s`.
+std::string resolve_host(const setting& s, const std::string& host, const host_resolver& resolve,
+                         std::vector<std::string>& notes);
+
+// `s` with host names in its value replaced by addresses, for the options where coturn takes
+// names: listening-ip, relay-ip, external-ip (public/private), the *alternate-server ones
+// (host[:port]). Other values stay as they are, for the option's handler to judge.
+setting resolve_host_names(const setting& s, const host_resolver& resolve,
+                           std::vector<std::string>& notes);
+
 }  // namespace turnpike::server::config

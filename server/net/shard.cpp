@@ -202,28 +202,19 @@ shard_snapshot& shard_snapshot::operator+=(const shard_snapshot& o) noexcept {
 }
 
 std::future<std::vector<engine::session_info>> shard::sessions(engine::session_filter filter) {
-  auto promise = std::make_shared<std::promise<std::vector<engine::session_info>>>();
-  auto result = promise->get_future();
-  boost::asio::post(io_, [this, promise, filter = std::move(filter)] {
-    promise->set_value(engine_ ? engine_->sessions(filter, now())
-                               : std::vector<engine::session_info>{});
+  return on_own_thread([this, filter = std::move(filter)] {
+    return engine_ ? engine_->sessions(filter, now()) : std::vector<engine::session_info>{};
   });
-  return result;
 }
 
 std::future<std::size_t> shard::end_sessions(engine::session_filter filter) {
-  auto promise = std::make_shared<std::promise<std::size_t>>();
-  auto result = promise->get_future();
-  boost::asio::post(io_, [this, promise, filter = std::move(filter)] {
-    promise->set_value(engine_ ? engine_->end_sessions(filter) : 0);
+  return on_own_thread([this, filter = std::move(filter)]() -> std::size_t {
+    return engine_ ? engine_->end_sessions(filter) : 0;
   });
-  return result;
 }
 
 std::future<shard_snapshot> shard::snapshot() {
-  auto promise = std::make_shared<std::promise<shard_snapshot>>();
-  auto result = promise->get_future();
-  boost::asio::post(io_, [this, promise] {
+  return on_own_thread([this] {
     shard_snapshot s;
     if (engine_) {
       s.counters = engine_->counters();
@@ -244,9 +235,8 @@ std::future<shard_snapshot> shard::snapshot() {
     if (::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0) {
       s.cpu_seconds = static_cast<double>(cpu.tv_sec) + static_cast<double>(cpu.tv_nsec) / 1e9;
     }
-    promise->set_value(s);
+    return s;
   });
-  return result;
 }
 
 void shard::on_peer_packet(engine::relay_id id, const protocol::transport_address& peer,

@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -225,6 +226,14 @@ class shard final : public engine::client_sink, public engine::relay_io {
   void on_peer_tcp_connection(engine::relay_id id, boost::asio::ip::tcp::socket peer);
 
  private:
+  // Runs `f` on the shard's thread; its result through the future.
+  template <class F>
+  auto on_own_thread(F f) -> std::future<decltype(f())> {
+    auto promise = std::make_shared<std::promise<decltype(f())>>();
+    auto result = promise->get_future();
+    boost::asio::post(io_, [promise, f = std::move(f)]() mutable { promise->set_value(f()); });
+    return result;
+  }
   static engine::instant now() noexcept;
   void rearm_timer();
   std::optional<engine::opened_relay> open_relay_here(const engine::relay_request& request,
