@@ -86,20 +86,4 @@ std::unique_ptr<sql_connection> make_postgres_connection(std::string conninfo) {
   return std::make_unique<postgres_connection>("connect_timeout=5 " + conninfo);
 }
 
-std::string describe_sql_target(sql_kind kind, const std::string& target) {
-  if (kind == sql_kind::sqlite) return "SQLite " + target;
-  // The conninfo without its password.
-  std::string out;
-  std::size_t at = 0;
-  while (at < target.size()) {
-    const auto end = target.find(' ', at);
-    std::string word = target.substr(at, end == std::string::npos ? std::string::npos : end - at);
-    if (word.starts_with("password=")) word = "password=<hidden>";
-    if (!word.empty()) out += (out.empty() ? "" : " ") + word;
-    if (end == std::string::npos) break;
-    at = end + 1;
-  }
-  return "PostgreSQL " + out;
-}
-
 }  // namespace turnpike::auth

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// A realm's options kept in Redis in coturn's layout, read again every few seconds:
+// A realm's options (realm_options.hpp) kept in Redis in coturn's layout, read again every few
+// seconds:
 //   turn/realm/<realm>/max-bps          bytes per second per allocation (0: unlimited)
 //   turn/realm/<realm>/allowed-peer-ip  set of IPs or ranges (a-b or CIDR), added to the
 //   turn/realm/<realm>/denied-peer-ip   configured allowed-/denied-peer-ip lists
@@ -17,28 +18,11 @@
 #include <thread>
 #include <vector>
 
+#include "auth/realm_options.hpp"
 #include "auth/redis_client.hpp"
-#include "protocol/ip_range.hpp"
 
 namespace turnpike::auth {
 
-struct realm_options {
-  std::optional<std::uint64_t> max_bps;  // absent: the configured max-bps
-  // From SQL's turn_realm_option (Redis's are read by the quota script on every Allocate);
-  // absent: the configured user-quota / total-quota.
-  std::optional<unsigned> user_quota;
-  std::optional<unsigned> total_quota;
-  std::vector<protocol::ip_range> allowed;
-  std::vector<protocol::ip_range> denied;
-  std::vector<std::string> rejected;  // entries that are not numbers / IP ranges
-  friend bool operator==(const realm_options&, const realm_options&) = default;
-};
-
-// Builds options from what a database holds (any store): values that do not parse go to
-// `rejected`; lists are sorted, so equal contents compare equal.
-realm_options make_realm_options(const std::optional<std::string>& max_bps,
-                                 const std::vector<std::string>& allowed,
-                                 const std::vector<std::string>& denied);
 // Builds options from the three replies (GET max-bps, SMEMBERS allowed, SMEMBERS denied).
 realm_options parse_realm_options(const std::vector<redis_reply>& replies);
 

@@ -10,13 +10,14 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
-#include "auth/redis_realm.hpp"
+#include "auth/realm_options.hpp"
 #include "auth/sql_connection.hpp"
 
 namespace turnpike::auth {

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "auth/redis_client.hpp"
+#include "auth/redis_endpoint.hpp"
 #include "auth/sql_connection.hpp"
 #include "protocol/ip_range.hpp"
 #include "protocol/long_term_key.hpp"

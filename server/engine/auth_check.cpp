@@ -171,31 +171,43 @@ void engine::authenticate(const five_tuple& path, const p::message_view& req, co
     count_auth_failure(auth_failure::user_throttled);
     return;
   }
-  // Ask the key source. The request is copied so an asynchronous answer can still use it.
-  auto copy = std::make_shared<std::vector<std::uint8_t>>(req.bytes().begin(), req.bytes().end());
-  t.keys->find_key(
-      *username, *realm, now.unix_seconds,
-      [this, alive = alive_, path, copy, now, a](const auth::lookup_result& r) mutable {
-        if (!*alive) return;
-        auto m = p::message_view::parse(*copy);
-        if (!m) return;
-        a.username = *text_of(*m, p::attr::username);
-        if (r.status == auth::lookup_status::unavailable) {
-          count_auth_failure(auth_failure::store_unavailable);
-          send_error(path, *m, p::error::server_error);
-          return;
-        }
-        for (const auth::credential& key : r.keys) {
-          if (verify_with(*m, key, a.key_is_sha256)) {
-            a.key = key;
-            dispatch_authenticated(path, *m, a, now);
-            return;
-          }
-        }
-        count_auth_failure(auth_failure::bad_credentials);
-        user_failed(a.username, now);
-        send_unauthenticated(path, *m, p::error::unauthenticated, now);
-      });
+  // Ask the key source; the answer comes back through on_key_answer, maybe at once. The
+  // request is copied: the answer may arrive after its datagram is gone.
+  const ask_id ask = next_ask_++;
+  key_waits_.emplace(
+      ask, key_wait{path, std::vector<std::uint8_t>(req.bytes().begin(), req.bytes().end()), sha256,
+                    a.mi256});
+  stores_->find_key(ask, *username, *realm, now.unix_seconds);
+}
+
+void engine::on_key_answer(ask_id ask, const auth::lookup_result& result,
+                           const instant& now) noexcept {
+  const auto it = key_waits_.find(ask);
+  if (it == key_waits_.end()) return;
+  const key_wait wait = std::move(it->second);
+  key_waits_.erase(it);
+  const auto m = p::message_view::parse(wait.request);
+  if (!m) return;
+  request_auth a;
+  a.authenticated = true;
+  a.key_is_sha256 = wait.key_is_sha256;
+  a.mi256 = wait.mi256;
+  a.username = *text_of(*m, p::attr::username);  // a view into `wait`, alive until we return
+  if (result.status == auth::lookup_status::unavailable) {
+    count_auth_failure(auth_failure::store_unavailable);
+    send_error(wait.path, *m, p::error::server_error);
+    return;
+  }
+  for (const auth::credential& key : result.keys) {
+    if (verify_with(*m, key, a.key_is_sha256)) {
+      a.key = key;
+      dispatch_authenticated(wait.path, *m, a, now);
+      return;
+    }
+  }
+  count_auth_failure(auth_failure::bad_credentials);
+  user_failed(a.username, now);
+  send_unauthenticated(wait.path, *m, p::error::unauthenticated, now);
 }
 
 }  // namespace turnpike::server::engine

@@ -4,8 +4,8 @@
 // Binding requests without the magic cookie).
 #include "server/engine/engine.hpp"
 
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
+#include <stdexcept>
 
 #include "protocol/attr_address.hpp"
 #include "protocol/attr_auth.hpp"
@@ -160,17 +160,23 @@ std::size_t five_tuple_hash::operator()(const five_tuple& t) const noexcept {
   return h;
 }
 
-engine::engine(engine_settings settings, client_sink& sink, relay_io* relays)
+engine::engine(engine_settings settings, client_sink& sink, relay_io* relays, store_io* stores)
     : settings_(std::move(settings)),
       sink_(sink),
       relays_(relays),
+      stores_(stores),
       out_(std::make_unique<std::array<std::uint8_t, 65536 + 128>>()) {
   if (settings_.turn) {
+    if (!settings_.random) throw std::invalid_argument("engine: TURN needs a random source");
+    if (relays_ == nullptr) throw std::invalid_argument("engine: TURN needs relay_io");
+    if ((settings_.turn->long_term_credentials || settings_.turn->quota) && stores_ == nullptr) {
+      throw std::invalid_argument("engine: credentials and quotas need store_io");
+    }
     // Authentication needs nonces; a caller that gave keys but no nonce codec gets one with
     // a random secret (nonces then only hold within this process).
-    if (settings_.turn->keys != nullptr && !settings_.turn->nonce) {
+    if (settings_.turn->long_term_credentials && !settings_.turn->nonce) {
       std::array<std::uint8_t, 32> secret{};
-      RAND_bytes(secret.data(), static_cast<int>(secret.size()));
+      settings_.random(secret);
       settings_.turn->nonce.emplace(secret, std::chrono::seconds(600),
                                     p::security_feature::password_algorithms);
     }
@@ -199,7 +205,6 @@ void engine::set_realm_options(const auth::realm_options& r) {
 }
 
 engine::~engine() {
-  *alive_ = false;
   close_all();
 }
 

@@ -13,13 +13,14 @@
 #include <memory>
 #include <optional>
 #include <queue>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "auth/key_source.hpp"
 #include "auth/quota.hpp"
-#include "auth/redis_realm.hpp"
+#include "auth/realm_options.hpp"
 #include "protocol/message.hpp"
 #include "server/engine/allocation.hpp"
 #include "server/engine/challenge_budget.hpp"
@@ -27,6 +28,7 @@
 #include "server/engine/peer_policy.hpp"
 #include "server/engine/relay_io.hpp"
 #include "server/engine/sessions.hpp"
+#include "server/engine/store_io.hpp"
 #include "server/engine/types.hpp"
 
 namespace turnpike::server::engine {
@@ -37,8 +39,10 @@ struct five_tuple_hash {
 
 struct turn_settings {
   std::string realm;
-  auth::key_source* keys = nullptr;         // nullptr: no-auth (anonymous relaying)
-  auth::allocation_quota* quota = nullptr;  // nullptr: unlimited
+  // Every request signed with a user's long-term key, asked of store_io::find_key; false:
+  // no-auth (anonymous relaying).
+  bool long_term_credentials = false;
+  bool quota = false;                       // Allocate asks store_io::acquire_quota
   allocation_observer* observer = nullptr;  // redis-statsdb; nullptr: none
   std::optional<nonce_codec> nonce;         // required with keys
   peer_policy_options peers;
@@ -87,12 +91,19 @@ struct engine_settings {
   };
   std::optional<rfc5780_addresses> rfc5780;
   std::optional<turn_settings> turn;  // absent: STUN only (TURN requests get 400)
+  // Where the engine's randomness comes from (nonce secrets when none is configured, RFC 6062
+  // connection ids, ConnectionAttempt transaction ids): required with turn. The server gives
+  // a cryptographic source; tests and the fuzzer a reproducible one.
+  std::function<void(std::span<std::uint8_t>)> random;
 };
 
 class engine {
  public:
-  // `relays` may be null when settings.turn is absent.
-  engine(engine_settings settings, client_sink& sink, relay_io* relays = nullptr);
+  // `relays` may be null when settings.turn is absent; `stores` when it asks for neither
+  // long-term credentials nor quotas. Throws std::invalid_argument when one that the settings
+  // need is missing.
+  engine(engine_settings settings, client_sink& sink, relay_io* relays = nullptr,
+         store_io* stores = nullptr);
   ~engine();
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;
@@ -105,6 +116,11 @@ class engine {
   // When on_timer should next be called (clock::time_point::max() when nothing is pending).
   clock::time_point next_deadline() const noexcept;
   void on_timer(const instant& now) noexcept;
+  // The answer to store_io::find_key(ask, ...), and when it arrived.
+  void on_key_answer(ask_id ask, const auth::lookup_result& result, const instant& now) noexcept;
+  // The answer to store_io::acquire_quota(lease, ...), and when it arrived.
+  void on_quota_answer(std::uint64_t lease, auth::quota_verdict verdict,
+                       const instant& now) noexcept;
   // RFC 6062: the outcome of relay_io::connect_peer.
   void on_peer_connected(std::uint32_t connection_id, bool ok) noexcept;
   // RFC 6062: a peer connected to TCP relay `relay`. With a permission for it, `hold` is
@@ -216,12 +232,37 @@ class engine {
   engine_settings settings_;
   client_sink& sink_;
   relay_io* relays_;
+  store_io* stores_;
   std::optional<peer_policy> policy_;
   engine_counters counters_;
   std::unordered_map<five_tuple, allocation, five_tuple_hash> allocations_;
   std::unordered_map<relay_id, five_tuple> by_relay_;
   std::unordered_map<std::uint32_t, five_tuple> connecting_;  // RFC 6062 Connects under way
-  // Allocates waiting for an asynchronous quota answer; their retransmissions are dropped.
+  // Requests waiting for their key (store_io::find_key), by ask id: a copy of the request,
+  // since the answer may come after its datagram is gone.
+  struct key_wait {
+    five_tuple path;
+    std::vector<std::uint8_t> request;
+    bool key_is_sha256 = false;
+    bool mi256 = false;
+  };
+  std::unordered_map<ask_id, key_wait> key_waits_;
+  ask_id next_ask_ = 1;
+  // Allocates waiting for their quota answer, by lease; and the lease each five-tuple waits
+  // for (their retransmissions are dropped meanwhile; a closed stream's entry goes, and a
+  // quota granted after that is given back).
+  struct quota_wait {
+    five_tuple path;
+    std::vector<std::uint8_t> request;
+    std::string user;
+    bool authenticated = false;  // how the answer is signed (request_auth without the view)
+    auth::credential key;
+    bool key_is_sha256 = false;
+    bool mi256 = false;
+    relay_request relays;
+    bool dual = false;
+  };
+  std::unordered_map<std::uint64_t, quota_wait> quota_waits_;
   std::unordered_map<five_tuple, std::uint64_t, five_tuple_hash> pending_allocates_;
   std::uint64_t next_lease_ = 1;
   using deadline = std::pair<clock::time_point, relay_id>;
@@ -237,7 +278,6 @@ class engine {
   std::array<user_budget, 256> user_budget_{};
   bool user_throttled(std::string_view username, const instant& now) noexcept;
   void user_failed(std::string_view username, const instant& now) noexcept;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   double capacity_tokens_ = 0;
   // As configured, before realm options from Redis.
   peer_policy_options configured_peers_;

@@ -2,7 +2,7 @@
 // TURN TCP allocations (RFC 6062): Connect (section 5.2), ConnectionAttempt for peers that
 // connect in (5.3), ConnectionBind on a new data connection (5.4). The engine decides and
 // answers; the network layer makes and joins the TCP connections (relay_io).
-#include <openssl/rand.h>
+#include <array>
 
 #include "protocol/attr_address.hpp"
 #include "protocol/attr_error.hpp"
@@ -19,7 +19,11 @@ namespace p = turnpike::protocol;
 
 std::uint32_t engine::new_connection_id() noexcept {
   std::uint32_t id = 0;
-  while (id == 0) RAND_bytes(reinterpret_cast<unsigned char*>(&id), sizeof id);
+  while (id == 0) {
+    std::array<std::uint8_t, 4> b{};
+    settings_.random(b);
+    id = std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 | b[3];
+  }
   return id;
 }
 
@@ -71,7 +75,7 @@ void engine::on_peer_connected(std::uint32_t connection_id, bool ok) noexcept {
   a.connects.erase(c);
   // The answer to the Connect, signed with the allocation's key as the request was.
   request_auth auth;
-  auth.authenticated = settings_.turn->keys != nullptr;
+  auth.authenticated = settings_.turn->long_term_credentials;
   auth.key = a.key;
   auth.key_is_sha256 = a.key_is_sha256;
   auth.mi256 = done.mi256;
@@ -109,7 +113,7 @@ bool engine::on_peer_tcp_connection(relay_id relay, const p::transport_address& 
     return false;
   }
   p::transaction_id tid{};
-  RAND_bytes(tid.data(), static_cast<int>(tid.size()));
+  settings_.random(tid);
   p::message_builder b(*out_, p::method::connection_attempt, p::msg_class::indication, tid);
   b.add_u32(p::attr::connection_id, id);
   p::add_xor_address(b, p::attr::xor_peer_address, peer);
@@ -138,7 +142,7 @@ void engine::on_connection_bind(const five_tuple& path, const p::message_view& r
     return;
   }
   request_auth auth;
-  if (settings_.turn->keys != nullptr) {
+  if (settings_.turn->long_term_credentials) {
     if (!req.message_integrity() && !req.message_integrity_sha256()) {
       send_unauthenticated(path, req, p::error::unauthenticated, now);
       return;

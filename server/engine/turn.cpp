@@ -83,9 +83,7 @@ void engine::remove_allocation(const five_tuple& key) noexcept {
     if (relays_ != nullptr) relays_->close_relay(r.id);
     by_relay_.erase(r.id);
   }
-  if (a.holds_quota && settings_.turn->quota != nullptr) {
-    settings_.turn->quota->release(a.username, settings_.turn->realm, a.lease);
-  }
+  if (a.holds_quota) stores_->release_quota(a.lease, a.username, settings_.turn->realm);
   if (settings_.turn->observer != nullptr) {
     allocation_event e;
     e.what = allocation_event::kind::deleted;
@@ -143,7 +141,7 @@ void engine::on_turn_request(const five_tuple& path, const p::message_view& req,
   }
   const auto it = allocations_.find(path);
   allocation* existing = it == allocations_.end() ? nullptr : &it->second;
-  if (settings_.turn->keys == nullptr) {
+  if (!settings_.turn->long_term_credentials) {
     dispatch_authenticated(path, req, request_auth{}, now);  // no-auth
     return;
   }
@@ -328,42 +326,59 @@ void engine::on_allocate(const five_tuple& path, const p::message_view& req,
     }
     rr.family = *f;
   }
-  if (t.quota == nullptr) {
+  if (!t.quota) {
     finish_allocate(path, req, auth, rr, dual, 0, now);
     return;
   }
-  // Quotas (486): the answer may come later (a fleet counts in Redis). The request and the
-  // user name are copied; the allocation is made when the answer arrives, unless the client's
-  // stream closed meanwhile.
+  // Quotas (486): the answer comes back through on_quota_answer, maybe after a Redis round
+  // trip. The request is copied; the allocation is made when the answer arrives, unless the
+  // client's stream closed meanwhile.
   const std::uint64_t lease = next_lease_++;
   pending_allocates_[path] = lease;
-  auto copy = std::make_shared<std::vector<std::uint8_t>>(req.bytes().begin(), req.bytes().end());
-  auto user = std::make_shared<std::string>(auth.username);
-  t.quota->acquire(
-      *user, t.realm, lease,
-      [this, alive = alive_, path, copy, user, signed_by = auth, rr, dual, lease,
-       now](auth::quota_verdict v) mutable {
-        if (!*alive) return;
-        const auto pending = pending_allocates_.find(path);
-        const bool wanted = pending != pending_allocates_.end() && pending->second == lease;
-        if (wanted) pending_allocates_.erase(pending);
-        auto m = p::message_view::parse(*copy);
-        if (!wanted || !m) {
-          if (v == auth::quota_verdict::granted) {
-            settings_.turn->quota->release(*user, settings_.turn->realm, lease);
-          }
-          return;
-        }
-        signed_by.username = *user;
-        if (v != auth::quota_verdict::granted) {
-          send_error(path, *m,
-                     v == auth::quota_verdict::refused ? p::error::allocation_quota_reached
+  quota_wait w;
+  w.path = path;
+  w.request.assign(req.bytes().begin(), req.bytes().end());
+  w.user = std::string(auth.username);
+  w.authenticated = auth.authenticated;
+  w.key = auth.key;
+  w.key_is_sha256 = auth.key_is_sha256;
+  w.mi256 = auth.mi256;
+  w.relays = rr;
+  w.dual = dual;
+  const auto& waiting = quota_waits_.insert_or_assign(lease, std::move(w)).first->second;
+  stores_->acquire_quota(lease, waiting.user, t.realm);
+}
+
+void engine::on_quota_answer(std::uint64_t lease, auth::quota_verdict verdict,
+                             const instant& now) noexcept {
+  const auto it = quota_waits_.find(lease);
+  if (it == quota_waits_.end()) return;
+  const quota_wait wait = std::move(it->second);
+  quota_waits_.erase(it);
+  const auto pending = pending_allocates_.find(wait.path);
+  const bool wanted = pending != pending_allocates_.end() && pending->second == lease;
+  if (wanted) pending_allocates_.erase(pending);
+  const auto m = p::message_view::parse(wait.request);
+  if (!wanted || !m) {
+    if (verdict == auth::quota_verdict::granted) {
+      stores_->release_quota(lease, wait.user, settings_.turn->realm);
+    }
+    return;
+  }
+  request_auth signed_by;
+  signed_by.authenticated = wait.authenticated;
+  signed_by.key = wait.key;
+  signed_by.key_is_sha256 = wait.key_is_sha256;
+  signed_by.mi256 = wait.mi256;
+  signed_by.username = wait.user;
+  if (verdict != auth::quota_verdict::granted) {
+    send_error(wait.path, *m,
+               verdict == auth::quota_verdict::refused ? p::error::allocation_quota_reached
                                                        : p::error::server_error,
-                     {}, &signed_by);
-          return;
-        }
-        finish_allocate(path, *m, signed_by, rr, dual, lease, now);
-      });
+               {}, &signed_by);
+    return;
+  }
+  finish_allocate(wait.path, *m, signed_by, wait.relays, wait.dual, lease, now);
 }
 
 void engine::finish_allocate(const five_tuple& path, const p::message_view& req,
@@ -376,7 +391,7 @@ void engine::finish_allocate(const five_tuple& path, const p::message_view& req,
   first.client = path;
   const auto opened = relays_->open_relay(first, why);
   if (!opened) {
-    if (t.quota != nullptr) t.quota->release(username, t.realm, lease);
+    if (t.quota) stores_->release_quota(lease, username, t.realm);
     const int code = why == relay_error::no_such_family ? p::error::address_family_not_supported
                                                         : p::error::insufficient_capacity;
     send_error(path, req, code, {}, &auth);
@@ -403,7 +418,7 @@ void engine::finish_allocate(const five_tuple& path, const p::message_view& req,
   a.key_is_sha256 = auth.key_is_sha256;
   a.allocate_tid = req.tid();
   a.reserved = opened->reserved;
-  a.holds_quota = t.quota != nullptr;
+  a.holds_quota = t.quota;
   a.lease = lease;
   a.id = lease != 0 ? lease : next_lease_++;
   a.tcp = rr.tcp;

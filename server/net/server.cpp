@@ -226,13 +226,18 @@ engine::engine_settings server::engine_settings_for() {
   if (cfg_.software_attribute) s.software = "Turnpike " TURNPIKE_VERSION;
   s.log_binding = cfg_.log_binding;
   s.rfc5780 = plan_.rfc5780;
+  s.random = [](std::span<std::uint8_t> out) {
+    if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) {
+      throw std::runtime_error("RAND_bytes failed");  // never expected: the engine stops here
+    }
+  };
   if (cfg_.stun_only) return s;
 
   engine::turn_settings t;
   t.realm = realm_;
-  t.keys = keys_.get();
+  t.long_term_credentials = keys_ != nullptr;
   // With an SQL user database the realm's quotas may come from it later: counted always.
-  t.quota = (cfg_.user_quota != 0 || cfg_.total_quota != 0 || sql_store_) ? &quota_ : nullptr;
+  t.quota = cfg_.user_quota != 0 || cfg_.total_quota != 0 || sql_store_ || redis_quota_;
   t.nonce.emplace(nonce_secret_, std::chrono::seconds(cfg_.stale_nonce),
                   protocol::security_feature::password_algorithms);
   t.default_lifetime =
@@ -434,10 +439,12 @@ void server::start() {
   limits.per_ip = cfg_.max_connections_per_ip == 0 ? 0 : (cfg_.max_connections_per_ip + n - 1) / n;
   for (std::size_t i = 0; i < shards_.size(); ++i) {
     auto own = settings;
-    if (own.turn && !shard_keys_.empty()) own.turn->keys = shard_keys_[i].get();
-    if (own.turn && !shard_quotas_.empty()) own.turn->quota = shard_quotas_[i].get();
+    engine_stores stores;
+    stores.keys = shard_keys_.empty() ? keys_.get() : shard_keys_[i].get();
+    stores.quota = shard_quotas_.empty() ? static_cast<auth::allocation_quota*>(&quota_)
+                                         : shard_quotas_[i].get();
     if (own.turn && !shard_reporters_.empty()) own.turn->observer = shard_reporters_[i].get();
-    shards_[i]->init_engine(std::move(own), relays, limits);
+    shards_[i]->init_engine(std::move(own), stores, relays, limits);
   }
   for (auto& s : shards_) s->start();
   if (packing_) packing_->start();

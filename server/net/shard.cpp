@@ -60,14 +60,16 @@ void shard::give_back_spares() noexcept {
   expire_spares(true);
 }
 
-void shard::init_engine(engine::engine_settings settings, relay_setup relays,
+void shard::init_engine(engine::engine_settings settings, engine_stores stores, relay_setup relays,
                         stream_limits limits) {
   relay_setup_ = std::move(relays);
   if (relay_setup_.packing != nullptr) {
     for (const auto& u : udp_) relay_setup_.packing->add_listener(u->local(), index_, u->fd());
   }
   limits_ = limits;
-  engine_.emplace(std::move(settings), *this, this);
+  stores_.emplace(stores.keys, stores.quota, &shard::now, [this] { rearm_timer(); });
+  engine_.emplace(std::move(settings), *this, this, &*stores_);
+  stores_->attach(*engine_);
 }
 
 shard::~shard() {

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "server/engine/engine.hpp"
+#include "server/engine/store_link.hpp"
 #include "server/net/datagram_io.hpp"
 #include "server/net/dtls.hpp"
 #include "server/net/relay_ports.hpp"
@@ -49,6 +50,12 @@ struct relay_setup {
   tcp_connection_registry* tcp_connections = nullptr;  // RFC 6062; null: no TCP relays
   relay_mux* mux = nullptr;  // relay-mux: UDP relays share the shard's sockets (relay_mux.hpp)
   shard_packing* packing = nullptr;  // shard-packing: UDP clients pinned here (shard_packing.hpp)
+};
+
+// The stores a shard's engine asks (either may be null: none asked).
+struct engine_stores {
+  auth::key_source* keys = nullptr;
+  auth::allocation_quota* quota = nullptr;
 };
 
 // Time the shard spent handling one STUN message (not ChannelData), in seconds. Fixed
@@ -125,7 +132,8 @@ class shard final : public engine::client_sink, public engine::relay_io {
   // After the listeners are bound (the engine's peer policy needs their addresses), before
   // start(). With shard-packing, hands the program this shard's UDP listeners (throws
   // boost::system::system_error when it cannot).
-  void init_engine(engine::engine_settings settings, relay_setup relays, stream_limits limits = {});
+  void init_engine(engine::engine_settings settings, engine_stores stores, relay_setup relays,
+                   stream_limits limits = {});
   void start();
   // Thread-safe: TLS listeners take `tls` for connections accepted from now on, DTLS ones
   // `dtls` for new handshakes (either may be null: unchanged).
@@ -304,6 +312,7 @@ class shard final : public engine::client_sink, public engine::relay_io {
   boost::asio::io_context io_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   relay_setup relay_setup_;
+  std::optional<engine::store_link> stores_;  // answers enter the engine as inputs
   std::optional<engine::engine> engine_;
   boost::asio::steady_timer timer_;
   engine::clock::time_point armed_ = engine::clock::time_point::max();

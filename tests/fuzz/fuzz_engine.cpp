@@ -1,13 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-// libFuzzer target: the engine's entry points with RFC 5780 and anonymous TURN configured (a
-// fake relay allocator), over UDP and TCP paths, from clients and from peers. State carries
-// over between inputs, so allocations made by one input meet the packets of the next.
-// Whatever arrives, every answer must be well-formed STUN or ChannelData.
+// libFuzzer target: the engine's entry points, over UDP and TCP paths, from clients and from
+// peers, and the answers of its stores. Two engines: anonymous TURN with RFC 5780 (so every
+// method is reachable) and long-term credentials; both ask a quota. The stores' answers come
+// from the input too: whether each waiting question is answered now or later, with what, and
+// answers to questions never asked. State carries over between inputs, so allocations made by
+// one input meet the packets of the next. Whatever arrives, every answer must be well-formed
+// STUN or ChannelData.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 
+#include <deque>
+
 #include "protocol/channel_data.hpp"
+#include "protocol/long_term_key.hpp"
 #include "protocol/message.hpp"
 #include "server/engine/engine.hpp"
 
@@ -52,12 +58,78 @@ class fake_relays final : public e::relay_io {
   int open_ = 0;
 };
 
-e::engine& the_engine() {
+// Remembers the engine's questions; the input decides the answers.
+class fuzz_stores final : public e::store_io {
+ public:
+  void find_key(e::ask_id ask, std::string_view, std::string_view, std::int64_t) override {
+    keys_.push_back(ask);
+  }
+  void acquire_quota(std::uint64_t lease, std::string_view, std::string_view) override {
+    quotas_.push_back(lease);
+  }
+  void release_quota(std::uint64_t, std::string_view, std::string_view) override {}
+
+  // Each waiting question takes one input byte: bit 7 leaves it waiting; else bits 0-1 pick
+  // the answer, and bit 6 adds an answer to a question never asked.
+  void answer(e::engine& engine, p::byte_span choices, const e::instant& now) {
+    std::size_t next = 0;
+    auto choice = [&]() -> std::uint8_t {
+      return choices.empty() ? 0 : choices[next++ % choices.size()];
+    };
+    for (std::size_t n = keys_.size(); n > 0; --n) {
+      const std::uint8_t c = choice();
+      const e::ask_id ask = keys_.front();
+      keys_.pop_front();
+      if (c & 0x80) {
+        keys_.push_back(ask);
+        continue;
+      }
+      turnpike::auth::lookup_result r;
+      r.status = static_cast<turnpike::auth::lookup_status>(c % 3);
+      if (r.status == turnpike::auth::lookup_status::found) {
+        turnpike::auth::credential k;
+        k.md5 = p::long_term_key_md5("user", "fuzz", "pass");
+        if (c & 4) k.sha256 = p::long_term_key_sha256("user", "fuzz", "pass");
+        r.keys.push_back(k);
+      }
+      engine.on_key_answer((c & 0x40) ? ask + 1000 : ask, r, now);
+    }
+    for (std::size_t n = quotas_.size(); n > 0; --n) {
+      const std::uint8_t c = choice();
+      const std::uint64_t lease = quotas_.front();
+      quotas_.pop_front();
+      if (c & 0x80) {
+        quotas_.push_back(lease);
+        continue;
+      }
+      engine.on_quota_answer((c & 0x40) ? lease + 1000 : lease,
+                             static_cast<turnpike::auth::quota_verdict>(c % 3), now);
+    }
+  }
+
+ private:
+  std::deque<e::ask_id> keys_;
+  std::deque<std::uint64_t> quotas_;
+};
+
+void counter_random(std::span<std::uint8_t> out) {
+  static std::uint8_t n = 0;
+  for (auto& b : out) b = ++n;
+}
+
+struct fuzzed {
+  e::engine& engine;
+  fuzz_stores& stores;
+};
+
+fuzzed anonymous_engine() {
   static checking_sink sink;
   static fake_relays relays;
+  static fuzz_stores stores;
   static e::engine engine = [] {
     e::engine_settings s;
     s.software = "fuzz";
+    s.random = counter_random;
     e::engine_settings::rfc5780_addresses r;
     r.other_ip = {{*p::transport_address::parse_ip("127.0.0.1"),
                    *p::transport_address::parse_ip("127.0.0.2")}};
@@ -66,32 +138,55 @@ e::engine& the_engine() {
     s.rfc5780 = r;
     e::turn_settings t;
     t.realm = "fuzz";  // no key source: anonymous TURN, so every method is reachable
+    t.quota = true;
     t.peers.allow_loopback = true;
     t.tcp_relay = true;  // RFC 6062 requests reach their handlers (the fake never connects)
     s.turn = t;
-    return e::engine(s, sink, &relays);
+    return e::engine(s, sink, &relays, &stores);
   }();
-  return engine;
+  return {engine, stores};
+}
+
+fuzzed authenticating_engine() {
+  static checking_sink sink;
+  static fake_relays relays;
+  static fuzz_stores stores;
+  static e::engine engine = [] {
+    e::engine_settings s;
+    s.random = counter_random;
+    e::turn_settings t;
+    t.realm = "fuzz";
+    t.long_term_credentials = true;
+    t.quota = true;
+    t.unauthenticated_per_second = 1'000'000;  // the budget never hides a path
+    t.peers.allow_loopback = true;
+    s.turn = t;
+    return e::engine(s, sink, &relays, &stores);
+  }();
+  return {engine, stores};
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
-  // First byte: bit 0 transport, bit 1 client or peer side, bits 2-7 advance the clock.
+  // First byte: bit 0 transport, bit 1 client or peer side, bit 2 which engine, bits 3-7
+  // advance the clock. The stores' answers take their choices from the body's last bytes.
   static e::instant now{e::clock::time_point{} + std::chrono::hours(1), 1'800'000'000};
-  now.mono += std::chrono::seconds(data[0] >> 2);
-  now.unix_seconds += data[0] >> 2;
+  now.mono += std::chrono::seconds(data[0] >> 3);
+  now.unix_seconds += data[0] >> 3;
   const e::five_tuple path{(data[0] & 1) ? e::transport::tcp : e::transport::udp,
                            *p::transport_address::parse_ip("127.0.0.1", 3478),
                            *p::transport_address::parse_ip("192.0.2.1", 5000)};
-  e::engine& engine = the_engine();
+  const fuzzed f = (data[0] & 4) ? authenticating_engine() : anonymous_engine();
+  e::engine& engine = f.engine;
   const p::byte_span body(data + 1, size - 1);
   if (data[0] & 2) {
     engine.on_peer_packet(1, *p::transport_address::parse_ip("203.0.113.9", 7000), body, now);
   } else {
     engine.on_packet(path, body, now);
   }
+  f.stores.answer(engine, body.last(std::min<std::size_t>(body.size(), 8)), now);
   if (engine.next_deadline() <= now.mono) engine.on_timer(now);
   return 0;
 }

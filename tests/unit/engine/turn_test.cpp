@@ -18,6 +18,7 @@
 #include "protocol/integrity.hpp"
 #include "protocol/long_term_key.hpp"
 #include "server/engine/engine.hpp"
+#include "server/engine/store_link.hpp"
 #include "support/hex.hpp"
 #include "support/recording_sink.hpp"
 
@@ -127,14 +128,22 @@ class TurnTest : public ::testing::Test {
     engine_settings s;
     turn_settings t;
     t.realm = "test";
-    t.keys = &users_;
+    t.long_term_credentials = true;
     t.nonce.emplace(std::array<std::uint8_t, 32>{42}, 600s,
                     p::security_feature::password_algorithms);
     s.turn = std::move(t);
+    // Reproducible "randomness": a counter.
+    s.random = [n = std::uint8_t{0}](std::span<std::uint8_t> out) mutable {
+      for (auto& b : out) b = ++n;
+    };
     return s;
   }
+  // Answers from keys_ and quota_ enter the engine at the fixture's clock.
   engine& make(engine_settings s) {
-    engine_.emplace(std::move(s), sink_, &relays_);
+    engine_.reset();
+    stores_.emplace(keys_, quota_, [this] { return now_; });
+    engine_.emplace(std::move(s), sink_, &relays_, &*stores_);
+    stores_->attach(*engine_);
     return *engine_;
   }
   engine& make() { return make(settings()); }
@@ -215,8 +224,11 @@ class TurnTest : public ::testing::Test {
   }
 
   auth::static_users users_;
+  auth::key_source* keys_ = &users_;
+  auth::allocation_quota* quota_ = nullptr;
   recording_sink sink_;
   fake_relays relays_;
+  std::optional<store_link> stores_;
   std::optional<engine> engine_;
   instant now_{clock::time_point{} + 1h, 1'800'000'000};
   five_tuple path_{transport::udp, addr("198.51.100.1", 3478), addr("192.0.2.10", 40000)};
@@ -615,8 +627,9 @@ TEST_F(TurnTest, EvenPortReservationAndDontFragment) {
 
 TEST_F(TurnTest, QuotaAndNoAuthAndExternalIp) {
   auth::quota quota(1, 0);
+  quota_ = &quota;
   auto s = settings();
-  s.turn->quota = &quota;
+  s.turn->quota = true;
   s.turn->external_ips = {{addr("198.51.100.1", 0), addr("203.0.113.200", 0)}};
   make(std::move(s));
   const auto relayed = allocate(path_);
@@ -634,7 +647,7 @@ TEST_F(TurnTest, QuotaAndNoAuthAndExternalIp) {
             0);
 
   auto anonymous = settings();
-  anonymous.turn->keys = nullptr;
+  anonymous.turn->long_term_credentials = false;
   make(std::move(anonymous));
   auto ok = send(request(
       p::method::allocate, [](auto& b) { p::add_requested_transport(b, p::transport_udp); },
@@ -663,8 +676,9 @@ struct deferred_quota final : auth::allocation_quota {
 
 TEST_F(TurnTest, AsynchronousQuotaAnswers) {
   deferred_quota quota;
+  quota_ = &quota;
   auto s = settings();
-  s.turn->quota = &quota;
+  s.turn->quota = true;
   make(std::move(s));
   learn_nonce();
   const bytes req = request(p::method::allocate,
@@ -726,6 +740,64 @@ TEST_F(TurnTest, AsynchronousQuotaAnswers) {
   EXPECT_EQ(quota.released[1], quota.asked[3].lease);
 }
 
+// A key source that answers when the test says (as Redis and SQL do).
+struct deferred_keys final : auth::key_source {
+  struct ask {
+    std::string user;
+    callback done;
+  };
+  std::vector<ask> asked;
+  void find_key(std::string_view username, std::string_view, std::int64_t, callback done) override {
+    asked.push_back({std::string(username), std::move(done)});
+  }
+};
+
+TEST_F(TurnTest, StoreAnswersAreInputsTakenWithTheirOwnTime) {
+  deferred_keys keys;
+  deferred_quota quota;
+  keys_ = &keys;
+  quota_ = &quota;
+  auto s = settings();
+  s.turn->quota = true;
+  make(std::move(s));
+  learn_nonce();
+  sink_.out.clear();
+  engine_->on_packet(path_,
+                     request(p::method::allocate,
+                             [](auto& b) { p::add_requested_transport(b, p::transport_udp); }),
+                     now_);
+  ASSERT_EQ(keys.asked.size(), 1u);
+  EXPECT_EQ(keys.asked[0].user, "u");
+  EXPECT_TRUE(sink_.out.empty());
+  // Answers to questions never asked change nothing.
+  engine_->on_key_answer(12345, {auth::lookup_status::unavailable, {}}, now_);
+  engine_->on_quota_answer(12345, auth::quota_verdict::granted, now_);
+  EXPECT_TRUE(sink_.out.empty());
+  EXPECT_TRUE(quota.asked.empty());
+  // The key arrives 100 s later, the quota 100 s after that: the allocation's 600 s run from
+  // the quota's answer, the last input, not from the request.
+  now_.mono += 100s;
+  now_.unix_seconds += 100;
+  auth::credential k;
+  k.md5 = p::long_term_key_md5("u", "test", "p");
+  keys.asked[0].done({auth::lookup_status::found, {k}});
+  ASSERT_EQ(quota.asked.size(), 1u);
+  EXPECT_TRUE(sink_.out.empty());
+  now_.mono += 100s;
+  now_.unix_seconds += 100;
+  quota.asked[0].done(auth::quota_verdict::granted);
+  ASSERT_EQ(sink_.out.size(), 1u);
+  EXPECT_EQ(code(*p::message_view::parse(sink_.out[0].data)), 0);
+  advance(590s);
+  EXPECT_EQ(engine_->allocation_count(), 1u);
+  advance(20s);
+  EXPECT_EQ(engine_->allocation_count(), 0u);
+  // A second answer to the same question is not a new input.
+  sink_.out.clear();
+  keys.asked[0].done({auth::lookup_status::found, {k}});
+  EXPECT_TRUE(sink_.out.empty());
+}
+
 struct recording_observer final : allocation_observer {
   std::vector<allocation_event> events;
   std::vector<std::string> users;
@@ -769,8 +841,8 @@ TEST_F(TurnTest, ObserverSeesLifecycleAndTraffic) {
 
 TEST_F(TurnTest, RestApiCredentials) {
   auth::rest_secrets rest({"old-secret", "new-secret"}, "test");
+  keys_ = &rest;
   auto s = settings();
-  s.turn->keys = &rest;
   make(std::move(s));
   const std::string user = std::to_string(now_.unix_seconds + 3600) + ":alice";
   const std::string password = auth::rest_secrets::password_for("old-secret", user);
