@@ -157,7 +157,7 @@ struct server_config {
   bool rfc5766_channel_numbers = true;
   bool no_udp_relay = false;
   bool no_tcp_relay = false;
-  bool relay_mux = false;  // UDP relays without a socket each (server/net/relay_mux.hpp)
+  bool relay_mux = false;  // UDP relays without a socket each (server/net/relays/relay_mux.hpp)
   // UDP clients on one shard per this many datagrams per second received; 0: the kernel's
   // hash spreads clients over all shards (server/net/shard_packing.hpp).
   std::uint64_t shard_packing = 0;

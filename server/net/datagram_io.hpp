@@ -89,7 +89,7 @@ class receive_batch {
 // destination, null unless the socket asked for IP_RECVORIGDSTADDR / IPV6_RECVORIGDSTADDR.
 // True: more may be left.
 template <class F>
-bool drain_socket_to(receive_batch& b, const int& fd, F&& f, int rounds = 4) {
+bool read_socket_to(receive_batch& b, const int& fd, F&& f, int rounds = 4) {
   for (int round = 0; round < rounds; ++round) {
     if (fd < 0) return false;
     const int n = b.receive(fd);
@@ -104,8 +104,8 @@ bool drain_socket_to(receive_batch& b, const int& fd, F&& f, int rounds = 4) {
 
 // The same with f(from, bytes).
 template <class F>
-bool drain_socket(receive_batch& b, const int& fd, F&& f, int rounds = 4) {
-  return drain_socket_to(
+bool read_socket(receive_batch& b, const int& fd, F&& f, int rounds = 4) {
+  return read_socket_to(
       b, fd,
       [&f](const protocol::transport_address& from, const protocol::transport_address*,
            protocol::byte_span bytes) { f(from, bytes); },

@@ -9,7 +9,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <random>
+
+#include "server/net/relays/port_probe.hpp"
+#include "server/net/socket_setup.hpp"
 
 namespace turnpike::server::net {
 
@@ -39,46 +44,26 @@ std::vector<protocol::transport_address> interface_addresses() {
 }
 
 std::uint16_t free_udp_and_tcp_port(const protocol::transport_address& ip) {
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  const int family = ip.family == protocol::address_family::ipv4 ? AF_INET : AF_INET6;
-  auto fill = [&](std::uint16_t port) {
-    ss = {};
-    if (family == AF_INET) {
-      auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
-      sin->sin_family = AF_INET;
-      sin->sin_port = htons(port);
-      std::memcpy(&sin->sin_addr, ip.ip.data(), 4);
-      len = sizeof(sockaddr_in);
-    } else {
-      auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-      sin6->sin6_family = AF_INET6;
-      sin6->sin6_port = htons(port);
-      std::memcpy(&sin6->sin6_addr, ip.ip.data(), 16);
-      len = sizeof(sockaddr_in6);
-    }
-  };
-  for (int attempt = 0; attempt < 64; ++attempt) {
-    const int udp = ::socket(family, SOCK_DGRAM, 0);
-    if (udp < 0) return 0;
-    fill(0);
-    std::uint16_t port = 0;
-    if (::bind(udp, reinterpret_cast<sockaddr*>(&ss), len) == 0 &&
-        ::getsockname(udp, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-      port = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
-                                     : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-    }
-    const int tcp = ::socket(family, SOCK_STREAM, 0);
-    bool ok = false;
-    if (port != 0 && tcp >= 0) {
-      fill(port);
-      ok = ::bind(tcp, reinterpret_cast<sockaddr*>(&ss), len) == 0;
-    }
-    if (tcp >= 0) ::close(tcp);
-    ::close(udp);
-    if (ok) return port;
+  // The kernel's ephemeral range, where an OS-chosen port would come from.
+  unsigned lo = 32768, hi = 60999;
+  if (std::FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+    unsigned a = 0, b = 0;
+    if (std::fscanf(f, "%u %u", &a, &b) == 2 && a > 0 && a <= b && b <= 65535) lo = a, hi = b;
+    std::fclose(f);
   }
-  return 0;
+  std::minstd_rand rng(std::random_device{}());
+  const auto port = port_probe(static_cast<std::uint16_t>(lo), static_cast<std::uint16_t>(hi), rng)
+                        .find([&](std::uint16_t candidate) {
+                          protocol::transport_address at = ip;
+                          at.port = candidate;
+                          const int udp = bind_socket(SOCK_DGRAM, at, {});
+                          if (udp < 0) return false;
+                          const int tcp = bind_socket(SOCK_STREAM, at, {});
+                          if (tcp >= 0) ::close(tcp);
+                          ::close(udp);
+                          return tcp >= 0;
+                        });
+  return port.value_or(0);
 }
 
 listen_plan make_listen_plan(const config::server_config& cfg,

@@ -18,9 +18,9 @@ struct listen_plan {
   std::optional<engine::engine_settings::rfc5780_addresses> rfc5780;
 };
 
-// For an OS-chosen port (0) that UDP and TCP listeners must share: a port the OS gives a UDP
-// socket on `ip` that TCP can bind too (an ephemeral port may be in use by a TCP connection).
-// Probed with throwaway sockets; 0 when none was found.
+// For an OS-chosen port (0) that UDP and TCP listeners must share: a port of the kernel's
+// ephemeral range that both a UDP and a TCP socket on `ip` can bind (the port probe with
+// throwaway sockets); 0 when none was found.
 std::uint16_t free_udp_and_tcp_port(const protocol::transport_address& ip);
 
 // Every non-link-local address of every interface that is up (coturn's default).

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// UDP listener: batched receive and non-blocking send.
+// UDP listener: batched receive and non-blocking send (a failure is counted by the outbox).
 #include "server/net/udp_socket.hpp"
 
 #include <unistd.h>
@@ -28,18 +28,22 @@ void udp_socket::close() noexcept {
   fd_ = -1;
 }
 
-bool udp_socket::drain() noexcept {
-  return drain_socket(shard_.receive_buffers(), fd_,
-                      [this](const protocol::transport_address& from, protocol::byte_span bytes) {
-                        if (!dtls_ || !dtls_->on_datagram(from, bytes)) {
-                          shard_.on_client_packet({engine::transport::udp, local_, from}, bytes);
-                        }
-                      });
+bool udp_socket::read() noexcept {
+  return read_socket(shard_.receive_buffers(), fd_,
+                     [this](const protocol::transport_address& from, protocol::byte_span bytes) {
+                       if (!dtls_ || !dtls_->on_datagram(from, bytes)) {
+                         shard_.on_client_packet({engine::transport::udp, local_, from}, bytes);
+                       }
+                     });
 }
 
 bool udp_socket::send_to(const protocol::transport_address& to,
                          protocol::byte_span bytes) noexcept {
-  return fd_ >= 0 && shard_.send_datagram(fd_, to, bytes);
+  if (fd_ < 0) {
+    shard_.out().count_failure();
+    return false;
+  }
+  return shard_.out().send(fd_, to, bytes);
 }
 
 bool udp_socket::send_dtls(const protocol::transport_address& to,

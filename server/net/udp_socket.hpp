@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// One UDP listening socket of a shard. The shard's poller calls drain() when it is readable:
+// One UDP listening socket of a shard. The shard's poller calls read() when it is readable:
 // datagrams are read in batches into the shard's receive_batch and handed to the shard's
 // engine (or, with DTLS on, DTLS ones to its dtls_endpoint). Sends go through the shard's send
 // batch without blocking (a full socket buffer drops the datagram and counts it).
@@ -29,8 +29,9 @@ class udp_socket {
   int fd() const noexcept { return fd_; }
   void close() noexcept;
   // Reads what is queued (a bounded number of batches). True: more may be left.
-  bool drain() noexcept;
+  bool read() noexcept;
   const protocol::transport_address& local() const noexcept { return local_; }
+  // False when it could not leave (counted in the shard's outbox).
   bool send_to(const protocol::transport_address& to, protocol::byte_span bytes) noexcept;
   // To an established DTLS session from `to`.
   bool send_dtls(const protocol::transport_address& to, protocol::byte_span bytes) noexcept;

@@ -23,7 +23,7 @@
 #include "protocol/attr_auth.hpp"
 #include "protocol/channel_data.hpp"
 #include "protocol/integrity.hpp"
-#include "server/net/relay_socket.hpp"
+#include "server/net/relays/relay_socket.hpp"
 #include "support/certs.hpp"
 #include "support/http.hpp"
 #include "support/netns.hpp"

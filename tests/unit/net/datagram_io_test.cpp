@@ -4,6 +4,8 @@
 // counted.
 #include "server/net/datagram_io.hpp"
 
+#include "support/loopback_udp.hpp"
+
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <unistd.h>
@@ -16,36 +18,7 @@
 namespace turnpike::server::net {
 namespace {
 
-struct udp {
-  int fd = -1;
-  protocol::transport_address address;
-  explicit udp(std::uint16_t port = 0) {
-    fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-    sockaddr_storage sa;
-    const socklen_t len =
-        to_sockaddr(*protocol::transport_address::parse_ip("127.0.0.1", port), sa);
-    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), len), 0);
-    socklen_t got = sizeof sa;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &got);
-    address = from_sockaddr(sa);
-  }
-  ~udp() { ::close(fd); }
-  udp(const udp&) = delete;
-  udp& operator=(const udp&) = delete;
-  // Every datagram queued now (waits up to 1 s for the first).
-  std::vector<std::string> read_all() const {
-    std::vector<std::string> out;
-    pollfd p{fd, POLLIN, 0};
-    ::poll(&p, 1, 1000);
-    char buf[65536];
-    for (;;) {
-      const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-      if (n < 0) break;
-      out.emplace_back(buf, static_cast<std::size_t>(n));
-    }
-    return out;
-  }
-};
+using udp = test::loopback_udp;
 
 protocol::byte_span span(const std::string& s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // relay-mux without the kernel: the IP and UDP headers written for the raw sockets (fields and
 // checksums, checked the way a receiver checks them), and the start-up checks.
-#include "server/net/relay_mux.hpp"
+#include "server/net/relays/relay_mux.hpp"
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // One relay socket (the relayed transport address of an allocation, RFC 8656 section 2.2), a
-// bare descriptor in the shard's poller: drain() reads peer datagrams in batches into the
+// bare descriptor in the shard's poller: read() reads peer datagrams in batches into the
 // shard's receive_batch and hands them to the shard's engine; client data goes to peers
-// through the shard's send batch, without blocking.
+// through the shard's outbox, without blocking.
 //
 // Once the allocation has sent connect_after datagrams in a row to one peer transport
 // address, a second socket is bound to the same relayed address (SO_REUSEPORT) and connected
@@ -10,7 +10,7 @@
 // delivers that peer's datagrams to it. Everything else (the peer IP's other ports, other
 // peers) still arrives on the first socket, so permissions stay per IP; both sockets' datagrams
 // go through the same engine checks. One try per allocation, and none while descriptors are
-// short (shard::connect_relay).
+// short (udp_relays::connect).
 #pragma once
 
 #include "protocol/bytes.hpp"
@@ -19,14 +19,15 @@
 
 namespace turnpike::server::net {
 
-class shard;
+class udp_relays;
 
 class relay_socket {
  public:
   // Takes `fd`, a UDP socket bound to `local` (with DF on its datagrams when
   // `dont_fragment`); `tuned`: its buffer sizes are set already (a spare socket).
-  relay_socket(shard& owner, engine::relay_id id, int fd, const protocol::transport_address& local,
-               bool dont_fragment, bool tuned = false) noexcept;
+  relay_socket(udp_relays& owner, engine::relay_id id, int fd,
+               const protocol::transport_address& local, bool dont_fragment,
+               bool tuned = false) noexcept;
   ~relay_socket();
   relay_socket(const relay_socket&) = delete;
   relay_socket& operator=(const relay_socket&) = delete;
@@ -34,24 +35,24 @@ class relay_socket {
   engine::relay_id id() const noexcept { return id_; }
   int fd() const noexcept { return fd_; }
   void close() noexcept;
-  // Gives the descriptor up without closing it (a drain under way stops), and closes the
+  // Gives the descriptor up without closing it (a read under way stops), and closes the
   // connected socket; -1 if closed.
   int release() noexcept;
   const protocol::transport_address& local() const noexcept { return local_; }
   bool dont_fragment() const noexcept { return dont_fragment_; }
   // Reads what is queued (a bounded number of batches). True: more may be left.
-  bool drain() noexcept;
+  bool read() noexcept;
   // The same for the connected socket.
-  bool drain_connected() noexcept;
+  bool read_connected() noexcept;
   void send_to(const protocol::transport_address& peer, protocol::byte_span bytes) noexcept;
 
  private:
   void close_connected() noexcept;
-  // Reads `fd` (fd_ or connected_fd_, through the reference: a close during the drain stops
+  // Reads `fd` (fd_ or connected_fd_, through the reference: a close during the read stops
   // it) into the engine as this relay's peer datagrams.
-  bool drain_from(const int& fd) noexcept;
+  bool read_from(const int& fd) noexcept;
 
-  shard& shard_;
+  udp_relays& owner_;
   engine::relay_id id_;
   int fd_;
   protocol::transport_address local_;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Multiplexed relay ports: the sk_lookup program, its maps, the port pools and the headers of
 // what the raw sockets send.
-#include "server/net/relay_mux.hpp"
+#include "server/net/relays/relay_mux.hpp"
 
 #include <bpf/bpf.h>
 #include <netinet/in.h>

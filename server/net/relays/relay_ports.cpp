@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Reservation tokens for EVEN-PORT R.
-#include "server/net/relay_ports.hpp"
+#include "server/net/relays/relay_ports.hpp"
 
 #include <openssl/rand.h>
 

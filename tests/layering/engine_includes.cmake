@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: Apache-2.0
+# The engine is sans-IO in its includes: follows every project header the engine's headers
+# include, transitively, and fails when one reaches a header that starts threads, does I/O or
+# links a network client. Run as: cmake -DSOURCE_DIR=... -P engine_includes.cmake
+cmake_policy(SET CMP0057 NEW)
+set(forbidden "<thread>" "<boost/asio" "<hiredis/" "<libpq-fe.h>" "<sqlite3.h>" "<sys/socket.h>"
+              "\"auth/redis_client.hpp\"" "\"auth/redis_realm.hpp\"" "\"auth/redis_quota.hpp\""
+              "\"auth/redis_users.hpp\"" "\"auth/sql_" "\"auth/cached_users.hpp\"" "\"server/net/")
+file(GLOB queue RELATIVE ${SOURCE_DIR} ${SOURCE_DIR}/server/engine/*.hpp)
+set(seen)
+set(problems)
+while(queue)
+  list(POP_FRONT queue header)
+  if(header IN_LIST seen)
+    continue()
+  endif()
+  list(APPEND seen ${header})
+  file(STRINGS ${SOURCE_DIR}/${header} lines REGEX "^#include ")
+  foreach(line IN LISTS lines)
+    foreach(bad IN LISTS forbidden)
+      string(FIND "${line}" "${bad}" at)
+      if(NOT at EQUAL -1)
+        list(APPEND problems "${header}: ${line}")
+      endif()
+    endforeach()
+    if(line MATCHES "^#include \"([^\"]+)\"")
+      list(APPEND queue ${CMAKE_MATCH_1})
+    endif()
+  endforeach()
+endwhile()
+list(LENGTH seen count)
+if(problems)
+  list(JOIN problems "\n" text)
+  message(FATAL_ERROR "the engine's headers reach I/O or threads:\n${text}")
+endif()
+message(STATUS "${count} headers reached from server/engine/: none starts a thread or does I/O")
