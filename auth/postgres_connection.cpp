@@ -33,6 +33,7 @@ class postgres_connection final : public sql_connection {
                                             const std::vector<std::string>& params) override {
     if (!connected() && !connect()) return std::nullopt;
     std::vector<const char*> values;
+    values.reserve(params.size());
     for (const auto& p : params) values.push_back(p.c_str());
     const std::string text(sql);
     PGresult* res = PQexecParams(conn_, text.c_str(), static_cast<int>(values.size()), nullptr,
@@ -80,7 +81,7 @@ class postgres_connection final : public sql_connection {
 
 }  // namespace
 
-std::unique_ptr<sql_connection> make_postgres_connection(std::string conninfo) {
+std::unique_ptr<sql_connection> make_postgres_connection(const std::string& conninfo) {
   // A bound on connecting, so an unreachable server never holds a thread (or shutdown) for
   // the TCP timeout; a connect_timeout in the conninfo comes later and wins.
   return std::make_unique<postgres_connection>("connect_timeout=5 " + conninfo);

@@ -19,6 +19,7 @@ struct redis_endpoint {
   std::string user;
   std::string password;
   std::chrono::seconds connect_timeout{5};
+  friend bool operator==(const redis_endpoint&, const redis_endpoint&) = default;
 };
 
 // Throws std::invalid_argument naming the bad part.

@@ -151,7 +151,7 @@ void redis_quota::release(std::string_view user, std::string_view realm, std::ui
   const std::string m = member(lease);
   // Fire and forget: if Redis cannot take it now, the lease expires by itself.
   client_.submit({{"ZREM", user_set(realm, user), m}, {"ZREM", total_set(realm), m}},
-                 [](std::optional<std::vector<redis_reply>>) {});
+                 [](const std::optional<std::vector<redis_reply>>&) {});
 }
 
 void redis_quota::renew_loop() {
@@ -175,7 +175,7 @@ void redis_quota::renew_loop() {
       cmd.insert(cmd.end(), keys.begin(), keys.end());
       cmd.push_back(ttl);
       cmd.insert(cmd.end(), members.begin(), members.end());
-      client_.submit({std::move(cmd)}, [](std::optional<std::vector<redis_reply>>) {});
+      client_.submit({std::move(cmd)}, [](const std::optional<std::vector<redis_reply>>&) {});
     }
     ++stats_.renewals;
   }

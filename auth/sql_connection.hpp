@@ -38,7 +38,7 @@ std::unique_ptr<sql_connection> make_sqlite_connection(std::string path, bool re
                                                        int busy_ms = 1000);
 // PostgreSQL: `conninfo` is libpq's ("host=... dbname=... user=... password=...
 // connect_timeout=..."), as coturn's psql-userdb takes it.
-std::unique_ptr<sql_connection> make_postgres_connection(std::string conninfo);
+std::unique_ptr<sql_connection> make_postgres_connection(const std::string& conninfo);
 
 // What a database option names, for messages: the file, or the conninfo without password.
 std::string describe_sql_target(sql_kind kind, const std::string& target);

@@ -6,7 +6,7 @@
 # Turnpike/coturn ratios.
 #
 #   bench/run.sh [--rounds N] [--duration S] [--skip-ramp] [--mux] [--packing RATE]
-#                [--many N [--many-only]] [--only TEST,TEST...]
+#                [--many N [--many-only]] [--only TEST,TEST...] [--baseline BINARY]
 #
 # Both servers get the same settings: loopback only, one user (long-term credentials), 2 relay
 # threads, relay ports 49152-65535, loopback peers allowed, no TLS/DTLS/CLI. Needs: coturn
@@ -17,6 +17,9 @@
 # ephemeral ports end at 49151, so the relay range is the same for all three servers.
 # --packing RATE adds another, Turnpike with shard-packing=RATE (root too, the same netns).
 # --only runs just those of relay160 relay1200 binding allocate idle10k ramp many.
+# --baseline BINARY adds `turnpike-base`: another turnpike binary (an earlier commit's build)
+# with plain Turnpike's settings, measured in the same rounds: before and after a change,
+# seconds apart.
 # --many N also holds N idle allocations on each server (one load process per 15 000, from
 # 127.0.0.2 up, each under the 20 000-descriptor limit; one relay address per 16 384) and reads
 # the server's resident memory. --many-only measures that alone.
@@ -31,6 +34,7 @@ packing=0
 many=0
 many_only=0
 only=""
+baseline=""
 args=("$@")
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -42,7 +46,8 @@ while [[ $# -gt 0 ]]; do
     --many) many="$2"; shift 2 ;;
     --many-only) many_only=1; shift ;;
     --only) only="$2"; shift 2 ;;
-    *) echo "usage: $0 [--rounds N] [--duration S] [--skip-ramp] [--mux] [--packing RATE] [--many N [--many-only]] [--only TEST,...]" >&2; exit 2 ;;
+    --baseline) baseline="$(realpath "$2")"; shift 2 ;;
+    *) echo "usage: $0 [--rounds N] [--duration S] [--skip-ramp] [--mux] [--packing RATE] [--many N [--many-only]] [--only TEST,...] [--baseline BINARY]" >&2; exit 2 ;;
   esac
 done
 
@@ -57,6 +62,7 @@ fi
 servers=(turnpike coturn)
 [[ $mux == 1 ]] && servers+=(turnpike-mux)
 [[ $packing != 0 ]] && servers+=(turnpike-packed)
+[[ -n $baseline ]] && servers+=(turnpike-base)
 
 build=build-bench
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTURNPIKE_BENCH=ON \
@@ -86,7 +92,9 @@ start_server() {  # name port -> pid in $server_pid
     local extra=("${relay_ips[@]}")
     [[ "$name" == turnpike-mux ]] && extra+=(--relay-mux)
     [[ "$name" == turnpike-packed ]] && extra+=(--shard-packing "$packing")
-    "$build/turnpike" -n -L 127.0.0.1 -p "$port" -r bench -u bench:bench --lt-cred-mech \
+    local binary="$build/turnpike"
+    [[ "$name" == turnpike-base ]] && binary="$baseline"
+    "$binary" -n -L 127.0.0.1 -p "$port" -r bench -u bench:bench --lt-cred-mech \
       --no-tls --no-dtls --no-cli --allow-loopback-peers --min-port 49152 --max-port 65535 \
       --relay-threads 2 --log-level warning "${extra[@]}" >"$out/server.log" 2>&1 &
   else
@@ -232,7 +240,7 @@ lines = [
   ("Server resident memory with 10 000 idle allocations, bytes (lower is better)", 'idle10k', 'rss_after', True),
   ("Resident bytes added per idle allocation (10 000 held; lower is better)", 'idle10k', 'bytes_per_allocation', True),
 ]
-extra = [s for s in ('turnpike-mux', 'turnpike-packed') if any(r.get('server') == s for r in rows)]
+extra = [s for s in ('turnpike-mux', 'turnpike-packed', 'turnpike-base') if any(r.get('server') == s for r in rows)]
 fmt = lambda v: '-' if v is None else f"{v:.2f}" if v < 100 else f"{v:.0f}"
 def ratio(t, c, lower):
     return '' if not t or not c else f"{(c / t if lower else t / c):.2f}x"

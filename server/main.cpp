@@ -22,7 +22,9 @@
 #include "server/net/asio_address.hpp"
 #include "server/net/server.hpp"
 #include "server/net/tls_context.hpp"
+#include "server/process/link_watch.hpp"
 #include "server/process/privileges.hpp"
+#include "server/process/stop_control.hpp"
 #include "server/signaling/signaling_server.hpp"
 
 namespace cfgns = turnpike::server::config;
@@ -85,6 +87,233 @@ std::vector<turnpike::server::mdns::service> mdns_services(
   return out;
 }
 
+// SIGUSR2: read the certificate and key again without dropping anyone.
+void reload_certificates(net::server& srv, turnpike::server::signaling::signaling_server* signaling,
+                         const cfgns::server_config& cfg) {
+  if (auto failed = srv.reload_tls()) {
+    spdlog::error("certificate reload failed, keeping the old one: {}", *failed);
+    return;
+  }
+  if (signaling != nullptr && signaling->tls()) {
+    try {
+      signaling->set_tls(net::make_https_context(cfg));
+    } catch (const cfgns::config_error& e) {
+      spdlog::error("signaling certificate reload failed, keeping the old one: {}", e.what());
+    }
+  }
+  spdlog::info("certificate reloaded from {}", cfg.cert_file);
+}
+
+void start_signaling(std::optional<turnpike::server::signaling::signaling_server>& signaling,
+                     const cfgns::loaded_config& lc, const net::server& srv) {
+  if (!lc.cfg.signaling_port) return;
+  const bool tls = !lc.cfg.cert_file.empty() && !lc.cfg.pkey_file.empty();
+  signaling.emplace(lc.cfg, net::ice_urls(srv.listeners(), srv.relaying(), lc.cfg.external_ips),
+                    tls ? net::make_https_context(lc.cfg) : nullptr);
+  const std::string base =
+      std::string(signaling->tls() ? "https://" : "http://").append(signaling->local().to_string());
+  spdlog::info("signaling on {} (WebSocket {}{}/ws, HTTP /join /offer /answer /ice, {})", base,
+               signaling->tls() ? "wss://" : "ws://", signaling->local().to_string(),
+               lc.cfg.signaling_api_key.empty() ? "/ice-servers off: no signaling-api-key"
+                                                : "/ice-servers with the API key");
+  if (lc.embedded_default) {
+    spdlog::info("demo call: open {}/?room=demo#key={} in two tabs", base,
+                 lc.cfg.signaling_api_key);
+  } else if (lc.cfg.signaling_demo) {
+    spdlog::info("demo page: {}/", base);
+  }
+}
+
+std::unique_ptr<turnpike::server::mdns::announcer> start_mdns(
+    const cfgns::server_config& cfg, const net::server& srv,
+    const turnpike::server::signaling::signaling_server* signaling) {
+  if (!cfg.mdns) return nullptr;
+  std::string name = cfg.mdns_name;
+  if (name.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    name = std::string("Turnpike on ").append(host);
+  }
+  const bool loopback_only = std::all_of(
+      srv.listeners().begin(), srv.listeners().end(),
+      [](const net::bound_listener& l) { return net::to_asio(l.address).is_loopback(); });
+  if (loopback_only) {
+    spdlog::warn("mdns: every listener is on loopback; LAN clients cannot reach them");
+  }
+  try {
+    return std::make_unique<turnpike::server::mdns::announcer>(name, mdns_services(srv, signaling));
+  } catch (const std::runtime_error& e) {
+    spdlog::warn("{}; not announcing", e.what());
+    return nullptr;
+  }
+}
+
+void start_metrics(std::optional<turnpike::server::metrics::metrics_server>& metrics,
+                   const cfgns::server_config& cfg, net::server& srv,
+                   const turnpike::server::signaling::signaling_server* signaling) {
+  if (!cfg.prometheus) return;
+  metrics.emplace(srv, cfg.prometheus_address, cfg.prometheus_path,
+                  signaling != nullptr ? &signaling->stats() : nullptr, cfg.admin_api_key);
+  spdlog::info("metrics on http://{}{} (liveness /, readiness /ready)",
+               metrics->local().to_string(), cfg.prometheus_path);
+  if (cfg.admin_api_key.empty()) return;
+  spdlog::info("sessions API on http://{}/sessions", metrics->local().to_string());
+  const std::string ip = cfg.prometheus_address.ip_string();
+  if (!ip.starts_with("127.") && ip != "::1") {
+    spdlog::warn(
+        "the sessions API is plain HTTP on {}: keep that port to the operators' network "
+        "(firewall), or set prometheus-address=127.0.0.1",
+        ip);
+  }
+}
+
+// What the process did, logged when it stops.
+void log_totals(const net::server& srv) {
+  const auto t = srv.totals();
+  const auto d = srv.dtls_totals();
+  if (const auto s = srv.statsdb_stats()) {
+    spdlog::info("redis-statsdb: round_trips={} failures={} queue_full={}", s->round_trips,
+                 s->failures, s->queue_full);
+  }
+  if (const auto r = srv.redis_user_stats()) {
+    const auto c = srv.redis()->stats();
+    spdlog::info(
+        "redis-userdb: round_trips={} failures={} queue_full={} connects={} cache_hits={} "
+        "lookups={} coalesced={} served_stale={} unavailable={}",
+        c.round_trips, c.failures, c.queue_full, c.connects, r->cache_hits, r->lookups,
+        r->coalesced, r->served_stale, r->unavailable);
+    const auto q = *srv.redis_quota_stats();
+    spdlog::info("fleet quota: granted={} refused={} granted_locally={} renewals={}", q.granted,
+                 q.refused, q.granted_locally, q.renewals);
+  }
+  spdlog::info(
+      "stopped: packets={} binding={} classic={} success={} errors={} malformed={} "
+      "bad_fingerprint={} not_request={} channel_data={} unanswered={} send_failures={} "
+      "allocations={} expired={} to_peer={}/{}B to_client={}/{}B no_allocation={} "
+      "no_permission={} over_bandwidth={} limited_401={} stream_timeouts={} streams_refused={} "
+      "dtls_hello_verify={} dtls_handshakes={} dtls_failed={} dtls_refused={} dtls_dropped={} "
+      "dtls_idle_closed={}",
+      t.packets_in, t.binding_requests, t.binding_classic, t.success_responses, t.error_responses,
+      t.dropped_malformed, t.dropped_bad_fingerprint, t.dropped_not_request, t.dropped_channel_data,
+      t.dropped_unanswered, srv.send_failures(), t.allocations_created, t.allocations_expired,
+      t.relayed_to_peer_packets, t.relayed_to_peer_bytes, t.relayed_to_client_packets,
+      t.relayed_to_client_bytes, t.dropped_no_allocation, t.dropped_no_permission,
+      t.dropped_bandwidth, t.unauthenticated_limited, srv.stream_timeouts(), srv.streams_refused(),
+      d.hello_verify_sent, d.handshakes, d.failed, d.refused, d.dropped, d.idle_closed);
+}
+
+// Binds, serves until a stop signal (stop_control.hpp says when), stops. Throws
+// boost::system::system_error when a listener cannot be bound.
+int serve(const cfgns::loaded_config& lc) {
+  using turnpike::server::process::link_watch;
+  using turnpike::server::process::stop_control;
+  net::server srv(lc.cfg);
+  srv.open();
+  if (!lc.cfg.pidfile.empty()) std::ofstream(lc.cfg.pidfile) << getpid() << "\n";
+  boost::asio::io_context main_io;
+  boost::asio::signal_set stop_signals(main_io, SIGINT, SIGTERM);
+  boost::asio::signal_set reload_signal(main_io, SIGUSR2);
+  boost::asio::signal_set drain_signal(main_io, SIGUSR1);
+  boost::asio::steady_timer redis_timer(main_io);
+  boost::asio::steady_timer grace_timer(main_io);
+  std::optional<turnpike::server::metrics::metrics_server> metrics;
+  std::optional<turnpike::server::signaling::signaling_server> signaling;
+
+  stop_control control(
+      std::chrono::seconds(lc.cfg.drain_grace),
+      {[&](const std::string& why) {
+         // New allocations refused, readiness fails, existing allocations relay on.
+         srv.drain();
+         if (metrics) metrics->set_draining();
+         sd_notify(0, "STATUS=draining: new allocations refused");
+         spdlog::info("draining ({}): new allocations refused{}", why,
+                      lc.cfg.drain_alternate ? " with 300 to " + lc.cfg.drain_alternate->to_string()
+                                             : std::string(" with 508"));
+         if (lc.cfg.drain_grace != 0 && why != "SIGUSR1") {
+           spdlog::info("stopping once allocations end, within {} s (signal again: at once)",
+                        lc.cfg.drain_grace);
+         }
+       },
+       [&](const std::string& why) {
+         spdlog::info("{}, stopping", why);
+         sd_notify(0, "STOPPING=1");
+         for (auto* s : {&stop_signals, &reload_signal, &drain_signal}) s->cancel();
+         redis_timer.cancel();
+         grace_timer.cancel();
+       }});
+  std::function<void()> arm_grace_check = [&] {
+    const auto due = control.next_check();
+    if (!due) return;
+    grace_timer.expires_at(*due);
+    grace_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      const auto left = srv.snapshot(std::chrono::seconds(1)).total.gauges.allocations_total();
+      control.on_check(left, stop_control::clock::now());
+      arm_grace_check();
+    });
+  };
+  std::function<void(const boost::system::error_code&, int)> on_stop_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        control.on_stop_signal(sig == SIGTERM ? "SIGTERM" : "SIGINT", stop_control::clock::now());
+        arm_grace_check();
+        if (!control.stopped()) stop_signals.async_wait(on_stop_signal);
+      };
+  stop_signals.async_wait(on_stop_signal);
+  drain_signal.async_wait([&](const boost::system::error_code& ec, int) {
+    if (!ec) control.on_drain_signal();
+  });
+  std::function<void(const boost::system::error_code&, int)> on_reload =
+      [&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        reload_certificates(srv, signaling ? &*signaling : nullptr, lc.cfg);
+        reload_signal.async_wait(on_reload);
+      };
+  reload_signal.async_wait(on_reload);
+  // redis-userdb: log when Redis becomes reachable or unreachable.
+  link_watch redis([&](bool up) {
+    const auto& where = *lc.cfg.redis_userdb;
+    if (up) {
+      spdlog::info("redis-userdb {}:{} connected", where.host, where.port);
+    } else {
+      spdlog::warn(
+          "redis-userdb {}:{} unreachable: serving cached credentials, new users get 500 "
+          "until it is back",
+          where.host, where.port);
+    }
+  });
+  std::function<void(const boost::system::error_code&)> on_redis_timer =
+      [&](const boost::system::error_code& ec) {
+        if (ec || srv.redis() == nullptr) return;
+        redis.observe(srv.redis()->up());
+        redis_timer.expires_after(std::chrono::milliseconds(500));
+        redis_timer.async_wait(on_redis_timer);
+      };
+  on_redis_timer({});
+
+  srv.start();
+  start_signaling(signaling, lc, srv);
+  const auto* signaling_ptr = signaling ? &*signaling : nullptr;
+  auto announcer = start_mdns(lc.cfg, srv, signaling_ptr);
+  start_metrics(metrics, lc.cfg, srv, signaling_ptr);
+  if (!lc.cfg.proc_user.empty()) {
+    turnpike::server::process::drop_privileges(lc.cfg.proc_user, lc.cfg.proc_group);
+    spdlog::info("running as user {}{}", lc.cfg.proc_user,
+                 lc.cfg.proc_group.empty() ? "" : ", group " + lc.cfg.proc_group);
+  }
+  print_banner(lc, srv);
+  // systemd Type=notify: every listener is bound and every shard runs.
+  sd_notify(0, "READY=1\nSTATUS=relaying");
+  main_io.run();  // returns once stop_control has stopped
+  announcer.reset();
+  metrics.reset();
+  signaling.reset();
+  srv.stop();
+  srv.join();
+  log_totals(srv);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -125,222 +354,7 @@ int main(int argc, char** argv) {
 
   int rc = 0;
   try {
-    net::server srv(lc.cfg);
-    srv.open();
-    if (!lc.cfg.pidfile.empty()) {
-      std::ofstream(lc.cfg.pidfile) << getpid() << "\n";
-    }
-    boost::asio::io_context main_io;
-    boost::asio::signal_set signals(main_io, SIGINT, SIGTERM);
-    boost::asio::signal_set reload(main_io, SIGUSR2);
-    boost::asio::signal_set drain_signal(main_io, SIGUSR1);
-    boost::asio::steady_timer redis_watch(main_io);
-    boost::asio::steady_timer drain_watch(main_io);
-    std::optional<turnpike::server::metrics::metrics_server> metrics;
-    std::optional<turnpike::server::signaling::signaling_server> signaling;
-    const bool signaling_tls = !lc.cfg.cert_file.empty() && !lc.cfg.pkey_file.empty();
-    bool draining = false;
-    auto stop_all = [&] {
-      sd_notify(0, "STOPPING=1");
-      reload.cancel();
-      redis_watch.cancel();
-      drain_signal.cancel();
-      drain_watch.cancel();
-      signals.cancel();
-    };
-    // Draining (SIGUSR1, or SIGTERM with drain-grace): new allocations refused, readiness
-    // fails, existing allocations relay on.
-    auto start_drain = [&](const char* why) {
-      if (draining) return;
-      draining = true;
-      srv.drain();
-      if (metrics) metrics->set_draining();
-      sd_notify(0, "STATUS=draining: new allocations refused");
-      spdlog::info("draining ({}): new allocations refused{}", why,
-                   lc.cfg.drain_alternate ? " with 300 to " + lc.cfg.drain_alternate->to_string()
-                                          : std::string(" with 508"));
-    };
-    drain_signal.async_wait([&](const boost::system::error_code& ec, int) {
-      if (!ec) start_drain("SIGUSR1");
-    });
-    bool grace_started = false;
-    std::chrono::steady_clock::time_point grace_deadline;
-    std::function<void(const boost::system::error_code&)> drain_check =
-        [&](const boost::system::error_code& ec) {
-          if (ec) return;
-          const auto snap = srv.snapshot(std::chrono::seconds(1));
-          const std::uint64_t left = snap.total.gauges.allocations_total();
-          if (left == 0 || std::chrono::steady_clock::now() >= grace_deadline) {
-            spdlog::info("drained: {} relayed addresses left, stopping", left);
-            stop_all();
-            return;
-          }
-          drain_watch.expires_after(std::chrono::milliseconds(500));
-          drain_watch.async_wait(drain_check);
-        };
-    std::function<void(const boost::system::error_code&, int)> on_stop_signal =
-        [&](const boost::system::error_code& ec, int sig) {
-          if (ec) return;
-          if (lc.cfg.drain_grace == 0 || grace_started) {
-            // No grace, or a second signal during it: stop now.
-            spdlog::info("signal {} received, stopping", sig);
-            stop_all();
-            return;
-          }
-          grace_started = true;
-          start_drain(sig == SIGTERM ? "SIGTERM" : "SIGINT");
-          grace_deadline =
-              std::chrono::steady_clock::now() + std::chrono::seconds(lc.cfg.drain_grace);
-          spdlog::info(
-              "signal {} received: stopping once allocations end, within {} s (again: at once)",
-              sig, lc.cfg.drain_grace);
-          drain_watch.expires_after(std::chrono::milliseconds(100));
-          drain_watch.async_wait(drain_check);
-          signals.async_wait(on_stop_signal);
-        };
-    signals.async_wait(on_stop_signal);
-    // redis-userdb: log when Redis becomes reachable or unreachable.
-    bool redis_up = false;
-    std::function<void(const boost::system::error_code&)> on_redis_watch =
-        [&](const boost::system::error_code& ec) {
-          if (ec || srv.redis() == nullptr) return;
-          const bool up = srv.redis()->up();
-          if (up != redis_up) {
-            if (up) {
-              spdlog::info("redis-userdb {}:{} connected", lc.cfg.redis_userdb->host,
-                           lc.cfg.redis_userdb->port);
-            } else {
-              spdlog::warn(
-                  "redis-userdb {}:{} unreachable: serving cached credentials, new users "
-                  "get 500 until it is back",
-                  lc.cfg.redis_userdb->host, lc.cfg.redis_userdb->port);
-            }
-            redis_up = up;
-          }
-          redis_watch.expires_after(std::chrono::milliseconds(500));
-          redis_watch.async_wait(on_redis_watch);
-        };
-    on_redis_watch({});
-    // SIGUSR2: read the certificate and key again without dropping anyone.
-    std::function<void(const boost::system::error_code&, int)> on_reload =
-        [&](const boost::system::error_code& ec, int) {
-          if (ec) return;
-          if (auto failed = srv.reload_tls()) {
-            spdlog::error("certificate reload failed, keeping the old one: {}", *failed);
-          } else {
-            if (signaling && signaling_tls) {
-              try {
-                signaling->set_tls(net::make_https_context(lc.cfg));
-              } catch (const cfgns::config_error& e) {
-                spdlog::error("signaling certificate reload failed, keeping the old one: {}",
-                              e.what());
-              }
-            }
-            spdlog::info("certificate reloaded from {}", lc.cfg.cert_file);
-          }
-          reload.async_wait(on_reload);
-        };
-    reload.async_wait(on_reload);
-    srv.start();
-    if (lc.cfg.signaling_port) {
-      signaling.emplace(lc.cfg, net::ice_urls(srv.listeners(), srv.relaying(), lc.cfg.external_ips),
-                        signaling_tls ? net::make_https_context(lc.cfg) : nullptr);
-      const std::string base = std::string(signaling->tls() ? "https://" : "http://")
-                                   .append(signaling->local().to_string());
-      spdlog::info("signaling on {} (WebSocket {}{}/ws, HTTP /join /offer /answer /ice, {})", base,
-                   signaling->tls() ? "wss://" : "ws://", signaling->local().to_string(),
-                   lc.cfg.signaling_api_key.empty() ? "/ice-servers off: no signaling-api-key"
-                                                    : "/ice-servers with the API key");
-      if (lc.embedded_default) {
-        spdlog::info("demo call: open {}/?room=demo#key={} in two tabs", base,
-                     lc.cfg.signaling_api_key);
-      } else if (lc.cfg.signaling_demo) {
-        spdlog::info("demo page: {}/", base);
-      }
-    }
-    std::unique_ptr<turnpike::server::mdns::announcer> announcer;
-    if (lc.cfg.mdns) {
-      std::string name = lc.cfg.mdns_name;
-      if (name.empty()) {
-        char host[256] = {};
-        gethostname(host, sizeof host - 1);
-        name = std::string("Turnpike on ").append(host);
-      }
-      const bool loopback_only = std::all_of(
-          srv.listeners().begin(), srv.listeners().end(),
-          [](const net::bound_listener& l) { return net::to_asio(l.address).is_loopback(); });
-      if (loopback_only) {
-        spdlog::warn("mdns: every listener is on loopback; LAN clients cannot reach them");
-      }
-      try {
-        announcer = std::make_unique<turnpike::server::mdns::announcer>(
-            name, mdns_services(srv, signaling ? &*signaling : nullptr));
-      } catch (const std::runtime_error& e) {
-        spdlog::warn("{}; not announcing", e.what());
-      }
-    }
-    if (lc.cfg.prometheus) {
-      metrics.emplace(srv, lc.cfg.prometheus_address, lc.cfg.prometheus_path,
-                      signaling ? &signaling->stats() : nullptr, lc.cfg.admin_api_key);
-      spdlog::info("metrics on http://{}{} (liveness /, readiness /ready)",
-                   metrics->local().to_string(), lc.cfg.prometheus_path);
-      if (!lc.cfg.admin_api_key.empty()) {
-        spdlog::info("sessions API on http://{}/sessions", metrics->local().to_string());
-        const std::string ip = lc.cfg.prometheus_address.ip_string();
-        if (!ip.starts_with("127.") && ip != "::1") {
-          spdlog::warn(
-              "the sessions API is plain HTTP on {}: keep that port to the operators' network "
-              "(firewall), or set prometheus-address=127.0.0.1",
-              lc.cfg.prometheus_address.ip_string());
-        }
-      }
-    }
-    if (!lc.cfg.proc_user.empty()) {
-      turnpike::server::process::drop_privileges(lc.cfg.proc_user, lc.cfg.proc_group);
-      spdlog::info("running as user {}{}", lc.cfg.proc_user,
-                   lc.cfg.proc_group.empty() ? "" : ", group " + lc.cfg.proc_group);
-    }
-    print_banner(lc, srv);
-    // systemd Type=notify: every listener is bound and every shard runs.
-    sd_notify(0, "READY=1\nSTATUS=relaying");
-    main_io.run();  // returns once the signal handler ran
-    announcer.reset();
-    metrics.reset();
-    signaling.reset();
-    srv.stop();
-    srv.join();
-    const auto t = srv.totals();
-    const auto d = srv.dtls_totals();
-    if (const auto s = srv.statsdb_stats()) {
-      spdlog::info("redis-statsdb: round_trips={} failures={} queue_full={}", s->round_trips,
-                   s->failures, s->queue_full);
-    }
-    if (const auto r = srv.redis_user_stats()) {
-      const auto c = srv.redis()->stats();
-      spdlog::info(
-          "redis-userdb: round_trips={} failures={} queue_full={} connects={} cache_hits={} "
-          "lookups={} coalesced={} served_stale={} unavailable={}",
-          c.round_trips, c.failures, c.queue_full, c.connects, r->cache_hits, r->lookups,
-          r->coalesced, r->served_stale, r->unavailable);
-      const auto q = *srv.redis_quota_stats();
-      spdlog::info("fleet quota: granted={} refused={} granted_locally={} renewals={}", q.granted,
-                   q.refused, q.granted_locally, q.renewals);
-    }
-    spdlog::info(
-        "stopped: packets={} binding={} classic={} success={} errors={} malformed={} "
-        "bad_fingerprint={} not_request={} channel_data={} unanswered={} send_failures={} "
-        "allocations={} expired={} to_peer={}/{}B to_client={}/{}B no_allocation={} "
-        "no_permission={} over_bandwidth={} limited_401={} stream_timeouts={} streams_refused={} "
-        "dtls_hello_verify={} dtls_handshakes={} dtls_failed={} dtls_refused={} dtls_dropped={} "
-        "dtls_idle_closed={}",
-        t.packets_in, t.binding_requests, t.binding_classic, t.success_responses, t.error_responses,
-        t.dropped_malformed, t.dropped_bad_fingerprint, t.dropped_not_request,
-        t.dropped_channel_data, t.dropped_unanswered, srv.send_failures(), t.allocations_created,
-        t.allocations_expired, t.relayed_to_peer_packets, t.relayed_to_peer_bytes,
-        t.relayed_to_client_packets, t.relayed_to_client_bytes, t.dropped_no_allocation,
-        t.dropped_no_permission, t.dropped_bandwidth, t.unauthenticated_limited,
-        srv.stream_timeouts(), srv.streams_refused(), d.hello_verify_sent, d.handshakes, d.failed,
-        d.refused, d.dropped, d.idle_closed);
+    rc = serve(lc);
   } catch (const boost::system::system_error& e) {
     spdlog::error("cannot listen: {}", e.what());
     rc = 1;
@@ -348,7 +362,7 @@ int main(int argc, char** argv) {
     spdlog::error("configuration error: {}", e.what());
     rc = 1;
   }
-  if (!lc.cfg.pidfile.empty()) std::remove(lc.cfg.pidfile.c_str());
+  if (!lc.cfg.pidfile.empty()) (void)std::remove(lc.cfg.pidfile.c_str());
   turnpike::server::log::shutdown();
   return rc;
 }

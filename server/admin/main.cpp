@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (sessions->parsed() || kill->parsed()) {
     if (api.key.empty()) {
+      // NOLINTNEXTLINE(concurrency-mt-unsafe): the tool has one thread
       if (const char* env = std::getenv("TURNPIKE_ADMIN_API_KEY")) api.key = env;
     }
     if (api.key.empty()) return fail("--api-key or TURNPIKE_ADMIN_API_KEY is required");

@@ -84,10 +84,11 @@ class redis_user_db final : public user_db {
   }
   std::optional<pairs> options(const std::string& realm) override {
     std::vector<redis_command> cmds;
+    cmds.reserve(option_names.size());
     for (const auto& n : option_names) {
       cmds.push_back({"GET", auth::redis_realm_option_key(realm, n)});
     }
-    auto r = run(std::move(cmds));
+    auto r = run(cmds);
     if (!r) return std::nullopt;
     pairs out;
     for (std::size_t i = 0; i < option_names.size(); ++i) {
@@ -98,7 +99,7 @@ class redis_user_db final : public user_db {
   const std::string& error() const override { return error_; }
 
  private:
-  std::optional<std::vector<redis_reply>> run(std::vector<redis_command> cmds) {
+  std::optional<std::vector<redis_reply>> run(const std::vector<redis_command>& cmds) {
     auto r = conn_.run(cmds);
     if (!r) {
       error_ = "Redis: " + conn_.error();

@@ -23,7 +23,7 @@ struct reply {
 };
 
 // One request over a fresh connection; nullopt (with `why`) when it could not be made.
-std::optional<reply> call(const sessions_request& r, http::verb verb, std::string target,
+std::optional<reply> call(const sessions_request& r, http::verb verb, const std::string& target,
                           std::string& why) {
   const auto url = boost::urls::parse_uri(r.api);
   if (!url || url->scheme() != "http" || url->host().empty()) {
@@ -73,10 +73,10 @@ std::string error_of(const reply& rep) {
 }
 
 // call(), with anything but a 200 said on `err` (and nullopt returned).
-std::optional<reply> call_ok(const sessions_request& r, http::verb verb, std::string target,
+std::optional<reply> call_ok(const sessions_request& r, http::verb verb, const std::string& target,
                              std::ostream& err) {
   std::string why;
-  auto rep = call(r, verb, std::move(target), why);
+  auto rep = call(r, verb, target, why);
   if (!rep) {
     err << "turnpike-admin: " << why << "\n";
   } else if (rep->status != 200) {

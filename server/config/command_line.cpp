@@ -55,13 +55,14 @@ command_line parse_command_line(int argc, const char* const* argv) {
       case option_status::supported:
         break;
       case option_status::not_yet:
-        help = "(coturn option, not supported" + (help.empty() ? ")" : "; " + help + ")");
+        help = help.empty() ? std::string("(coturn option, not supported)")
+                            : std::string("(coturn option, not supported; ").append(help) + ")";
         break;
       case option_status::turnpike_default:
-        help = "(coturn option; always so: " + help + ")";
+        help = std::string("(coturn option; always so: ").append(help) + ")";
         break;
       case option_status::removed:
-        help = "(dropped coturn option: " + help + ")";
+        help = std::string("(dropped coturn option: ").append(help) + ")";
         break;
     }
     CLI::Option* opt = nullptr;

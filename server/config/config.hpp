@@ -41,6 +41,7 @@ struct user_entry {
   std::string name;
   std::optional<std::string> password;   // "name:password"
   std::optional<protocol::md5_key> key;  // "name:0x<32 hex digits>" (coturn's turnadmin -k form)
+  friend bool operator==(const user_entry&, const user_entry&) = default;
 };
 
 struct server_config {
@@ -91,6 +92,7 @@ struct server_config {
   struct sql_database {
     auth::sql_kind kind = auth::sql_kind::sqlite;
     std::string target;  // file path, or libpq conninfo
+    friend bool operator==(const sql_database&, const sql_database&) = default;
   };
   std::optional<sql_database> sql_userdb;
   unsigned redis_cache_ttl = 5;
@@ -183,6 +185,7 @@ struct server_config {
     if (listening_port == 0 || listening_port == 65535) return 0;  // no defined alternate
     return static_cast<std::uint16_t>(listening_port + 1);
   }
+  friend bool operator==(const server_config&, const server_config&) = default;
 };
 
 // One "key[=value]" occurrence and where it came from (line 0: the command line).

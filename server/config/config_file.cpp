@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 #include "server/config/config.hpp"
 #include "server/config/options.hpp"
@@ -80,7 +81,8 @@ std::vector<setting> parse_config_text(std::string_view text, const std::string&
 std::vector<setting> read_config_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
-    throw config_error(path + ": cannot read configuration file: " + std::strerror(errno));
+    throw config_error(
+        path + ": cannot read configuration file: " + std::generic_category().message(errno));
   }
   std::stringstream ss;
   ss << in.rdbuf();

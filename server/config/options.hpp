@@ -5,10 +5,14 @@
 // they are warned about, never silently ignored.
 #pragma once
 
+#include <iosfwd>
 #include <span>
 #include <string_view>
 
 namespace turnpike::server::config {
+
+struct server_config;
+struct setting;
 
 enum class option_kind {
   flag,            // bare; in a file "name" or "name=true|false|yes|no|on|off|1|0"
@@ -24,6 +28,10 @@ enum class option_status {
   removed,           // coturn itself dropped it: warned, ignored
 };
 
+// One option, spelt once (option_table.cpp): its name, arity and status, what it does to the
+// configuration, and how the effective configuration shows it. A unit test walks every entry
+// (options_test.cpp): a supported one applies and is shown (by itself, or by the entry that
+// `shown_with` names: another name for the same setting); any other does neither.
 struct option_spec {
   std::string_view name;
   char short_name;  // '\0' for none
@@ -31,6 +39,11 @@ struct option_spec {
   option_status status;
   // Supported: the --help text. Otherwise what the operator should know (may be empty).
   std::string_view help;
+  // Supported: takes one occurrence into the configuration (throws config_error).
+  void (*apply)(server_config&, const setting&) = nullptr;
+  // Supported: its lines in describe() (none when at its default and that goes unsaid).
+  void (*show)(const server_config&, std::ostream&) = nullptr;
+  std::string_view shown_with;  // supported without `show`: the entry that shows it
 };
 
 std::span<const option_spec> option_table() noexcept;

@@ -37,30 +37,9 @@ const char* transport_name(transport t) noexcept {
 }
 
 engine_counters& engine_counters::operator+=(const engine_counters& o) noexcept {
-  packets_in += o.packets_in;
-  bytes_in += o.bytes_in;
-  binding_requests += o.binding_requests;
-  binding_classic += o.binding_classic;
-  success_responses += o.success_responses;
-  error_responses += o.error_responses;
-  dropped_malformed += o.dropped_malformed;
-  dropped_bad_fingerprint += o.dropped_bad_fingerprint;
-  dropped_not_request += o.dropped_not_request;
-  dropped_channel_data += o.dropped_channel_data;
-  dropped_unanswered += o.dropped_unanswered;
-  unauthenticated_limited += o.unauthenticated_limited;
-  allocations_created += o.allocations_created;
-  allocations_expired += o.allocations_expired;
-  relayed_to_peer_packets += o.relayed_to_peer_packets;
-  relayed_to_peer_bytes += o.relayed_to_peer_bytes;
-  relayed_to_client_packets += o.relayed_to_client_packets;
-  relayed_to_client_bytes += o.relayed_to_client_bytes;
-  dropped_no_allocation += o.dropped_no_allocation;
-  dropped_no_permission += o.dropped_no_permission;
-  dropped_bandwidth += o.dropped_bandwidth;
-  allocations_deleted += o.allocations_deleted;
-  allocations_ended += o.allocations_ended;
-  peer_refused += o.peer_refused;
+#define TURNPIKE_ADD_COUNTER(member, family, label, help) member += o.member;
+  TURNPIKE_ENGINE_COUNTERS(TURNPIKE_ADD_COUNTER)
+#undef TURNPIKE_ADD_COUNTER
   for (std::size_t t = 0; t < relayed_packets_by.size(); ++t) {
     for (std::size_t d = 0; d < 2; ++d) {
       relayed_packets_by[t][d] += o.relayed_packets_by[t][d];

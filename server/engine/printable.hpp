@@ -19,7 +19,7 @@ inline std::string printable(std::string_view s, std::size_t limit = 128) {
       out.push_back(static_cast<char>(c));
     } else {
       char buf[5];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      (void)std::snprintf(buf, sizeof buf, "\\x%02x", c);
       out += buf;
     }
   }

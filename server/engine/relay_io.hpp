@@ -58,7 +58,8 @@ class relay_io {
   // RFC 6062. Connect from the TCP relay `id` to `peer`; the outcome comes back through
   // engine::on_peer_connected(connection_id, ok). Default: no TCP relays.
   virtual void connect_peer(relay_id id, const protocol::transport_address& peer,
-                            std::uint32_t connection_id, tcp_connection_credentials credentials) {
+                            std::uint32_t connection_id,
+                            const tcp_connection_credentials& credentials) {
     (void)id, (void)peer, (void)connection_id, (void)credentials;
   }
   // The credentials kept with a peer connection awaiting ConnectionBind.

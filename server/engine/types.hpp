@@ -94,32 +94,51 @@ inline constexpr std::array<const char*, 9> auth_failure_names{
     "challenge",  "missing_attributes", "stale_nonce",       "password_algorithms", "wrong_realm",
     "wrong_user", "bad_credentials",    "store_unavailable", "user_throttled"};
 
+// The engine's plain counters, each spelt once: X(member, Prometheus family, label value, help).
+// A family with a label value is one series of that family (label "reason"); an empty family
+// is kept for the stop summary only. engine_counters declares them, operator+= sums them,
+// and the metrics endpoint renders them, all from this list.
+#define TURNPIKE_ENGINE_COUNTERS(X)                                                              \
+  X(packets_in, "turnpike_received_packets_total", "",                                           \
+    "Client packets received (all transports).")                                                 \
+  X(bytes_in, "turnpike_received_bytes_total", "", "Client bytes received (all transports).")    \
+  X(binding_requests, "turnpike_binding_requests_total", "", "STUN Binding requests.")           \
+  X(binding_classic, "", "", "RFC 3489 Binding requests (no magic cookie).")                     \
+  X(success_responses, "", "", "Success responses sent.")                                        \
+  X(error_responses, "", "", "Error responses sent.")                                            \
+  X(dropped_malformed, "turnpike_dropped_packets_total", "malformed", "")                        \
+  X(dropped_bad_fingerprint, "turnpike_dropped_packets_total", "bad_fingerprint", "")            \
+  /* responses and indications the server has no use for */                                      \
+  X(dropped_not_request, "turnpike_dropped_packets_total", "not_request", "")                    \
+  X(dropped_channel_data, "turnpike_dropped_packets_total", "unknown_channel", "")               \
+  /* no-stun, or methods answered by silence */                                                  \
+  X(dropped_unanswered, "turnpike_dropped_packets_total", "unanswered", "")                      \
+  /* 401/438 answers held back by the per-source budget */                                       \
+  X(unauthenticated_limited, "turnpike_dropped_packets_total", "unauthenticated_rate_limit", "") \
+  /* Send or ChannelData from a five-tuple without an allocation */                              \
+  X(dropped_no_allocation, "turnpike_dropped_packets_total", "no_allocation", "")                \
+  /* relayed data without a permission or channel */                                             \
+  X(dropped_no_permission, "turnpike_dropped_packets_total", "no_permission", "")                \
+  X(dropped_bandwidth, "turnpike_dropped_packets_total", "bandwidth", "") /* over max-bps */     \
+  X(allocations_created, "turnpike_allocations_created_total", "", "Allocations created.")       \
+  X(allocations_ended, "turnpike_allocations_ended_total", "",                                   \
+    "Allocations ended by an operator (sessions API).")                                          \
+  X(allocations_expired, "turnpike_allocations_expired_total", "",                               \
+    "Allocations that reached their lifetime.")                                                  \
+  X(allocations_deleted, "turnpike_allocations_deleted_total", "",                               \
+    "Allocations deleted by the client (Refresh 0) or with its stream.")                         \
+  X(relayed_to_peer_packets, "", "", "Packets relayed to peers.")                                \
+  X(relayed_to_peer_bytes, "", "", "Bytes relayed to peers.")                                    \
+  X(relayed_to_client_packets, "", "", "Packets relayed to clients.")                            \
+  X(relayed_to_client_bytes, "", "", "Bytes relayed to clients.")                                \
+  X(peer_refused, "turnpike_peer_refusals_total", "",                                            \
+    "Peer addresses refused by the peer policy (403).")
+
 // Plain counters owned by one shard (no atomics: only the shard's thread writes them).
 struct engine_counters {
-  std::uint64_t packets_in = 0;
-  std::uint64_t bytes_in = 0;
-  std::uint64_t binding_requests = 0;
-  std::uint64_t binding_classic = 0;  // RFC 3489 requests without the magic cookie
-  std::uint64_t success_responses = 0;
-  std::uint64_t error_responses = 0;
-  std::uint64_t dropped_malformed = 0;
-  std::uint64_t dropped_bad_fingerprint = 0;
-  std::uint64_t dropped_not_request = 0;  // responses and indications the server has no use for
-  std::uint64_t dropped_channel_data = 0;
-  std::uint64_t dropped_unanswered = 0;       // no-stun / unsupported methods with no-answer policy
-  std::uint64_t unauthenticated_limited = 0;  // 401 answers suppressed by the per-source limit
-  std::uint64_t allocations_created = 0;
-  std::uint64_t allocations_expired = 0;
-  std::uint64_t relayed_to_peer_packets = 0;
-  std::uint64_t relayed_to_peer_bytes = 0;
-  std::uint64_t relayed_to_client_packets = 0;
-  std::uint64_t relayed_to_client_bytes = 0;
-  std::uint64_t dropped_no_allocation = 0;  // Send/ChannelData from a five-tuple without one
-  std::uint64_t dropped_no_permission = 0;  // relayed data without a permission or channel
-  std::uint64_t dropped_bandwidth = 0;      // over max-bps
-  std::uint64_t allocations_deleted = 0;    // refreshed to 0, or the client's stream closed
-  std::uint64_t allocations_ended = 0;      // ended by an operator (sessions API)
-  std::uint64_t peer_refused = 0;           // 403 for a peer address the policy forbids
+#define TURNPIKE_DECLARE_COUNTER(member, family, label, help) std::uint64_t member = 0;
+  TURNPIKE_ENGINE_COUNTERS(TURNPIKE_DECLARE_COUNTER)
+#undef TURNPIKE_DECLARE_COUNTER
   // Relayed traffic by the client's transport and direction (0: to peers, 1: to clients).
   std::array<std::array<std::uint64_t, 2>, 4> relayed_packets_by{};
   std::array<std::array<std::uint64_t, 2>, 4> relayed_bytes_by{};

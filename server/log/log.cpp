@@ -25,7 +25,7 @@ class json_formatter final : public spdlog::formatter {
     const auto ms = duration_cast<milliseconds>(msg.time.time_since_epoch()).count() % 1000;
     char ts[40];
     const std::size_t n = std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(ts + n, sizeof ts - n, ".%03dZ", static_cast<int>(ms));
+    (void)std::snprintf(ts + n, sizeof ts - n, ".%03dZ", static_cast<int>(ms));
     append("{\"ts\":\"", dest);
     append(ts, dest);
     append("\",\"level\":\"", dest);
@@ -64,7 +64,7 @@ class json_formatter final : public spdlog::formatter {
         default:
           if (static_cast<unsigned char>(c) < 0x20) {
             char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+            (void)std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
             append(buf, dest);
           } else {
             dest.push_back(c);

@@ -15,6 +15,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -32,6 +33,10 @@ using prometheus::MetricType;
 constexpr std::array<const char*, 4> transport_labels{"udp", "tcp", "tls", "dtls"};
 constexpr std::array<const char*, 2> family_labels{"ipv4", "ipv6"};
 constexpr std::array<const char*, 2> direction_labels{"to_peer", "to_client"};
+
+// The help of each family whose series the counter lists label by reason.
+const std::map<std::string, std::string, std::less<>> labelled_help{
+    {"turnpike_dropped_packets_total", "Packets dropped, by reason."}};
 
 // The families of one scrape. Kept in a deque: a reference add() returned stays valid while
 // more families are added (several are filled side by side).
@@ -55,6 +60,25 @@ class families {
     value(add(std::move(name), std::move(help), type), v);
   }
   void append(MetricFamily family) { out_.push_back(std::move(family)); }
+  // One series of the counter lists (TURNPIKE_ENGINE_COUNTERS and friends): the family made
+  // on its first series; with a label value, a series labelled "reason" of that family.
+  void listed(const char* family, const char* label, MetricType type, const char* help,
+              std::uint64_t v) {
+    if (*family == '\0') return;  // kept for the stop summary only
+    MetricFamily* f = nullptr;
+    for (auto& existing : out_) {
+      if (existing.name == family) f = &existing;
+    }
+    if (f == nullptr) {
+      const auto labelled = labelled_help.find(family);
+      f = &add(family, labelled != labelled_help.end() ? labelled->second : help, type);
+    }
+    if (*label == '\0') {
+      value(*f, static_cast<double>(v));
+    } else {
+      value(*f, static_cast<double>(v), {{"reason", label}});
+    }
+  }
   std::vector<MetricFamily> take() {
     return {std::make_move_iterator(out_.begin()), std::make_move_iterator(out_.end())};
   }
@@ -153,15 +177,19 @@ std::string render(const net::server& srv, bool draining,
            static_cast<double>(s.gauges.channels));
   f.single("turnpike_allocations_pending", "Allocate requests waiting for a quota answer.",
            MetricType::Gauge, static_cast<double>(s.gauges.pending_allocates));
-  f.single("turnpike_allocations_created_total", "Allocations created.", MetricType::Counter,
-           static_cast<double>(c.allocations_created));
-  f.single("turnpike_allocations_ended_total", "Allocations ended by an operator (sessions API).",
-           MetricType::Counter, static_cast<double>(c.allocations_ended));
-  f.single("turnpike_allocations_expired_total", "Allocations that reached their lifetime.",
-           MetricType::Counter, static_cast<double>(c.allocations_expired));
-  f.single("turnpike_allocations_deleted_total",
-           "Allocations deleted by the client (Refresh 0) or with its stream.", MetricType::Counter,
-           static_cast<double>(c.allocations_deleted));
+  // Every listed counter: the engine's, the shard's own, DTLS's.
+#define TURNPIKE_RENDER_COUNTER(member, family, label, help) \
+  f.listed(family, label, MetricType::Counter, help, c.member);
+  TURNPIKE_ENGINE_COUNTERS(TURNPIKE_RENDER_COUNTER)
+#undef TURNPIKE_RENDER_COUNTER
+#define TURNPIKE_RENDER_STAT(member, family, label, type, help) \
+  f.listed(family, label, MetricType::type, help, s.member);
+  TURNPIKE_SHARD_STATS(TURNPIKE_RENDER_STAT)
+#undef TURNPIKE_RENDER_STAT
+#define TURNPIKE_RENDER_DTLS(member, family, label, help) \
+  f.listed(family, label, MetricType::Counter, help, s.dtls.member);
+  TURNPIKE_DTLS_COUNTERS(TURNPIKE_RENDER_DTLS)
+#undef TURNPIKE_RENDER_DTLS
 
   auto& packets = f.add("turnpike_relayed_packets_total",
                         "Packets relayed, by client transport and direction.", MetricType::Counter);
@@ -176,12 +204,6 @@ std::string render(const net::server& srv, bool draining,
       f.value(bytes, static_cast<double>(c.relayed_bytes_by[t][d]), labels);
     }
   }
-  f.single("turnpike_received_packets_total", "Client packets received (all transports).",
-           MetricType::Counter, static_cast<double>(c.packets_in));
-  f.single("turnpike_received_bytes_total", "Client bytes received (all transports).",
-           MetricType::Counter, static_cast<double>(c.bytes_in));
-  f.single("turnpike_binding_requests_total", "STUN Binding requests.", MetricType::Counter,
-           static_cast<double>(c.binding_requests));
 
   auto& responses =
       f.add("turnpike_responses_total", "Answers sent, by method and code.", MetricType::Counter);
@@ -209,47 +231,6 @@ std::string render(const net::server& srv, bool draining,
     f.value(auth, static_cast<double>(c.auth_failures[r]),
             {{"reason", engine::auth_failure_names[r]}});
   }
-  f.single("turnpike_peer_refusals_total", "Peer addresses refused by the peer policy (403).",
-           MetricType::Counter, static_cast<double>(c.peer_refused));
-  auto& dropped =
-      f.add("turnpike_dropped_packets_total", "Packets dropped, by reason.", MetricType::Counter);
-  const std::vector<std::pair<const char*, std::uint64_t>> drops{
-      {"malformed", c.dropped_malformed},
-      {"bad_fingerprint", c.dropped_bad_fingerprint},
-      {"not_request", c.dropped_not_request},
-      {"unknown_channel", c.dropped_channel_data},
-      {"unanswered", c.dropped_unanswered},
-      {"unauthenticated_rate_limit", c.unauthenticated_limited},
-      {"no_allocation", c.dropped_no_allocation},
-      {"no_permission", c.dropped_no_permission},
-      {"bandwidth", c.dropped_bandwidth},
-      {"send_failed", s.send_failures},
-      {"dtls_not_client_hello", s.dtls.dropped}};
-  for (const auto& [reason, n] : drops) {
-    f.value(dropped, static_cast<double>(n), {{"reason", reason}});
-  }
-
-  f.single("turnpike_stream_connections", "TCP and TLS client connections open now.",
-           MetricType::Gauge, static_cast<double>(s.stream_connections));
-  f.single("turnpike_stream_timeouts_total",
-           "Stream clients closed for a handshake, frame or idle timeout.", MetricType::Counter,
-           static_cast<double>(s.stream_timeouts));
-  f.single("turnpike_streams_refused_total", "Connections refused by max-connections-per-ip.",
-           MetricType::Counter, static_cast<double>(s.streams_refused));
-  f.single("turnpike_dtls_sessions", "DTLS sessions now (handshaking or established).",
-           MetricType::Gauge, static_cast<double>(s.dtls_sessions));
-  f.single("turnpike_dtls_hello_verify_total", "ClientHellos answered with a cookie, no state.",
-           MetricType::Counter, static_cast<double>(s.dtls.hello_verify_sent));
-  f.single("turnpike_dtls_handshakes_total", "DTLS handshakes completed.", MetricType::Counter,
-           static_cast<double>(s.dtls.handshakes));
-  f.single("turnpike_dtls_failures_total", "DTLS handshake failures, alerts and timeouts.",
-           MetricType::Counter, static_cast<double>(s.dtls.failed));
-  f.single("turnpike_relay_ports_in_use",
-           "Relayed ports in use now (UDP and TCP relays, relay-mux ones included).",
-           MetricType::Gauge, static_cast<double>(s.relay_sockets));
-  f.single("turnpike_relay_mux_dropped_total",
-           "relay-mux: datagrams for a relayed address deleted while they were queued.",
-           MetricType::Counter, static_cast<double>(s.mux_dropped));
   f.single("turnpike_relay_ports", "Relay ports available: min-port..max-port per relay IP in use.",
            MetricType::Gauge, static_cast<double>(srv.relay_port_capacity()));
 
@@ -351,7 +332,7 @@ class session : public std::enable_shared_from_this<session> {
                        self->answer(self->parser_->release());
                      });
   }
-  void answer(http::request<http::string_body> req) {
+  void answer(const http::request<http::string_body>& req) {
     std::shared_ptr<http::response<http::string_body>> res;
     if (!admin_api_key_.empty() && is_sessions_path(req.target())) {
       server_sessions backend(srv_);

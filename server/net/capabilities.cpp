@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <system_error>
 
 namespace turnpike::server::net {
 
@@ -37,17 +38,18 @@ std::string drop_capabilities(const std::vector<cap_value_t>& caps, const std::s
   }
   const std::unique_ptr<_cap_struct, int (*)(void*)> state(cap_get_proc(), cap_free);
   if (!state || !set_caps(state.get(), CAP_EFFECTIVE, caps, CAP_CLEAR)) {
-    return "kept " + names + ": " + std::strerror(errno);
+    return "kept " + names + ": " + std::generic_category().message(errno);
   }
   if (!still_works()) {
     const int err = errno;
     set_caps(state.get(), CAP_EFFECTIVE, caps, CAP_SET);
     return "kept " + names + ": this kernel refuses map updates without them (" +
-           std::strerror(err) + ")";
+           std::generic_category().message(err) + ")";
   }
   if (!set_caps(state.get(), CAP_PERMITTED, caps, CAP_CLEAR) ||
       !set_caps(state.get(), CAP_INHERITABLE, caps, CAP_CLEAR)) {
-    return "dropped " + names + " from the effective set only: " + std::strerror(errno);
+    return "dropped " + names +
+           " from the effective set only: " + std::generic_category().message(errno);
   }
   for (const cap_value_t c : caps) {
     cap_set_ambient(c, CAP_CLEAR);  // fails only where ambient capabilities do not exist

@@ -118,7 +118,7 @@ bool read_socket(receive_batch& b, const int& fd, F&& f, int rounds = 4) {
 class send_batch {
  public:
   static constexpr std::size_t max_datagrams = 64;
-  static constexpr std::size_t max_bytes = 256 * 1024;
+  static constexpr std::size_t max_bytes = std::size_t{256} * 1024;
   send_batch();
   // Queues a copy of `header` then `bytes` as one datagram (flushing first when full).
   // Returns the datagrams that failed in that flush. A datagram with a header carries its own

@@ -155,12 +155,9 @@ void install_dtls_cookies(SSL_CTX* ctx) {
 }
 
 dtls_counters& dtls_counters::operator+=(const dtls_counters& o) noexcept {
-  hello_verify_sent += o.hello_verify_sent;
-  handshakes += o.handshakes;
-  failed += o.failed;
-  refused += o.refused;
-  dropped += o.dropped;
-  idle_closed += o.idle_closed;
+#define TURNPIKE_ADD_COUNTER(member, family, label, help) member += o.member;
+  TURNPIKE_DTLS_COUNTERS(TURNPIKE_ADD_COUNTER)
+#undef TURNPIKE_ADD_COUNTER
   return *this;
 }
 
@@ -377,9 +374,8 @@ void dtls_endpoint::on_tick() noexcept {
     const auto next = std::next(it);
     session& s = *it->second;
     if (!s.established) {
-      if (now - s.started > limits.frame_timeout) {
-        close(it, close_reason::failed);
-      } else if (DTLSv1_handle_timeout(s.ssl.get()) < 0) {  // retransmits a lost flight
+      // Too slow, or a lost flight that cannot be sent again (DTLSv1_handle_timeout resends).
+      if (now - s.started > limits.frame_timeout || DTLSv1_handle_timeout(s.ssl.get()) < 0) {
         close(it, close_reason::failed);
       }
     } else if (now - s.last_heard > limits.idle_timeout) {

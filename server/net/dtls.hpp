@@ -30,13 +30,21 @@ class udp_socket;
 // Sets the cookie callbacks on a DTLS server context (a per-process random key).
 void install_dtls_cookies(SSL_CTX* ctx);
 
+// Each spelt once, as TURNPIKE_ENGINE_COUNTERS (engine/types.hpp) says.
+#define TURNPIKE_DTLS_COUNTERS(X)                                                                \
+  X(hello_verify_sent, "turnpike_dtls_hello_verify_total", "",                                   \
+    "ClientHellos answered with a cookie, no state.")                                            \
+  X(handshakes, "turnpike_dtls_handshakes_total", "", "DTLS handshakes completed.")              \
+  X(failed, "turnpike_dtls_failures_total", "", "DTLS handshake failures, alerts and timeouts.") \
+  X(refused, "", "", "Valid cookie, but over the per-IP or total limit.")                        \
+  /* DTLS-looking datagrams that were not a ClientHello */                                       \
+  X(dropped, "turnpike_dropped_packets_total", "dtls_not_client_hello", "")                      \
+  X(idle_closed, "", "", "Established sessions closed for silence.")
+
 struct dtls_counters {
-  std::uint64_t hello_verify_sent = 0;  // ClientHellos answered with a cookie, no state kept
-  std::uint64_t handshakes = 0;         // sessions that completed their handshake
-  std::uint64_t failed = 0;             // handshake failures, alerts and timeouts
-  std::uint64_t refused = 0;            // valid cookie, but over the per-IP or total limit
-  std::uint64_t dropped = 0;            // DTLS-looking datagrams that were not a ClientHello
-  std::uint64_t idle_closed = 0;        // established sessions closed for silence
+#define TURNPIKE_DECLARE_COUNTER(member, family, label, help) std::uint64_t member = 0;
+  TURNPIKE_DTLS_COUNTERS(TURNPIKE_DECLARE_COUNTER)
+#undef TURNPIKE_DECLARE_COUNTER
   dtls_counters& operator+=(const dtls_counters& o) noexcept;
 };
 

@@ -60,7 +60,7 @@ class held_descriptors {
 
  private:
   struct entry {
-    int fd;
+    int fd = -1;
     Info info;
     std::chrono::steady_clock::time_point until;
   };

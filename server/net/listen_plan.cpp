@@ -49,7 +49,7 @@ std::uint16_t free_udp_and_tcp_port(const protocol::transport_address& ip) {
   if (std::FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
     unsigned a = 0, b = 0;
     if (std::fscanf(f, "%u %u", &a, &b) == 2 && a > 0 && a <= b && b <= 65535) lo = a, hi = b;
-    std::fclose(f);
+    (void)std::fclose(f);
   }
   std::minstd_rand rng(std::random_device{}());
   const auto port = port_probe(static_cast<std::uint16_t>(lo), static_cast<std::uint16_t>(hi), rng)

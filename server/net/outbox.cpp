@@ -11,7 +11,7 @@ bool outbox::send(int fd, const protocol::transport_address& to, protocol::byte_
     failures_ += batch_->push(fd, to, bytes, header);
     return true;
   }
-  sockaddr_storage sa;
+  sockaddr_storage sa{};
   iovec iov[2] = {{const_cast<std::uint8_t*>(header.data()), header.size()},
                   {const_cast<std::uint8_t*>(bytes.data()), bytes.size()}};
   msghdr h{};

@@ -32,7 +32,7 @@
 namespace turnpike::server::net {
 
 struct bound_listener {
-  engine::transport proto;
+  engine::transport proto = engine::transport::udp;
   protocol::transport_address address;
   bool alternate = false;  // RFC 5780 alternate port
 };

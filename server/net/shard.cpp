@@ -120,8 +120,8 @@ void shard::start() {
   ::pthread_setname_np(thread_.native_handle(), name.c_str());
 }
 
-void shard::reload_tls(std::shared_ptr<boost::asio::ssl::context> tls,
-                       std::shared_ptr<boost::asio::ssl::context> dtls) {
+void shard::reload_tls(const std::shared_ptr<boost::asio::ssl::context>& tls,
+                       const std::shared_ptr<boost::asio::ssl::context>& dtls) {
   boost::asio::post(io_, [this, tls, dtls] {
     if (tls) {
       for (auto& t : tcp_) t->set_tls(tls);

@@ -76,8 +76,8 @@ class shard final : public engine::client_sink, public relay_host, private poll_
   void start();
   // Thread-safe: TLS listeners take `tls` for connections accepted from now on, DTLS ones
   // `dtls` for new handshakes (either may be null: unchanged).
-  void reload_tls(std::shared_ptr<boost::asio::ssl::context> tls,
-                  std::shared_ptr<boost::asio::ssl::context> dtls);
+  void reload_tls(const std::shared_ptr<boost::asio::ssl::context>& tls,
+                  const std::shared_ptr<boost::asio::ssl::context>& dtls);
   // Thread-safe: the engine takes realm options from a user database on its own thread.
   void apply_realm_options(auth::realm_options options);
   // Thread-safe: the engine stops taking new allocations (a graceful stop begins).

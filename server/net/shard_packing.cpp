@@ -17,6 +17,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 #include "server/net/bpf/client_steer_object.hpp"
 #include "server/net/capabilities.hpp"
@@ -52,7 +53,7 @@ shard_packing::shard_packing(unsigned shards, std::uint64_t rate, std::uint32_t 
   if (bpf_map_update_elem(settings_map_, &active_slot, &one, BPF_ANY) != 0 ||
       bpf_map_update_elem(settings_map_, &shards_slot, &count, BPF_ANY) != 0) {
     throw std::runtime_error(std::string("shard-packing: cannot write the program's settings: ") +
-                             std::strerror(errno));
+                             std::generic_category().message(errno));
   }
   program_->attach("client_steer");
 }
@@ -136,7 +137,8 @@ void shard_packing::set_active(unsigned n) noexcept {
     spdlog::info("shard-packing: new clients go to {} of {} shard(s)", n, shards_);
     active_ = n;
   } else {
-    spdlog::warn("shard-packing: cannot set the active shards: {}", std::strerror(errno));
+    spdlog::warn("shard-packing: cannot set the active shards: {}",
+                 std::generic_category().message(errno));
   }
 }
 

@@ -8,13 +8,9 @@ shard_snapshot& shard_snapshot::operator+=(const shard_snapshot& o) noexcept {
   gauges += o.gauges;
   dtls += o.dtls;
   handling += o.handling;
-  send_failures += o.send_failures;
-  stream_timeouts += o.stream_timeouts;
-  streams_refused += o.streams_refused;
-  stream_connections += o.stream_connections;
-  dtls_sessions += o.dtls_sessions;
-  relay_sockets += o.relay_sockets;
-  mux_dropped += o.mux_dropped;
+#define TURNPIKE_ADD_STAT(member, family, label, type, help) member += o.member;
+  TURNPIKE_SHARD_STATS(TURNPIKE_ADD_STAT)
+#undef TURNPIKE_ADD_STAT
   cpu_seconds += o.cpu_seconds;
   return *this;
 }

@@ -31,20 +31,33 @@ struct handling_histogram {
   }
 };
 
+// The shard's own figures, each spelt once: X(member, Prometheus family, label value, Counter
+// or Gauge, help), as TURNPIKE_ENGINE_COUNTERS (engine/types.hpp) says.
+#define TURNPIKE_SHARD_STATS(X)                                                  \
+  X(send_failures, "turnpike_dropped_packets_total", "send_failed", Counter, "") \
+  X(stream_connections, "turnpike_stream_connections", "", Gauge,                \
+    "TCP and TLS client connections open now.")                                  \
+  X(stream_timeouts, "turnpike_stream_timeouts_total", "", Counter,              \
+    "Stream clients closed for a handshake, frame or idle timeout.")             \
+  X(streams_refused, "turnpike_streams_refused_total", "", Counter,              \
+    "Connections refused by max-connections-per-ip.")                            \
+  X(dtls_sessions, "turnpike_dtls_sessions", "", Gauge,                          \
+    "DTLS sessions now (handshaking or established).")                           \
+  X(relay_sockets, "turnpike_relay_ports_in_use", "", Gauge,                     \
+    "Relayed ports in use now (UDP and TCP relays, relay-mux ones included).")   \
+  X(mux_dropped, "turnpike_relay_mux_dropped_total", "", Counter,                \
+    "relay-mux: datagrams for a relayed address deleted while they were queued.")
+
 // A copy of a shard's state, made on its own thread (metrics).
 struct shard_snapshot {
   engine::engine_counters counters;
   engine::engine_gauges gauges;
   dtls_counters dtls;
   handling_histogram handling;
-  std::uint64_t send_failures = 0;
-  std::uint64_t stream_timeouts = 0;
-  std::uint64_t streams_refused = 0;
-  std::uint64_t stream_connections = 0;
-  std::uint64_t dtls_sessions = 0;
-  std::uint64_t relay_sockets = 0;  // UDP and TCP relays open
-  std::uint64_t mux_dropped = 0;    // relay-mux: datagrams for relayed addresses not held
-  double cpu_seconds = 0;           // the shard thread's CPU time since it started
+#define TURNPIKE_DECLARE_STAT(member, family, label, type, help) std::uint64_t member = 0;
+  TURNPIKE_SHARD_STATS(TURNPIKE_DECLARE_STAT)
+#undef TURNPIKE_DECLARE_STAT
+  double cpu_seconds = 0;  // the shard thread's CPU time since it started
   shard_snapshot& operator+=(const shard_snapshot& o) noexcept;
 };
 

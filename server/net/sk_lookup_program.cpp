@@ -16,6 +16,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string_view>
+#include <system_error>
 
 namespace turnpike::server::net {
 
@@ -77,7 +78,7 @@ void sk_lookup_program::release() noexcept {
 void sk_lookup_program::fail(const std::string& what, int err) {
   err = err < 0 ? -err : err;
   release();
-  throw std::runtime_error(owner_ + ": " + what + ": " + std::strerror(err) +
+  throw std::runtime_error(owner_ + ": " + what + ": " + std::generic_category().message(err) +
                            (err == EPERM ? " (needs " + needs_ + ")" : ""));
 }
 

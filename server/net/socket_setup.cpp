@@ -19,7 +19,7 @@ int bind_socket(int type, const protocol::transport_address& at, bind_options o)
   if (!v4) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
   if (o.reuse_address) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
   if (o.reuse_port) ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
-  sockaddr_storage sa;
+  sockaddr_storage sa{};
   const socklen_t len = to_sockaddr(at, sa);
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&sa), len) != 0) {
     const int error = errno;

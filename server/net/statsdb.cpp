@@ -29,8 +29,8 @@ statsdb_reporter::statsdb_reporter(auth::redis_client& client, std::uint32_t pro
 
 void statsdb_reporter::on_allocation(const engine::allocation_event& e) {
   char id[24];
-  std::snprintf(id, sizeof id, "%018llu",
-                static_cast<unsigned long long>(id_base_ | (e.id & number_mask)));
+  (void)std::snprintf(id, sizeof id, "%018llu",
+                      static_cast<unsigned long long>(id_base_ | (e.id & number_mask)));
   std::string prefix = "turn/realm/";
   prefix.append(e.realm).append("/user/").append(e.user).append("/allocation/").append(id);
   const std::string status = prefix + "/status";
@@ -54,7 +54,7 @@ void statsdb_reporter::on_allocation(const engine::allocation_event& e) {
       cmds.push_back({"PUBLISH", prefix + "/total_traffic", traffic_text(e.traffic)});
       break;
   }
-  client_.submit(std::move(cmds), [](std::optional<std::vector<auth::redis_reply>>) {});
+  client_.submit(std::move(cmds), [](const std::optional<std::vector<auth::redis_reply>>&) {});
 }
 
 }  // namespace turnpike::server::net

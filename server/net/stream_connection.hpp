@@ -31,7 +31,7 @@ struct stream_limits {
 // What the shard knows of a connection: where answers go, and how to end it.
 class stream_connection {
  public:
-  static constexpr std::size_t max_pending_output = 256 * 1024;
+  static constexpr std::size_t max_pending_output = std::size_t{256} * 1024;
 
   virtual ~stream_connection() = default;
   virtual void send(protocol::byte_span bytes) = 0;

@@ -68,7 +68,7 @@ void tcp_listener::accept() {
   });
 }
 
-void tcp_listener::classify(std::shared_ptr<boost::asio::ip::tcp::socket> socket,
+void tcp_listener::classify(const std::shared_ptr<boost::asio::ip::tcp::socket>& socket,
                             protocol::transport_address remote) {
   auto timer = std::make_shared<boost::asio::steady_timer>(shard_.io());
   timer->expires_after(shard_.stream_limits_in_force().frame_timeout);

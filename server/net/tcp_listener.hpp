@@ -29,7 +29,7 @@ class tcp_listener {
 
  private:
   void accept();
-  void classify(std::shared_ptr<boost::asio::ip::tcp::socket> socket,
+  void classify(const std::shared_ptr<boost::asio::ip::tcp::socket>& socket,
                 protocol::transport_address remote);
 
   shard& shard_;

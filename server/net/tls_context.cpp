@@ -54,7 +54,7 @@ void load_identity(boost::asio::ssl::context& ctx, const config::server_config& 
   // Idle sessions give their read and write buffers back (tens of kB each).
   SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
   if (!cfg.pkey_password.empty()) {
-    const std::string pw = cfg.pkey_password;
+    std::string pw = cfg.pkey_password;
     ctx.set_password_callback([pw](std::size_t, ssl::context::password_purpose) { return pw; });
   }
   boost::system::error_code ec;

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstring>
 #include <optional>
+#include <system_error>
 
 #include "server/config/config.hpp"
 
@@ -23,7 +24,7 @@ std::optional<unsigned> number(const std::string& s) {
 }
 
 [[noreturn]] void fail(const std::string& what) {
-  throw config::config_error(what + ": " + std::strerror(errno));
+  throw config::config_error(what + ": " + std::generic_category().message(errno));
 }
 
 }  // namespace
@@ -31,8 +32,10 @@ std::optional<unsigned> number(const std::string& s) {
 void drop_privileges(const std::string& user, const std::string& group) {
   const passwd* pw = nullptr;
   if (const auto uid = number(user)) {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): no other thread reads the user database
     pw = ::getpwuid(*uid);
   } else {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): no other thread reads the user database
     pw = ::getpwnam(user.c_str());
   }
   if (pw == nullptr) throw config::config_error("proc-user: no user '" + user + "'");
@@ -42,8 +45,10 @@ void drop_privileges(const std::string& user, const std::string& group) {
   if (!group.empty()) {
     const ::group* gr = nullptr;
     if (const auto n = number(group)) {
+      // NOLINTNEXTLINE(concurrency-mt-unsafe): no other thread reads the user database
       gr = ::getgrgid(*n);
     } else {
+      // NOLINTNEXTLINE(concurrency-mt-unsafe): no other thread reads the user database
       gr = ::getgrnam(group.c_str());
     }
     if (gr == nullptr) throw config::config_error("proc-group: no group '" + group + "'");

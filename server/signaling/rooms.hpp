@@ -45,10 +45,11 @@ const char* error_name(error e) noexcept;
 struct limits {
   unsigned peers_per_room = 8;
   unsigned rooms_per_ip = 10;
-  std::size_t max_peers = 10000;          // in the whole service
-  std::size_t max_message = 65536;        // one message, in bytes
-  std::size_t backlog_bytes = 4 * 65536;  // waiting for one peer (mailbox or write queue)
-  std::chrono::seconds idle{60};          // an HTTP peer that does not poll is dropped
+  std::size_t max_peers = 10000;    // in the whole service
+  std::size_t max_message = 65536;  // one message, in bytes
+  std::size_t backlog_bytes =
+      std::size_t{4} * 65536;     // waiting for one peer (mailbox or write queue)
+  std::chrono::seconds idle{60};  // an HTTP peer that does not poll is dropped
 };
 
 // What a mailbox entry is, so a poll can ask for one kind.

@@ -319,7 +319,11 @@ ice_settings ice_from(const config::server_config& cfg, std::vector<std::string>
   if (!cfg.static_auth_secrets.empty()) s.secret = cfg.static_auth_secrets.front();
   s.separator = cfg.rest_api_separator;
   s.ttl = cfg.signaling_credential_ttl;
-  s.urls = cfg.signaling_ice_urls.empty() ? std::move(urls) : cfg.signaling_ice_urls;
+  if (cfg.signaling_ice_urls.empty()) {
+    s.urls = std::move(urls);
+  } else {
+    s.urls = cfg.signaling_ice_urls;
+  }
   return s;
 }
 

@@ -47,7 +47,7 @@ void mux_relays::open_sockets(const std::vector<protocol::transport_address>& ip
     }
     protocol::transport_address any_port = ip;
     any_port.port = 0;
-    sockaddr_storage sa;
+    sockaddr_storage sa{};
     const socklen_t len = to_sockaddr(any_port, sa);
     if (::bind(in_[f], reinterpret_cast<const sockaddr*>(&sa), len) != 0) fail("bind");
     tune_udp_socket(in_[f], socket_buffer_bytes, 0);

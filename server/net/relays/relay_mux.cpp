@@ -18,6 +18,7 @@
 #include <memory>
 #include <random>
 #include <stdexcept>
+#include <system_error>
 
 #include "server/net/bpf/relay_steer_object.hpp"
 #include "server/net/capabilities.hpp"
@@ -184,7 +185,8 @@ bool relay_mux::steer(const protocol::transport_address& relayed, unsigned shard
   const address_key key = key_of(relayed);
   const std::uint32_t slot = relay_mux::slot(shard, relayed.family);
   if (bpf_map_update_elem(ports_map_, &key, &slot, BPF_ANY) == 0) return true;
-  spdlog::warn("relay-mux: cannot steer {}: {}", relayed.to_string(), std::strerror(errno));
+  spdlog::warn("relay-mux: cannot steer {}: {}", relayed.to_string(),
+               std::generic_category().message(errno));
   return false;
 }
 

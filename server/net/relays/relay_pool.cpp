@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/post.hpp>
+
 #include "server/net/outbox.hpp"
 #include "server/net/shard_packing.hpp"
 
@@ -75,12 +77,15 @@ void relay_pool::send_to_peer(engine::relay_id id, const protocol::transport_add
 
 void relay_pool::connect_peer(engine::relay_id id, const protocol::transport_address& peer,
                               std::uint32_t connection_id,
-                              engine::tcp_connection_credentials credentials) {
+                              const engine::tcp_connection_credentials& credentials) {
   if (tcp_) {
-    tcp_->connect_peer(id, peer, connection_id, std::move(credentials));
-  } else {
-    host_.on_peer_connected(connection_id, false);
+    tcp_->connect_peer(id, peer, connection_id, credentials);
+    return;
   }
+  // Never inside the engine's own call: the outcome comes back as an input of its own.
+  relay_host* host = &host_;
+  boost::asio::post(host_.io(),
+                    [host, connection_id] { host->on_peer_connected(connection_id, false); });
 }
 
 std::optional<engine::tcp_connection_credentials> relay_pool::connection_credentials(

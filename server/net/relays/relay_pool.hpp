@@ -50,7 +50,7 @@ class relay_pool final : public engine::relay_io {
                     protocol::byte_span bytes) override;
   void connect_peer(engine::relay_id id, const protocol::transport_address& peer,
                     std::uint32_t connection_id,
-                    engine::tcp_connection_credentials credentials) override;
+                    const engine::tcp_connection_credentials& credentials) override;
   std::optional<engine::tcp_connection_credentials> connection_credentials(
       std::uint32_t connection_id) override;
   bool bind_connection(std::uint32_t connection_id, const engine::five_tuple& data_path) override;

@@ -47,9 +47,9 @@ class spare_pool {
 
  private:
   struct spare {
-    int fd;
+    int fd = -1;
     protocol::transport_address local;
-    bool dont_fragment;
+    bool dont_fragment = false;
     time_point since;
   };
   std::vector<spare> spares_;  // oldest first

@@ -103,7 +103,7 @@ void tcp_relays::close_all() noexcept {
 
 void tcp_relays::connect_peer(engine::relay_id id, const protocol::transport_address& peer,
                               std::uint32_t connection_id,
-                              engine::tcp_connection_credentials credentials) {
+                              const engine::tcp_connection_credentials& credentials) {
   const auto held = relays_.find(id);
   auto socket = std::make_shared<boost::asio::ip::tcp::socket>(host_.io());
   int fd = -1;

@@ -44,7 +44,8 @@ class tcp_relays {
                                            engine::relay_id id, engine::relay_error& why);
   bool close(engine::relay_id id) noexcept;
   void connect_peer(engine::relay_id id, const protocol::transport_address& peer,
-                    std::uint32_t connection_id, engine::tcp_connection_credentials credentials);
+                    std::uint32_t connection_id,
+                    const engine::tcp_connection_credentials& credentials);
   std::optional<engine::tcp_connection_credentials> connection_credentials(
       std::uint32_t connection_id);
   bool bind_connection(std::uint32_t connection_id, const engine::five_tuple& data_path);

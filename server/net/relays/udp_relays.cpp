@@ -159,7 +159,7 @@ int udp_relays::connect(const relay_socket& r, const protocol::transport_address
     note_descriptor_error(errno);
     return -1;
   }
-  sockaddr_storage sa;
+  sockaddr_storage sa{};
   const socklen_t len = to_sockaddr(peer, sa);
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), len) != 0) {
     ::close(fd);

@@ -80,7 +80,7 @@ class fake_relays final : public relay_io {
     to_peer.push_back({id, peer, bytes(b.begin(), b.end())});
   }
   void connect_peer(relay_id id, const p::transport_address& peer, std::uint32_t connection_id,
-                    tcp_connection_credentials credentials) override {
+                    const tcp_connection_credentials& credentials) override {
     connects.push_back({id, peer, connection_id});
     held[connection_id] = credentials;
   }
