@@ -26,6 +26,9 @@ protocol::transport_address from_sockaddr(const sockaddr_storage& s) noexcept;
 // buffer of `send_bytes` when not 0 (the kernel caps both at net.core.rmem_max / wmem_max),
 // and UDP GRO.
 void tune_udp_socket(int fd, int receive_bytes, int send_bytes) noexcept;
+// Asked for sockets that carry many clients' or relays' bursts: the shards' listeners (both
+// ways) and relay-mux's receive and raw send sockets.
+inline constexpr int shared_socket_buffer_bytes = 4 << 20;
 
 // Receive buffers: `slots` datagrams per recvmmsg, each up to 64 KiB (a GRO-coalesced run of
 // datagrams arrives as one slot and is split again by for_each).

@@ -102,10 +102,6 @@ class shard final : public engine::client_sink, public relay_host, private poll_
   // From the shard's listeners and stream connections.
   void on_client_packet(const engine::five_tuple& path, protocol::byte_span bytes) noexcept;
 
-  // Socket buffer sizes asked for (the kernel caps them at net.core.rmem_max / wmem_max):
-  // listeners take every client's bursts, both ways.
-  static constexpr int socket_buffer_bytes = 4 << 20;
-
   // Streams (TCP, TLS, DTLS sessions): admission per client IP, the open connections.
   void count_stream_timeout() noexcept { ++stream_timeouts_; }
   std::uint64_t stream_timeouts() const noexcept { return stream_timeouts_; }

@@ -13,7 +13,7 @@ udp_socket::udp_socket(shard& owner, boost::asio::ip::udp::socket socket,
                        protocol::transport_address local,
                        std::shared_ptr<boost::asio::ssl::context> dtls)
     : shard_(owner), fd_(socket.release()), local_(local) {
-  tune_udp_socket(fd_, shard::socket_buffer_bytes, shard::socket_buffer_bytes);
+  tune_udp_socket(fd_, shared_socket_buffer_bytes, shared_socket_buffer_bytes);
   if (dtls) dtls_ = std::make_unique<dtls_endpoint>(owner, *this, std::move(dtls));
 }
 

@@ -16,9 +16,6 @@
 namespace turnpike::server::net {
 namespace {
 
-// Asked for the shard's receive and raw send sockets: they carry every relay's bursts.
-constexpr int socket_buffer_bytes = 4 << 20;
-
 std::size_t family_index(protocol::address_family f) noexcept {
   return f == protocol::address_family::ipv6 ? 1 : 0;
 }
@@ -50,13 +47,13 @@ void mux_relays::open_sockets(const std::vector<protocol::transport_address>& ip
     sockaddr_storage sa{};
     const socklen_t len = to_sockaddr(any_port, sa);
     if (::bind(in_[f], reinterpret_cast<const sockaddr*>(&sa), len) != 0) fail("bind");
-    tune_udp_socket(in_[f], socket_buffer_bytes, 0);
+    tune_udp_socket(in_[f], shared_socket_buffer_bytes, 0);
     mux_.add_socket(relay_mux::slot(host_.index(), ip.family), in_[f]);
     host_.poll().watch(in_[f], {poll_key::kind::mux, static_cast<std::uint32_t>(f)});
     // Send: a raw socket writing whole IP datagrams (IPPROTO_RAW: send only, header included).
     out_[f] = ::socket(domain, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW);
     if (out_[f] < 0) fail("raw socket (needs CAP_NET_RAW)");
-    const int buffer = socket_buffer_bytes;
+    const int buffer = shared_socket_buffer_bytes;
     ::setsockopt(out_[f], SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
   }
 }
