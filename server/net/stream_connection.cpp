@@ -163,6 +163,7 @@ void basic_stream_connection<Stream>::send(protocol::byte_span bytes) {
     return;
   }
   pending_.insert(pending_.end(), bytes.begin(), bytes.end());
+  if constexpr (is_tls<Stream>) pending_ends_.push_back(pending_.size());
   if (!write_in_flight_) write();
 }
 
@@ -170,15 +171,37 @@ template <class Stream>
 void basic_stream_connection<Stream>::write() {
   writing_.clear();
   std::swap(writing_, pending_);
+  writing_ends_.clear();
+  std::swap(writing_ends_, pending_ends_);
+  writing_record_ = 0;
   write_in_flight_ = true;
+  write_next();
+}
+
+template <class Stream>
+void basic_stream_connection<Stream>::write_next() {
+  // Plain TCP: the whole batch. TLS: the next message, one SSL_write (one record) each.
+  std::size_t from = 0;
+  std::size_t to = writing_.size();
+  if constexpr (is_tls<Stream>) {
+    from = writing_record_ == 0 ? 0 : writing_ends_[writing_record_ - 1];
+    to = writing_ends_[writing_record_];
+  }
   boost::asio::async_write(
-      stream_, boost::asio::buffer(writing_),
+      stream_, boost::asio::buffer(writing_.data() + from, to - from),
       [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-        self->write_in_flight_ = false;
         if (ec) {
+          self->write_in_flight_ = false;
           self->close();
           return;
         }
+        if constexpr (is_tls<Stream>) {
+          if (++self->writing_record_ < self->writing_ends_.size() && !self->closed_) {
+            self->write_next();
+            return;
+          }
+        }
+        self->write_in_flight_ = false;
         if (!self->pending_.empty() && !self->closed_) {
           self->write();
         } else if (self->peer_read_paused_ && !self->closed_) {

@@ -58,6 +58,7 @@ class basic_stream_connection final
   void read();
   void on_read(const boost::system::error_code& ec, std::size_t n);
   void write();
+  void write_next();
   void watch();
   boost::asio::ip::tcp::socket& socket() noexcept;
 
@@ -73,6 +74,12 @@ class basic_stream_connection final
   std::size_t in_len_ = 0;
   std::vector<std::uint8_t> pending_;
   std::vector<std::uint8_t> writing_;
+  // TLS only: where each queued message ends, so that each goes out in a TLS record of its
+  // own even when several wait (clients such as turnutils_uclient take one SSL_read for one
+  // message, as coturn writes them). Plain TCP sends the whole queue in one write.
+  std::vector<std::size_t> pending_ends_;
+  std::vector<std::size_t> writing_ends_;
+  std::size_t writing_record_ = 0;
   bool write_in_flight_ = false;
   bool closed_ = false;
   // RFC 6062 data connection, once bound.

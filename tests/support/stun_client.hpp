@@ -100,6 +100,9 @@ class stun_client {
   stun_client(const stun_client&) = delete;
   stun_client& operator=(const stun_client&) = delete;
 
+  // The connected socket (for a test that layers TLS on a TCP connection, say).
+  int native_handle() const noexcept { return fd_; }
+
   protocol::transport_address local() const {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
