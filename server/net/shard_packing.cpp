@@ -21,7 +21,7 @@
 
 #include "server/net/bpf/client_steer_object.hpp"
 #include "server/net/capabilities.hpp"
-#include "server/net/sk_lookup_program.hpp"
+#include "server/net/embedded_bpf.hpp"
 
 namespace turnpike::server::net {
 
@@ -37,7 +37,7 @@ shard_packing::shard_packing(unsigned shards, std::uint64_t rate, std::uint32_t 
     : shards_(shards),
       rate_(static_cast<double>(rate)),
       received_(std::make_unique<counter[]>(shards)) {
-  program_ = std::make_unique<sk_lookup_program>(
+  program_ = std::make_unique<embedded_bpf>(
       client_steer_object, sizeof client_steer_object, "shard-packing", "CAP_BPF and CAP_NET_ADMIN",
       [&](bpf_object& o) {
         return set_map_size(o, "clients", std::max<std::uint32_t>(1, max_clients)) &&
@@ -55,7 +55,7 @@ shard_packing::shard_packing(unsigned shards, std::uint64_t rate, std::uint32_t 
     throw std::runtime_error(std::string("shard-packing: cannot write the program's settings: ") +
                              std::generic_category().message(errno));
   }
-  program_->attach("client_steer");
+  program_->attach_netns("client_steer");
 }
 
 shard_packing::~shard_packing() {

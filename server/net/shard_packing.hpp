@@ -33,7 +33,7 @@
 
 namespace turnpike::server::net {
 
-class sk_lookup_program;
+class embedded_bpf;
 
 class shard_packing {
  public:
@@ -91,7 +91,7 @@ class shard_packing {
 
   unsigned shards_;
   double rate_;
-  std::unique_ptr<sk_lookup_program> program_;
+  std::unique_ptr<embedded_bpf> program_;
   int listeners_map_ = -1;
   int clients_map_ = -1;
   int settings_map_ = -1;

@@ -22,7 +22,7 @@
 
 #include "server/net/bpf/relay_steer_object.hpp"
 #include "server/net/capabilities.hpp"
-#include "server/net/sk_lookup_program.hpp"
+#include "server/net/embedded_bpf.hpp"
 
 namespace turnpike::server::net {
 
@@ -78,7 +78,7 @@ relay_mux::relay_mux(unsigned shards, std::vector<protocol::transport_address> r
                      std::uint16_t min_port, std::uint16_t max_port,
                      const std::vector<std::uint16_t>& exclude) {
   const std::size_t per_ip = static_cast<std::size_t>(max_port - min_port) + 1;
-  program_ = std::make_unique<sk_lookup_program>(
+  program_ = std::make_unique<embedded_bpf>(
       relay_steer_object, sizeof relay_steer_object, "relay-mux",
       "CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW", [&](bpf_object& o) {
         return set_map_size(o, "relay_ports",
@@ -87,7 +87,7 @@ relay_mux::relay_mux(unsigned shards, std::vector<protocol::transport_address> r
       });
   ports_map_ = program_->map("relay_ports");
   sockets_map_ = program_->map("relay_sockets");
-  program_->attach("relay_steer");
+  program_->attach_netns("relay_steer");
 
   std::mt19937 rng;
   {

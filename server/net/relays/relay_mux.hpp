@@ -33,7 +33,7 @@
 
 namespace turnpike::server::net {
 
-class sk_lookup_program;
+class embedded_bpf;
 
 // Why relay-mux cannot be used here (a start-up error), or nullopt.
 std::optional<std::string> relay_mux_unsupported(
@@ -107,7 +107,7 @@ class relay_mux {
   bool steer(const protocol::transport_address& relayed, unsigned shard) noexcept;
   void expire_reservations() noexcept;  // with mutex_ held
 
-  std::unique_ptr<sk_lookup_program> program_;
+  std::unique_ptr<embedded_bpf> program_;
   int ports_map_ = -1;
   int sockets_map_ = -1;
   mutable std::mutex mutex_;

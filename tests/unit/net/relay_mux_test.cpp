@@ -10,33 +10,16 @@
 #include <numeric>
 #include <vector>
 
+#include "support/checksum.hpp"
+
 namespace turnpike::server::net {
 namespace {
 
+using test::be16;
+using test::receiver_sum;
+
 protocol::transport_address at(const char* ip, std::uint16_t port) {
   return *protocol::transport_address::parse_ip(ip, port);
-}
-
-std::uint32_t be16(const std::uint8_t* p) {
-  return static_cast<std::uint32_t>(p[0] << 8 | p[1]);
-}
-
-// The one's-complement sum a receiver computes over pseudo-header, UDP header and payload:
-// 0xffff when the checksum is right.
-std::uint32_t receiver_sum(const std::uint8_t* src, const std::uint8_t* dst, std::size_t addr_len,
-                           const std::uint8_t* udp, std::size_t udp_len) {
-  std::vector<std::uint8_t> all(src, src + addr_len);
-  all.insert(all.end(), dst, dst + addr_len);
-  all.push_back(0);
-  all.push_back(IPPROTO_UDP);
-  all.push_back(static_cast<std::uint8_t>(udp_len >> 8));
-  all.push_back(static_cast<std::uint8_t>(udp_len));
-  all.insert(all.end(), udp, udp + udp_len);
-  if (all.size() % 2 != 0) all.push_back(0);
-  std::uint64_t sum = 0;
-  for (std::size_t i = 0; i < all.size(); i += 2) sum += be16(&all[i]);
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<std::uint32_t>(sum);
 }
 
 TEST(RelayMuxHeaders, Ipv4FieldsAndChecksumForOddAndEvenPayloads) {

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "server/net/sk_lookup_program.hpp"
+#include "server/net/embedded_bpf.hpp"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <linux/if_link.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -53,50 +54,76 @@ bool set_map_size(bpf_object& object, const char* name, std::uint32_t entries) n
   return m != nullptr && bpf_map__set_max_entries(m, entries) == 0;
 }
 
-sk_lookup_program::sk_lookup_program(const unsigned char* object, std::size_t size,
-                                     std::string owner, std::string needs,
-                                     const std::function<bool(bpf_object&)>& size_maps)
+embedded_bpf::embedded_bpf(const unsigned char* object, std::size_t size, std::string owner,
+                           std::string needs, const std::function<bool(bpf_object&)>& size_maps)
     : owner_(std::move(owner)), needs_(std::move(needs)) {
   libbpf_set_print(libbpf_to_log);
   object_ = bpf_object__open_mem(object, size, nullptr);
-  if (object_ == nullptr) fail("cannot open the sk_lookup program", errno);
+  if (object_ == nullptr) fail("cannot open the BPF object", errno);
   if (!size_maps(*object_)) fail("the embedded program lacks its maps", EINVAL);
   if (const int err = bpf_object__load(object_); err != 0) fail("cannot load the program", err);
 }
 
-sk_lookup_program::~sk_lookup_program() {
+embedded_bpf::~embedded_bpf() {
   release();
 }
 
-void sk_lookup_program::release() noexcept {
-  if (link_ != nullptr) bpf_link__destroy(link_);  // detaches the program
-  link_ = nullptr;
+void embedded_bpf::release() noexcept {
+  for (bpf_link* link : links_) bpf_link__destroy(link);  // detaches the program
+  links_.clear();
   if (object_ != nullptr) bpf_object__close(object_);  // and the maps with it
   object_ = nullptr;
 }
 
-void sk_lookup_program::fail(const std::string& what, int err) {
+void embedded_bpf::fail(const std::string& what, int err) {
   err = err < 0 ? -err : err;
   release();
   throw std::runtime_error(owner_ + ": " + what + ": " + std::generic_category().message(err) +
                            (err == EPERM ? " (needs " + needs_ + ")" : ""));
 }
 
-int sk_lookup_program::map(const char* name) {
+int embedded_bpf::map(const char* name) {
   bpf_map* m = bpf_object__find_map_by_name(object_, name);
   if (m == nullptr) fail(std::string("the embedded program lacks its map ") + name, EINVAL);
   return bpf_map__fd(m);
 }
 
-void sk_lookup_program::attach(const char* name) {
+bpf_program* embedded_bpf::find_program(const char* name) {
   bpf_program* prog = bpf_object__find_program_by_name(object_, name);
   if (prog == nullptr) fail(std::string("the embedded object lacks the program ") + name, EINVAL);
+  return prog;
+}
+
+int embedded_bpf::program(const char* name) {
+  return bpf_program__fd(find_program(name));
+}
+
+std::string embedded_bpf::attach_xdp(const char* name, int ifindex) {
+  bpf_program* prog = find_program(name);
+  // Without mode flags the kernel takes the driver's (native) mode where the driver has one,
+  // else generic mode, which runs the program on the stack's receive path.
+  bpf_link* link = bpf_program__attach_xdp(prog, ifindex);
+  if (link == nullptr) {
+    fail("cannot attach XDP to interface " + std::to_string(ifindex), errno);
+  }
+  links_.push_back(link);
+  bpf_xdp_query_opts query{};
+  query.sz = sizeof query;
+  if (bpf_xdp_query(ifindex, 0, &query) == 0 && query.attach_mode == XDP_ATTACHED_DRV) {
+    return "native";
+  }
+  return "generic";
+}
+
+void embedded_bpf::attach_netns(const char* name) {
+  bpf_program* prog = find_program(name);
   const int netns = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
   if (netns < 0) fail("cannot open /proc/self/ns/net", errno);
-  link_ = bpf_program__attach_netns(prog, netns);
+  bpf_link* link = bpf_program__attach_netns(prog, netns);
   const int err = errno;
   ::close(netns);
-  if (link_ == nullptr) fail("cannot attach to the network namespace", err);
+  if (link == nullptr) fail("cannot attach to the network namespace", err);
+  links_.push_back(link);
 }
 
 }  // namespace turnpike::server::net

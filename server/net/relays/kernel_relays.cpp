@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "server/net/relays/kernel_relays.hpp"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include <cstring>
+
+#include "server/net/bpf/kernel_relay_object.hpp"
+#include "server/net/embedded_bpf.hpp"
+
+namespace turnpike::server::net {
+
+namespace {
+
+constexpr const char* needs = "CAP_BPF and CAP_NET_ADMIN, or root";
+
+std::uint16_t family_of(const protocol::transport_address& a) noexcept {
+  return a.family == protocol::address_family::ipv4 ? TURNPIKE_KR_FAMILY_V4 : TURNPIKE_KR_FAMILY_V6;
+}
+
+// An address as the maps hold it: network byte order, IPv4 in the first word.
+void put_ip(std::uint32_t (&out)[4], const protocol::transport_address& a) noexcept {
+  std::memset(out, 0, sizeof out);
+  std::memcpy(out, a.ip.data(), a.family == protocol::address_family::ipv4 ? 4 : 16);
+}
+
+std::uint16_t net_port(const protocol::transport_address& a) noexcept {
+  return htons(a.port);
+}
+
+kernel::kr_channel_key channel_key(const kernel_channel& c) noexcept {
+  kernel::kr_channel_key k{};
+  put_ip(k.client_ip, c.client);
+  put_ip(k.server_ip, c.server);
+  k.client_port = net_port(c.client);
+  k.server_port = net_port(c.server);
+  k.channel = c.channel;
+  k.family = family_of(c.client);
+  return k;
+}
+
+kernel::kr_peer_key peer_key(const kernel_channel& c) noexcept {
+  kernel::kr_peer_key k{};
+  put_ip(k.peer_ip, c.peer);
+  put_ip(k.relay_ip, c.relayed);
+  k.peer_port = net_port(c.peer);
+  k.relay_port = net_port(c.relayed);
+  k.family = family_of(c.peer);
+  return k;
+}
+
+kernel::kr_route route_of(const kernel_channel& c) noexcept {
+  kernel::kr_route r{};
+  put_ip(r.client_ip, c.client);
+  put_ip(r.server_ip, c.server);
+  put_ip(r.relay_ip, c.relayed);
+  put_ip(r.peer_ip, c.peer);
+  r.client_port = net_port(c.client);
+  r.server_port = net_port(c.server);
+  r.relay_port = net_port(c.relayed);
+  r.peer_port = net_port(c.peer);
+  r.channel = c.channel;
+  r.family = family_of(c.client);
+  r.counter = c.counter;
+  // steady_clock is CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns.
+  const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(c.expires.time_since_epoch()).count();
+  r.expires_ns = ns > 0 ? static_cast<std::uint64_t>(ns) : 0;
+  return r;
+}
+
+}  // namespace
+
+kernel_relays::kernel_relays(limits l) {
+  bpf_ = std::make_unique<embedded_bpf>(kernel_relay_object, sizeof kernel_relay_object,
+                                        "kernel-relay", needs, [&](bpf_object& o) {
+                                          return set_map_size(o, "kr_channels", l.channels) &&
+                                                 set_map_size(o, "kr_peers", l.channels) &&
+                                                 set_map_size(o, "kr_counters", l.allocations);
+                                        });
+  channels_ = bpf_->map("kr_channels");
+  peers_ = bpf_->map("kr_peers");
+  counters_ = bpf_->map("kr_counters");
+  outcomes_ = bpf_->map("kr_outcomes");
+  local_ = bpf_->map("kr_local");
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) == 0) {
+    for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+      if (i->ifa_addr == nullptr) continue;
+      const int family = i->ifa_addr->sa_family;
+      if (family != AF_INET && family != AF_INET6) continue;
+      kernel::kr_local_key key{};
+      if (family == AF_INET) {
+        key.family = TURNPIKE_KR_FAMILY_V4;
+        std::memcpy(key.ip, &reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr, 4);
+      } else {
+        key.family = TURNPIKE_KR_FAMILY_V6;
+        std::memcpy(key.ip, &reinterpret_cast<const sockaddr_in6*>(i->ifa_addr)->sin6_addr, 16);
+      }
+      const std::uint8_t one = 1;
+      bpf_map_update_elem(local_, &key, &one, BPF_ANY);
+    }
+    ::freeifaddrs(list);
+  }
+  program_ = bpf_->program("kernel_relay");
+  const int cpus = libbpf_num_possible_cpus();
+  cpus_ = cpus > 0 ? static_cast<unsigned>(cpus) : 1;
+  free_slots_.reserve(l.allocations);
+  for (std::uint32_t s = l.allocations; s > 0; --s) free_slots_.push_back(s - 1);
+}
+
+kernel_relays::~kernel_relays() = default;
+
+std::string kernel_relays::attach(int ifindex) {
+  return bpf_->attach_xdp("kernel_relay", ifindex);
+}
+
+kernel_relays::test_run kernel_relays::run(protocol::byte_span frame) const {
+  test_run out;
+  out.frame.resize(frame.size() + 256);
+  bpf_test_run_opts opts{};
+  opts.sz = sizeof opts;
+  opts.data_in = frame.data();
+  opts.data_size_in = static_cast<std::uint32_t>(frame.size());
+  opts.data_out = out.frame.data();
+  opts.data_size_out = static_cast<std::uint32_t>(out.frame.size());
+  opts.repeat = 1;
+  if (bpf_prog_test_run_opts(program_, &opts) != 0) {
+    out.frame.clear();
+    return out;
+  }
+  out.verdict = static_cast<int>(opts.retval);
+  out.frame.resize(opts.data_size_out);
+  return out;
+}
+
+std::optional<std::uint32_t> kernel_relays::take_counter() {
+  std::uint32_t slot = 0;
+  {
+    const std::lock_guard lock(slots_mutex_);
+    if (free_slots_.empty()) return std::nullopt;
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  zero(slot);
+  return slot;
+}
+
+void kernel_relays::give_counter(std::uint32_t slot) noexcept {
+  const std::lock_guard lock(slots_mutex_);
+  free_slots_.push_back(slot);
+}
+
+void kernel_relays::zero(std::uint32_t slot) noexcept {
+  const std::vector<kernel::kr_counter> values(cpus_);
+  bpf_map_update_elem(counters_, &slot, values.data(), BPF_ANY);
+}
+
+bool kernel_relays::install(const kernel_channel& c) noexcept {
+  if (c.client.family != c.server.family || c.client.family != c.relayed.family ||
+      c.relayed.family != c.peer.family) {
+    return false;
+  }
+  const auto route = route_of(c);
+  const auto ck = channel_key(c);
+  const auto pk = peer_key(c);
+  if (bpf_map_update_elem(channels_, &ck, &route, BPF_ANY) != 0) return false;
+  if (bpf_map_update_elem(peers_, &pk, &route, BPF_ANY) != 0) {
+    bpf_map_delete_elem(channels_, &ck);
+    return false;
+  }
+  return true;
+}
+
+void kernel_relays::remove(const kernel_channel& c) noexcept {
+  const auto ck = channel_key(c);
+  const auto pk = peer_key(c);
+  bpf_map_delete_elem(channels_, &ck);
+  bpf_map_delete_elem(peers_, &pk);
+}
+
+kernel_traffic kernel_relays::traffic(std::uint32_t slot) const noexcept {
+  std::vector<kernel::kr_counter> values(cpus_);
+  kernel_traffic t;
+  if (bpf_map_lookup_elem(counters_, &slot, values.data()) != 0) return t;
+  for (const auto& v : values) {
+    t.to_peer_packets += v.to_peer_packets;
+    t.to_peer_bytes += v.to_peer_bytes;
+    t.to_client_packets += v.to_client_packets;
+    t.to_client_bytes += v.to_client_bytes;
+  }
+  return t;
+}
+
+kernel_outcomes kernel_relays::outcomes() const noexcept {
+  kernel_outcomes out{};
+  std::vector<std::uint64_t> values(cpus_);
+  for (std::uint32_t i = 0; i < kernel::KR_OUTCOMES; ++i) {
+    if (bpf_map_lookup_elem(outcomes_, &i, values.data()) != 0) continue;
+    for (const auto v : values) out[i] += v;
+  }
+  return out;
+}
+
+}  // namespace turnpike::server::net

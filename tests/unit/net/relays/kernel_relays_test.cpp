@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: Apache-2.0
+// The kernel relay's XDP program under BPF_PROG_TEST_RUN, over crafted frames: both
+// directions in IPv4 and IPv6 relayed with the exact bytes expected (addresses, ports,
+// lengths, TTL, DF, checksums checked as a receiver checks them, ChannelData header stripped
+// or prepended), and everything else left untouched for user space with its reason counted:
+// truncated headers, a lying or padded ChannelData length, IP options, fragments, IPv6
+// extension headers, link-layer padding, an unknown channel, a peer port without a channel,
+// an expired entry, a removed one. Counters per allocation. Needs CAP_BPF and CAP_NET_ADMIN
+// (root); skipped without them.
+#include "server/net/relays/kernel_relays.hpp"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <numeric>
+
+#include "server/net/relays/relay_mux.hpp"
+#include "support/checksum.hpp"
+
+namespace turnpike::server::net {
+namespace {
+
+using namespace std::chrono_literals;
+using test::be16;
+using bytes = std::vector<std::uint8_t>;
+
+constexpr int xdp_pass = 2;
+
+protocol::transport_address at(const char* ip, std::uint16_t port) {
+  return *protocol::transport_address::parse_ip(ip, port);
+}
+
+// An Ethernet frame (zero MACs, as on loopback) carrying `payload` from `from` to `to`, with
+// valid IP and UDP checksums.
+bytes frame(const protocol::transport_address& from, const protocol::transport_address& to,
+            const bytes& payload) {
+  const bool v4 = from.family == protocol::address_family::ipv4;
+  bytes f(14, 0);
+  f[12] = v4 ? 0x08 : 0x86;
+  f[13] = v4 ? 0x00 : 0xDD;
+  std::uint8_t h[48];
+  const auto n = build_udp_headers(from, to, payload.data(), payload.size(), true, h);
+  f.insert(f.end(), h, h + n);
+  f.insert(f.end(), payload.begin(), payload.end());
+  return f;
+}
+
+bytes channel_data(std::uint16_t channel, const bytes& data) {
+  bytes out(4 + data.size());
+  out[0] = static_cast<std::uint8_t>(channel >> 8);
+  out[1] = static_cast<std::uint8_t>(channel);
+  out[2] = static_cast<std::uint8_t>(data.size() >> 8);
+  out[3] = static_cast<std::uint8_t>(data.size());
+  std::copy(data.begin(), data.end(), out.begin() + 4);
+  return out;
+}
+
+bytes counting(std::size_t n, std::uint8_t first = 1) {
+  bytes b(n);
+  std::iota(b.begin(), b.end(), first);
+  return b;
+}
+
+// Checks that `f` is an Ethernet frame from `from` to `to` whose UDP payload is `payload`,
+// with the header fields the program writes and checksums a receiver accepts.
+void expect_datagram(const bytes& f, const protocol::transport_address& from,
+                     const protocol::transport_address& to, const bytes& payload) {
+  const bool v4 = from.family == protocol::address_family::ipv4;
+  const std::size_t ip_len = v4 ? 20 : 40;
+  ASSERT_EQ(f.size(), 14 + ip_len + 8 + payload.size());
+  const std::uint8_t* ip = f.data() + 14;
+  const std::uint8_t* udp = ip + ip_len;
+  const std::size_t addr_len = v4 ? 4 : 16;
+  const std::uint8_t* src = v4 ? ip + 12 : ip + 8;
+  const std::uint8_t* dst = src + addr_len;
+  EXPECT_TRUE(std::equal(src, src + addr_len, from.ip.data()));
+  EXPECT_TRUE(std::equal(dst, dst + addr_len, to.ip.data()));
+  if (v4) {
+    EXPECT_EQ(ip[0], 0x45);
+    EXPECT_EQ(be16(ip + 2), 20 + 8 + payload.size());
+    EXPECT_EQ(ip[6], 0x40);  // DF, not a fragment
+    EXPECT_EQ(ip[7], 0);
+    EXPECT_EQ(ip[8], 64);  // TTL
+    EXPECT_EQ(ip[9], IPPROTO_UDP);
+    EXPECT_EQ(test::ipv4_header_sum(ip), 0xffffu);
+  } else {
+    EXPECT_EQ(ip[0] >> 4, 6);
+    EXPECT_EQ(be16(ip + 4), 8 + payload.size());
+    EXPECT_EQ(ip[6], IPPROTO_UDP);
+    EXPECT_EQ(ip[7], 64);  // hop limit
+  }
+  EXPECT_EQ(be16(udp), from.port);
+  EXPECT_EQ(be16(udp + 2), to.port);
+  EXPECT_EQ(be16(udp + 4), 8 + payload.size());
+  EXPECT_EQ(test::receiver_sum(src, dst, addr_len, udp, 8 + payload.size()), 0xffffu);
+  EXPECT_TRUE(std::equal(payload.begin(), payload.end(), udp + 8));
+}
+
+class KernelRelay : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "loading BPF programs needs CAP_BPF and CAP_NET_ADMIN";
+    relays_ = std::make_unique<kernel_relays>(kernel_relays::limits{1024, 64});
+  }
+  // A channel on loopback addresses (all local, so a relayed frame goes up the stack).
+  kernel_channel channel(bool v6 = false) {
+    kernel_channel c;
+    c.client = v6 ? at("::1", 40001) : at("127.0.0.2", 40001);
+    c.server = v6 ? at("::1", 3478) : at("127.0.0.1", 3478);
+    c.relayed = v6 ? at("::1", 50002) : at("127.0.0.3", 50002);
+    c.peer = v6 ? at("::1", 6003) : at("127.0.0.4", 6003);
+    c.channel = 0x4001;
+    c.expires = std::chrono::steady_clock::now() + 60s;
+    c.counter = *relays_->take_counter();
+    return c;
+  }
+  // The frame must come back as it went in, with `why` counted once more.
+  void expect_untouched(const bytes& in, int why) {
+    const auto before = relays_->outcomes()[static_cast<std::size_t>(why)];
+    const auto r = relays_->run(in);
+    EXPECT_EQ(r.verdict, xdp_pass);
+    EXPECT_EQ(r.frame, in);
+    EXPECT_EQ(relays_->outcomes()[static_cast<std::size_t>(why)], before + 1);
+  }
+  std::unique_ptr<kernel_relays> relays_;
+};
+
+TEST_F(KernelRelay, LoadsUnderThisKernelsVerifier) {
+  EXPECT_EQ(relays_->outcomes(), kernel_outcomes{});
+}
+
+TEST_F(KernelRelay, ClientToPeerStripsTheHeaderAndRewritesBothFamilies) {
+  for (const bool v6 : {false, true}) {
+    for (const std::size_t size : {0u, 1u, 100u, 1201u}) {
+      SCOPED_TRACE(std::to_string(size) + (v6 ? " IPv6" : " IPv4"));
+      const auto c = channel(v6);
+      ASSERT_TRUE(relays_->install(c));
+      const bytes data = counting(size);
+      const auto r = relays_->run(frame(c.client, c.server, channel_data(c.channel, data)));
+      EXPECT_EQ(r.verdict, xdp_pass);  // a local peer: up the stack
+      expect_datagram(r.frame, c.relayed, c.peer, data);
+      EXPECT_EQ(relays_->traffic(c.counter), (kernel_traffic{1, size, 0, 0}));
+      relays_->remove(c);
+      relays_->give_counter(c.counter);
+    }
+  }
+  EXPECT_EQ(relays_->outcomes()[kernel::KR_RELAYED_TO_PEER], 8u);
+}
+
+TEST_F(KernelRelay, PeerToClientPrependsTheHeaderAndRewritesBothFamilies) {
+  for (const bool v6 : {false, true}) {
+    for (const std::size_t size : {0u, 3u, 160u, 1200u}) {
+      SCOPED_TRACE(std::to_string(size) + (v6 ? " IPv6" : " IPv4"));
+      const auto c = channel(v6);
+      ASSERT_TRUE(relays_->install(c));
+      const bytes data = counting(size, 9);
+      const auto r = relays_->run(frame(c.peer, c.relayed, data));
+      EXPECT_EQ(r.verdict, xdp_pass);
+      expect_datagram(r.frame, c.server, c.client, channel_data(c.channel, data));
+      EXPECT_EQ(relays_->traffic(c.counter), (kernel_traffic{0, 0, 1, size}));
+      relays_->remove(c);
+      relays_->give_counter(c.counter);
+    }
+  }
+  EXPECT_EQ(relays_->outcomes()[kernel::KR_RELAYED_TO_CLIENT], 8u);
+}
+
+TEST_F(KernelRelay, AZeroIpv4ChecksumStaysZero) {
+  const auto c = channel();
+  ASSERT_TRUE(relays_->install(c));
+  bytes in = frame(c.client, c.server, channel_data(c.channel, counting(20)));
+  in[14 + 20 + 6] = 0;
+  in[14 + 20 + 7] = 0;
+  const auto r = relays_->run(in);
+  ASSERT_EQ(r.frame.size(), in.size() - 4);
+  EXPECT_EQ(be16(r.frame.data() + 14 + 20 + 6), 0u);
+}
+
+TEST_F(KernelRelay, WhatItDoesNotFullyHandleGoesToUserSpaceUntouched) {
+  const auto c = channel();
+  ASSERT_TRUE(relays_->install(c));
+  const auto c6 = channel(true);
+  ASSERT_TRUE(relays_->install(c6));
+  const bytes data = counting(100);
+  const bytes good = frame(c.client, c.server, channel_data(c.channel, data));
+
+  // Truncated: the headers end early.
+  expect_untouched(bytes(good.begin(), good.begin() + 30), kernel::KR_NOT_OURS);
+  {
+    // The frame ends before the IP length says (and the UDP length with it).
+    bytes cut(good.begin(), good.end() - 10);
+    expect_untouched(cut, kernel::KR_NOT_HANDLED);
+  }
+  {
+    // A ChannelData length that lies (longer than the datagram), and one with padding.
+    bytes lying = channel_data(c.channel, data);
+    lying[3] = 200;
+    expect_untouched(frame(c.client, c.server, lying), kernel::KR_NOT_HANDLED);
+    bytes padded = channel_data(c.channel, data);
+    padded[3] = 98;
+    expect_untouched(frame(c.client, c.server, padded), kernel::KR_NOT_HANDLED);
+  }
+  {
+    // IP options: IHL 6 with four option bytes (NOPs).
+    bytes opt(good.begin(), good.begin() + 34);
+    opt.insert(opt.end(), {1, 1, 1, 1});
+    opt.insert(opt.end(), good.begin() + 34, good.end());
+    opt[14] = 0x46;
+    opt[14 + 3] = static_cast<std::uint8_t>(opt[14 + 3] + 4);
+    expect_untouched(opt, kernel::KR_NOT_HANDLED);
+  }
+  {
+    // Fragments: more-fragments set, and a later fragment.
+    bytes first = good;
+    first[14 + 6] |= 0x20;
+    expect_untouched(first, kernel::KR_NOT_HANDLED);
+    bytes later = good;
+    later[14 + 7] = 0x10;
+    expect_untouched(later, kernel::KR_NOT_HANDLED);
+  }
+  {
+    // Link-layer padding after the IP datagram.
+    bytes trailer = good;
+    trailer.insert(trailer.end(), 6, 0);
+    expect_untouched(trailer, kernel::KR_NOT_HANDLED);
+  }
+  {
+    // IPv6 with a hop-by-hop extension header.
+    bytes ext = frame(c6.client, c6.server, channel_data(c6.channel, data));
+    ext[14 + 6] = 0;
+    expect_untouched(ext, kernel::KR_NOT_HANDLED);
+  }
+  // An unknown channel, a STUN message, a peer port without a channel, another client.
+  expect_untouched(frame(c.client, c.server, channel_data(0x4002, data)), kernel::KR_NOT_OURS);
+  bytes stun(20, 0);
+  stun[1] = 1;
+  expect_untouched(frame(c.client, c.server, stun), kernel::KR_NOT_OURS);
+  expect_untouched(frame(at("127.0.0.4", 6004), c.relayed, data), kernel::KR_NOT_OURS);
+  expect_untouched(frame(at("127.0.0.2", 40002), c.server, channel_data(c.channel, data)),
+                   kernel::KR_NOT_OURS);
+  // Not UDP, not IP.
+  bytes arp(42, 0);
+  arp[12] = 0x08;
+  arp[13] = 0x06;
+  expect_untouched(arp, kernel::KR_NOT_OURS);
+  EXPECT_EQ(relays_->traffic(c.counter), kernel_traffic{});
+}
+
+TEST_F(KernelRelay, AnExpiredEntryIsLeftToUserSpaceAndARemovedOneIsGone) {
+  auto c = channel();
+  c.expires = std::chrono::steady_clock::now() - 1ms;
+  ASSERT_TRUE(relays_->install(c));
+  const bytes data = counting(50);
+  expect_untouched(frame(c.client, c.server, channel_data(c.channel, data)), kernel::KR_EXPIRED);
+  expect_untouched(frame(c.peer, c.relayed, data), kernel::KR_EXPIRED);
+  // Refreshed: relayed again.
+  c.expires = std::chrono::steady_clock::now() + 60s;
+  ASSERT_TRUE(relays_->install(c));
+  EXPECT_EQ(relays_->run(frame(c.peer, c.relayed, data)).frame.size(), 14 + 20 + 8 + 4 + 50u);
+  relays_->remove(c);
+  expect_untouched(frame(c.client, c.server, channel_data(c.channel, data)), kernel::KR_NOT_OURS);
+  expect_untouched(frame(c.peer, c.relayed, data), kernel::KR_NOT_OURS);
+}
+
+TEST_F(KernelRelay, MixedFamiliesAreNotInstalledAndCounterSlotsAreZeroedForTheNextOwner) {
+  auto c = channel();
+  c.relayed = at("::1", 50002);
+  c.peer = at("::1", 6003);
+  EXPECT_FALSE(relays_->install(c));
+
+  const auto d = channel();
+  ASSERT_TRUE(relays_->install(d));
+  relays_->run(frame(d.peer, d.relayed, counting(10)));
+  EXPECT_EQ(relays_->traffic(d.counter).to_client_packets, 1u);
+  relays_->remove(d);
+  relays_->give_counter(d.counter);
+  // 64 slots: take them all; the one given back comes zeroed.
+  std::vector<std::uint32_t> taken;
+  while (auto s = relays_->take_counter()) taken.push_back(*s);
+  EXPECT_EQ(taken.size(), 64u - 1u);  // c's slot is still out
+  for (const auto s : taken) EXPECT_EQ(relays_->traffic(s), kernel_traffic{});
+}
+
+}  // namespace
+}  // namespace turnpike::server::net
