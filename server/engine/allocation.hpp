@@ -12,6 +12,7 @@
 
 #include "auth/key_source.hpp"
 #include "protocol/types.hpp"
+#include "server/engine/kernel_channels.hpp"
 #include "server/engine/relay_io.hpp"
 #include "server/engine/types.hpp"
 
@@ -39,6 +40,7 @@ struct channel_binding {
 struct relay_endpoint {
   relay_id id = 0;
   protocol::transport_address relayed;  // as advertised (external-ip applied)
+  protocol::transport_address bound;    // as bound (what peers' datagrams arrive at)
 };
 
 // RFC 6062: a Connect waiting for the peer's TCP handshake.
@@ -72,6 +74,7 @@ struct allocation {
   int additional_error = 0;  // dual allocation asked, IPv6 half refused: 440 or 508
   std::vector<permission> permissions;
   std::vector<channel_binding> channels;
+  kernel_state kernel;  // kernel-relay: its routes and counter slot (kernel_channels.hpp)
   // max-bps token bucket, in bytes.
   double tokens = 0;
   clock::time_point refilled;

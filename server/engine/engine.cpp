@@ -139,11 +139,13 @@ std::size_t five_tuple_hash::operator()(const five_tuple& t) const noexcept {
   return h;
 }
 
-engine::engine(engine_settings settings, client_sink& sink, relay_io* relays, store_io* stores)
+engine::engine(engine_settings settings, client_sink& sink, relay_io* relays, store_io* stores,
+               kernel_io* kernel)
     : settings_(std::move(settings)),
       sink_(sink),
       relays_(relays),
       stores_(stores),
+      kernel_(kernel),
       out_(std::make_unique<std::array<std::uint8_t, 65536 + 128>>()) {
   if (settings_.turn) {
     if (!settings_.random) throw std::invalid_argument("engine: TURN needs a random source");
@@ -181,6 +183,8 @@ void engine::set_realm_options(const auth::realm_options& r) {
   o.denied.insert(o.denied.end(), r.denied.begin(), r.denied.end());
   policy_.emplace(std::move(o));
   settings_.turn->max_bps = r.max_bps.value_or(configured_max_bps_);
+  // The kernel relays only what the new policy and limit allow.
+  for (auto& [path, a] : allocations_) sync_kernel(a);
 }
 
 engine::~engine() {

@@ -24,6 +24,8 @@
 #include "protocol/message.hpp"
 #include "server/engine/allocation.hpp"
 #include "server/engine/challenge_budget.hpp"
+#include "server/engine/kernel_channels.hpp"
+#include "server/engine/kernel_io.hpp"
 #include "server/engine/nonce.hpp"
 #include "server/engine/peer_policy.hpp"
 #include "server/engine/relay_io.hpp"
@@ -102,8 +104,9 @@ class engine {
   // `relays` may be null when settings.turn is absent; `stores` when it asks for neither
   // long-term credentials nor quotas. Throws std::invalid_argument when one that the settings
   // need is missing.
+  // `kernel`: the kernel data path (kernel-relay), or null.
   engine(engine_settings settings, client_sink& sink, relay_io* relays = nullptr,
-         store_io* stores = nullptr);
+         store_io* stores = nullptr, kernel_io* kernel = nullptr);
   ~engine();
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;
@@ -197,6 +200,12 @@ class engine {
   void send_allocate_success(allocation& a, const protocol::message_view& req,
                              const request_auth& auth) noexcept;
   void remove_allocation(const five_tuple& key) noexcept;
+  // kernel-relay: whether `a` may be relayed in the kernel, its routes brought in step, and
+  // what the kernel relayed added to the counters.
+  bool kernel_eligible(const allocation& a) const noexcept;
+  void sync_kernel(allocation& a) noexcept;
+  void count_kernel_traffic(const allocation_traffic& t) noexcept;
+  void fold_kernel_traffic(clock::time_point now) noexcept;
   void schedule(allocation& a, clock::time_point when) noexcept;
   bool spend(allocation& a, std::size_t bytes, const instant& now) noexcept;
   protocol::transport_address advertised(const protocol::transport_address& relay) const noexcept;
@@ -234,6 +243,8 @@ class engine {
   relay_io* relays_;
   store_io* stores_;
   std::optional<peer_policy> policy_;
+  kernel_channels kernel_;
+  clock::time_point next_fold_ = clock::time_point::min();  // with kernel slots: every second
   engine_counters counters_;
   std::unordered_map<five_tuple, allocation, five_tuple_hash> allocations_;
   std::unordered_map<relay_id, five_tuple> by_relay_;

@@ -54,10 +54,12 @@ void engine::schedule(allocation& a, clock::time_point when) noexcept {
 }
 
 clock::time_point engine::next_deadline() const noexcept {
-  return deadlines_.empty() ? clock::time_point::max() : deadlines_.top().first;
+  const auto queued = deadlines_.empty() ? clock::time_point::max() : deadlines_.top().first;
+  return kernel_.slots() > 0 ? std::min(queued, next_fold_) : queued;
 }
 
 void engine::on_timer(const instant& now) noexcept {
+  if (kernel_.slots() > 0 && next_fold_ <= now.mono) fold_kernel_traffic(now.mono);
   while (!deadlines_.empty() && deadlines_.top().first <= now.mono) {
     const relay_id id = deadlines_.top().second;
     deadlines_.pop();
@@ -72,6 +74,42 @@ void engine::on_timer(const instant& now) noexcept {
       continue;
     }
     schedule(a, a.expire(now.mono));
+    sync_kernel(a);
+  }
+}
+
+bool engine::kernel_eligible(const allocation& a) const noexcept {
+  // The kernel does not meter bandwidth: allocations under max-bps or bps-capacity stay in
+  // user space, as do stream and DTLS clients and RFC 6062 relays.
+  const turn_settings& t = *settings_.turn;
+  return kernel_.enabled() && a.client.proto == transport::udp && !a.tcp && t.max_bps == 0 &&
+         t.capacity_bps == 0;
+}
+
+void engine::sync_kernel(allocation& a) noexcept {
+  if (kernel_.enabled()) kernel_.sync(a, kernel_eligible(a), *policy_);
+}
+
+void engine::count_kernel_traffic(const allocation_traffic& t) noexcept {
+  // Kernel-relayed traffic counts as relayed traffic, as if user space had carried it (UDP
+  // clients only), and once more in the kernel's own counters.
+  counters_.relayed_to_peer_packets += t.received_packets;
+  counters_.relayed_to_peer_bytes += t.received_bytes;
+  counters_.relayed_to_client_packets += t.sent_packets;
+  counters_.relayed_to_client_bytes += t.sent_bytes;
+  const auto udp = static_cast<std::size_t>(transport::udp);
+  counters_.relayed_packets_by[udp][0] += t.received_packets;
+  counters_.relayed_bytes_by[udp][0] += t.received_bytes;
+  counters_.relayed_packets_by[udp][1] += t.sent_packets;
+  counters_.relayed_bytes_by[udp][1] += t.sent_bytes;
+  counters_.kernel_to_peer_packets += t.received_packets;
+  counters_.kernel_to_client_packets += t.sent_packets;
+}
+
+void engine::fold_kernel_traffic(clock::time_point now) noexcept {
+  next_fold_ = now + std::chrono::seconds(1);
+  for (auto& [path, a] : allocations_) {
+    if (a.kernel.slot) count_kernel_traffic(kernel_.fold(a));
   }
 }
 
@@ -83,6 +121,7 @@ void engine::remove_allocation(const five_tuple& key) noexcept {
     if (relays_ != nullptr) relays_->close_relay(r.id);
     by_relay_.erase(r.id);
   }
+  count_kernel_traffic(kernel_.drop(a));
   if (a.holds_quota) stores_->release_quota(a.lease, a.username, settings_.turn->realm);
   if (settings_.turn->observer != nullptr) {
     allocation_event e;
@@ -399,14 +438,14 @@ void engine::finish_allocate(const five_tuple& path, const p::message_view& req,
   }
   allocation& a = allocations_[path];
   a.client = path;
-  a.relays.push_back({opened->id, advertised(opened->local)});
+  a.relays.push_back({opened->id, advertised(opened->local), opened->local});
   if (dual) {
     relay_request second;
     second.family = p::address_family::ipv6;
     second.dont_fragment = rr.dont_fragment;
     relay_error why6{};
     if (const auto v6 = relays_->open_relay(second, why6)) {
-      a.relays.push_back({v6->id, advertised(v6->local)});
+      a.relays.push_back({v6->id, advertised(v6->local), v6->local});
     } else {
       a.additional_error = why6 == relay_error::no_such_family
                                ? p::error::address_family_not_supported
@@ -465,6 +504,7 @@ void engine::on_refresh(allocation& a, const p::message_view& req, const request
       std::erase_if(a.relays, [gone](const relay_endpoint& e) { return e.id == gone; });
       a.scheduled = clock::time_point::max();  // re-queue under the remaining relay's id
       schedule(a, a.expire(now.mono));
+      sync_kernel(a);
       b.add_u32(p::attr::lifetime, 0);
       ++counters_.success_responses;
       finish_and_send(a.client, b, req, &auth);
@@ -484,10 +524,12 @@ void engine::on_refresh(allocation& a, const p::message_view& req, const request
   }
   const auto life = clamp_lifetime(t, asked);
   a.expiry = now.mono + life;
+  sync_kernel(a);
   b.add_u32(p::attr::lifetime, static_cast<std::uint32_t>(life.count()));
   ++counters_.success_responses;
   finish_and_send(a.client, b, req, &auth);
   if (t.observer != nullptr) {
+    count_kernel_traffic(kernel_.fold(a));
     allocation_event e;
     e.what = allocation_event::kind::refreshed;
     e.id = a.id;
@@ -564,6 +606,7 @@ void engine::on_create_permission(allocation& a, const p::message_view& req,
     }
   }
   schedule(a, expiry);
+  sync_kernel(a);
   p::message_builder b(*out_, p::method::create_permission, p::msg_class::success_response,
                        req.tid_bytes());
   ++counters_.success_responses;
@@ -616,6 +659,7 @@ void engine::on_channel_bind(allocation& a, const p::message_view& req, const re
     a.permissions.push_back({canon, permission_expiry});
   }
   schedule(a, permission_expiry);
+  sync_kernel(a);
   p::message_builder b(*out_, p::method::channel_bind, p::msg_class::success_response,
                        req.tid_bytes());
   ++counters_.success_responses;

@@ -48,6 +48,7 @@ struct allocation_traffic {
   std::uint64_t received_bytes = 0;
   std::uint64_t sent_packets = 0;
   std::uint64_t sent_bytes = 0;
+  friend bool operator==(const allocation_traffic&, const allocation_traffic&) = default;
 };
 
 // What the engine tells an observer about allocations (redis-statsdb). `id` is unique within
@@ -132,7 +133,11 @@ inline constexpr std::array<const char*, 9> auth_failure_names{
   X(relayed_to_client_packets, "", "", "Packets relayed to clients.")                            \
   X(relayed_to_client_bytes, "", "", "Bytes relayed to clients.")                                \
   X(peer_refused, "turnpike_peer_refusals_total", "",                                            \
-    "Peer addresses refused by the peer policy (403).")
+    "Peer addresses refused by the peer policy (403).")                                          \
+  X(kernel_to_peer_packets, "turnpike_kernel_relayed_to_peer_packets_total", "",                 \
+    "Packets the kernel relay carried from clients to peers (kernel-relay).")                    \
+  X(kernel_to_client_packets, "turnpike_kernel_relayed_to_client_packets_total", "",             \
+    "Packets the kernel relay carried from peers to clients (kernel-relay).")
 
 // Plain counters owned by one shard (no atomics: only the shard's thread writes them).
 struct engine_counters {

@@ -32,18 +32,18 @@ std::uint16_t net_port(const protocol::transport_address& a) noexcept {
   return htons(a.port);
 }
 
-kernel::kr_channel_key channel_key(const kernel_channel& c) noexcept {
+kernel::kr_channel_key channel_key(const engine::kernel_route& c) noexcept {
   kernel::kr_channel_key k{};
-  put_ip(k.client_ip, c.client);
-  put_ip(k.server_ip, c.server);
-  k.client_port = net_port(c.client);
-  k.server_port = net_port(c.server);
+  put_ip(k.client_ip, c.client.remote);
+  put_ip(k.server_ip, c.client.local);
+  k.client_port = net_port(c.client.remote);
+  k.server_port = net_port(c.client.local);
   k.channel = c.channel;
-  k.family = family_of(c.client);
+  k.family = family_of(c.client.remote);
   return k;
 }
 
-kernel::kr_peer_key peer_key(const kernel_channel& c) noexcept {
+kernel::kr_peer_key peer_key(const engine::kernel_route& c) noexcept {
   kernel::kr_peer_key k{};
   put_ip(k.peer_ip, c.peer);
   put_ip(k.relay_ip, c.relayed);
@@ -53,19 +53,19 @@ kernel::kr_peer_key peer_key(const kernel_channel& c) noexcept {
   return k;
 }
 
-kernel::kr_route route_of(const kernel_channel& c) noexcept {
+kernel::kr_route route_of(const engine::kernel_route& c) noexcept {
   kernel::kr_route r{};
-  put_ip(r.client_ip, c.client);
-  put_ip(r.server_ip, c.server);
+  put_ip(r.client_ip, c.client.remote);
+  put_ip(r.server_ip, c.client.local);
   put_ip(r.relay_ip, c.relayed);
   put_ip(r.peer_ip, c.peer);
-  r.client_port = net_port(c.client);
-  r.server_port = net_port(c.server);
+  r.client_port = net_port(c.client.remote);
+  r.server_port = net_port(c.client.local);
   r.relay_port = net_port(c.relayed);
   r.peer_port = net_port(c.peer);
   r.channel = c.channel;
-  r.family = family_of(c.client);
-  r.counter = c.counter;
+  r.family = family_of(c.client.remote);
+  r.counter = c.slot;
   // steady_clock is CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns.
   const auto ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(c.expires.time_since_epoch()).count();
@@ -138,7 +138,7 @@ kernel_relays::test_run kernel_relays::run(protocol::byte_span frame) const {
   return out;
 }
 
-std::optional<std::uint32_t> kernel_relays::take_counter() {
+std::optional<std::uint32_t> kernel_relays::take_slot() {
   std::uint32_t slot = 0;
   {
     const std::lock_guard lock(slots_mutex_);
@@ -150,7 +150,7 @@ std::optional<std::uint32_t> kernel_relays::take_counter() {
   return slot;
 }
 
-void kernel_relays::give_counter(std::uint32_t slot) noexcept {
+void kernel_relays::give_slot(std::uint32_t slot) {
   const std::lock_guard lock(slots_mutex_);
   free_slots_.push_back(slot);
 }
@@ -160,9 +160,9 @@ void kernel_relays::zero(std::uint32_t slot) noexcept {
   bpf_map_update_elem(counters_, &slot, values.data(), BPF_ANY);
 }
 
-bool kernel_relays::install(const kernel_channel& c) noexcept {
-  if (c.client.family != c.server.family || c.client.family != c.relayed.family ||
-      c.relayed.family != c.peer.family) {
+bool kernel_relays::install(const engine::kernel_route& c) {
+  if (c.client.remote.family != c.client.local.family ||
+      c.client.remote.family != c.relayed.family || c.relayed.family != c.peer.family) {
     return false;
   }
   const auto route = route_of(c);
@@ -176,22 +176,22 @@ bool kernel_relays::install(const kernel_channel& c) noexcept {
   return true;
 }
 
-void kernel_relays::remove(const kernel_channel& c) noexcept {
+void kernel_relays::remove(const engine::kernel_route& c) {
   const auto ck = channel_key(c);
   const auto pk = peer_key(c);
   bpf_map_delete_elem(channels_, &ck);
   bpf_map_delete_elem(peers_, &pk);
 }
 
-kernel_traffic kernel_relays::traffic(std::uint32_t slot) const noexcept {
+engine::allocation_traffic kernel_relays::traffic(std::uint32_t slot) {
   std::vector<kernel::kr_counter> values(cpus_);
-  kernel_traffic t;
+  engine::allocation_traffic t;
   if (bpf_map_lookup_elem(counters_, &slot, values.data()) != 0) return t;
   for (const auto& v : values) {
-    t.to_peer_packets += v.to_peer_packets;
-    t.to_peer_bytes += v.to_peer_bytes;
-    t.to_client_packets += v.to_client_packets;
-    t.to_client_bytes += v.to_client_bytes;
+    t.received_packets += v.to_peer_packets;
+    t.received_bytes += v.to_peer_bytes;
+    t.sent_packets += v.to_client_packets;
+    t.sent_bytes += v.to_client_bytes;
   }
   return t;
 }

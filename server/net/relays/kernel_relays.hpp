@@ -9,7 +9,6 @@
 #pragma once
 
 #include <array>
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -19,43 +18,24 @@
 
 #include "protocol/bytes.hpp"
 #include "protocol/types.hpp"
+#include "server/engine/kernel_io.hpp"
 #include "server/net/bpf/kernel_relay_maps.h"
 
 namespace turnpike::server::net {
 
 class embedded_bpf;
 
-// One bound channel, both directions.
-struct kernel_channel {
-  protocol::transport_address client;   // the client's address and port
-  protocol::transport_address server;   // the listening address the client sends to
-  protocol::transport_address relayed;  // the allocation's relayed address
-  protocol::transport_address peer;     // the channel's peer
-  std::uint16_t channel = 0;
-  std::chrono::steady_clock::time_point expires;
-  std::uint32_t counter = 0;  // the allocation's slot (kernel_relays::take_counter)
-};
-
-// What the kernel relayed for one allocation, summed over the CPUs.
-struct kernel_traffic {
-  std::uint64_t to_peer_packets = 0;
-  std::uint64_t to_peer_bytes = 0;
-  std::uint64_t to_client_packets = 0;
-  std::uint64_t to_client_bytes = 0;
-  bool operator==(const kernel_traffic&) const = default;
-};
-
 using kernel_outcomes = std::array<std::uint64_t, kernel::KR_OUTCOMES>;
 
-class kernel_relays {
+class kernel_relays final : public engine::kernel_io {
  public:
   struct limits {
     std::uint32_t channels = 65536;     // entries per direction
     std::uint32_t allocations = 65536;  // counter slots
   };
   // Loads the program (the verifier checks it here) and tells it the machine's own addresses
-  // (getifaddrs). Throws std::runtime_error with the
-  // reason ("needs CAP_BPF and CAP_NET_ADMIN" when refused).
+  // (getifaddrs). Throws std::runtime_error with the reason ("needs CAP_BPF and
+  // CAP_NET_ADMIN" when refused).
   explicit kernel_relays(limits l);
   ~kernel_relays();
   kernel_relays(const kernel_relays&) = delete;
@@ -65,18 +45,14 @@ class kernel_relays {
   // the XDP mode the kernel chose ("native" or "generic"). Throws as above.
   std::string attach(int ifindex);
 
-  // A counter slot for a new allocation (zeroed), or nullopt when all are taken (the
-  // allocation's channels then stay in user space); given back when the allocation ends.
-  std::optional<std::uint32_t> take_counter();
-  void give_counter(std::uint32_t slot) noexcept;
+  // engine::kernel_io. A slot comes zeroed. install() is false when the route cannot be
+  // relayed in the kernel (client and relay of different families) or a map is full.
+  std::optional<std::uint32_t> take_slot() override;
+  void give_slot(std::uint32_t slot) override;
+  bool install(const engine::kernel_route& route) override;
+  void remove(const engine::kernel_route& route) override;
+  engine::allocation_traffic traffic(std::uint32_t slot) override;
 
-  // Installs (or updates the expiry of) a channel in both directions. False when it cannot
-  // be relayed in the kernel (client and relay of different families) or a map is full.
-  bool install(const kernel_channel& c) noexcept;
-  // Removes both directions; a channel not installed is no error.
-  void remove(const kernel_channel& c) noexcept;
-
-  kernel_traffic traffic(std::uint32_t slot) const noexcept;
   kernel_outcomes outcomes() const noexcept;
   // Runs the program once over the Ethernet frame `frame` (BPF_PROG_TEST_RUN, as if it came
   // in on loopback): the XDP verdict and the frame as the program left it (-1 and nothing

@@ -117,6 +117,37 @@ class fake_relays final : public relay_io {
   bool ipv6 = false;
 };
 
+// A kernel data path that records what the engine installs.
+class fake_kernel final : public kernel_io {
+ public:
+  std::optional<std::uint32_t> take_slot() override {
+    if (slots_left == 0) return std::nullopt;
+    --slots_left;
+    return next_slot++;
+  }
+  void give_slot(std::uint32_t slot) override {
+    given_back.push_back(slot);
+    ++slots_left;
+  }
+  bool install(const kernel_route& r) override {
+    routes[key(r)] = r;
+    ++installs;
+    return true;
+  }
+  void remove(const kernel_route& r) override { routes.erase(key(r)); }
+  allocation_traffic traffic(std::uint32_t slot) override { return relayed[slot]; }
+
+  static std::string key(const kernel_route& r) {
+    return std::to_string(r.channel) + " " + r.peer.to_string();
+  }
+  std::map<std::string, kernel_route> routes;
+  std::map<std::uint32_t, allocation_traffic> relayed;
+  std::vector<std::uint32_t> given_back;
+  unsigned installs = 0;
+  unsigned slots_left = 8;
+  std::uint32_t next_slot = 0;
+};
+
 const p::transport_address peer_a = addr("203.0.113.5", 7000);
 const p::transport_address peer_b = addr("203.0.113.6", 7001);
 
@@ -142,7 +173,7 @@ class TurnTest : public ::testing::Test {
   engine& make(engine_settings s) {
     engine_.reset();
     stores_.emplace(keys_, quota_, [this] { return now_; });
-    engine_.emplace(std::move(s), sink_, &relays_, &*stores_);
+    engine_.emplace(std::move(s), sink_, &relays_, &*stores_, kernel_);
     stores_->attach(*engine_);
     return *engine_;
   }
@@ -228,6 +259,8 @@ class TurnTest : public ::testing::Test {
   auth::allocation_quota* quota_ = nullptr;
   recording_sink sink_;
   fake_relays relays_;
+  fake_kernel kernel_fake_;
+  kernel_io* kernel_ = nullptr;  // kernel-relay: off unless a test points it at kernel_fake_
   std::optional<store_link> stores_;
   std::optional<engine> engine_;
   instant now_{clock::time_point{} + 1h, 1'800'000'000};
@@ -891,6 +924,105 @@ TEST_F(TurnTest, RealmOptionsFromRedisAddToTheConfiguredPolicy) {
   engine_->set_realm_options({});
   EXPECT_EQ(code(create_permission({peer_a})), 0);
   EXPECT_EQ(code(create_permission({addr("10.1.2.3", 1)})), 403);
+}
+
+// kernel-relay: the engine installs a bound channel with its permission, with the expiry of
+// whichever ends first, keeps it in step, and takes it out again.
+TEST_F(TurnTest, KernelRouteFollowsChannelPermissionAndAllocation) {
+  fake_kernel& kernel = kernel_fake_;
+  kernel_ = &kernel;
+  make();
+  allocate(path_);
+  const auto t0 = now_.mono;
+  ASSERT_EQ(code(channel_bind(0x4000, peer_a)), 0);
+  ASSERT_EQ(kernel.routes.size(), 1u);
+  const kernel_route r = kernel.routes.begin()->second;
+  EXPECT_EQ(r.client, path_);
+  EXPECT_EQ(r.relayed, addr("198.51.100.1", 50000));
+  EXPECT_EQ(r.peer, peer_a);
+  EXPECT_EQ(r.channel, 0x4000);
+  EXPECT_EQ(r.expires, t0 + 300s);  // the permission ends first
+  // A permission refreshed at 200 s: the route lives to 500 s.
+  advance(200s);
+  ASSERT_EQ(code(create_permission({peer_a})), 0);
+  EXPECT_EQ(kernel.routes.begin()->second.expires, t0 + 500s);
+  // The same binding once more: nothing new to install.
+  const unsigned installs = kernel.installs;
+  advance(1s);
+  EXPECT_EQ(kernel.installs, installs);
+  // The permission expires: out of the kernel (the channel lives on in user space).
+  advance(300s);
+  EXPECT_TRUE(kernel.routes.empty());
+  EXPECT_EQ(engine_->gauges().channels, 1u);
+}
+
+TEST_F(TurnTest, KernelTrafficIsFoldedIntoCountersAndTheAllocationAndTheSlotGivenBack) {
+  fake_kernel& kernel = kernel_fake_;
+  kernel_ = &kernel;
+  make();
+  allocate(path_);
+  ASSERT_EQ(code(channel_bind(0x4000, peer_a)), 0);
+  const std::uint32_t slot = kernel.routes.begin()->second.slot;
+  // Folded in at least every second while the allocation holds a slot.
+  EXPECT_LE(engine_->next_deadline(), now_.mono + 1s);
+  kernel.relayed[slot] = {3, 300, 5, 500};
+  advance(1s);
+  EXPECT_EQ(engine_->counters().kernel_to_peer_packets, 3u);
+  EXPECT_EQ(engine_->counters().kernel_to_client_packets, 5u);
+  EXPECT_EQ(engine_->counters().relayed_to_peer_bytes, 300u);
+  EXPECT_EQ(engine_->counters().relayed_to_client_bytes, 500u);
+  EXPECT_EQ(engine_->counters().relayed_bytes_by[0][1], 500u);
+  // Deleted: the rest folded in, routes out, the slot given back.
+  kernel.relayed[slot] = {4, 400, 7, 700};
+  ASSERT_EQ(
+      code(send(request(p::method::refresh, [](auto& b) { b.add_u32(p::attr::lifetime, 0); }))), 0);
+  EXPECT_TRUE(kernel.routes.empty());
+  EXPECT_EQ(kernel.given_back, std::vector<std::uint32_t>{slot});
+  EXPECT_EQ(engine_->counters().kernel_to_peer_packets, 4u);
+  EXPECT_EQ(engine_->counters().relayed_to_client_packets, 7u);
+  // Nothing more is read from a slot given back.
+  kernel.relayed[slot] = {9, 900, 9, 900};
+  advance(1s);
+  EXPECT_EQ(engine_->counters().kernel_to_peer_packets, 4u);
+}
+
+TEST_F(TurnTest, KernelRelaysNeitherMeteredStreamNorPolicyDeniedChannels) {
+  fake_kernel& kernel = kernel_fake_;
+  kernel_ = &kernel;
+  // max-bps: the kernel does not meter, so user space keeps the channel.
+  auto limited = settings();
+  limited.turn->max_bps = 100000;
+  make(std::move(limited));
+  allocate(path_);
+  ASSERT_EQ(code(channel_bind(0x4000, peer_a)), 0);
+  EXPECT_TRUE(kernel.routes.empty());
+  // A TCP client: user space too.
+  make();
+  const five_tuple tcp{transport::tcp, path_.local, addr("192.0.2.10", 40001)};
+  allocate(tcp);
+  ASSERT_EQ(code(send(request(p::method::channel_bind,
+                              [&](auto& b) {
+                                p::add_channel_number(b, 0x4000);
+                                p::add_xor_address(b, p::attr::xor_peer_address, peer_a);
+                              }),
+                      tcp)),
+            0);
+  EXPECT_TRUE(kernel.routes.empty());
+  // A UDP client's channel leaves the kernel when the realm's policy stops permitting its
+  // peer, and when a realm limit appears.
+  allocate(path_);
+  ASSERT_EQ(code(channel_bind(0x4000, peer_a)), 0);
+  EXPECT_EQ(kernel.routes.size(), 1u);
+  auth::realm_options r;
+  r.denied.push_back(*p::parse_ip_range("203.0.113.0/24"));
+  engine_->set_realm_options(r);
+  EXPECT_TRUE(kernel.routes.empty());
+  engine_->set_realm_options({});
+  EXPECT_EQ(kernel.routes.size(), 1u);
+  auth::realm_options metered;
+  metered.max_bps = 1000;
+  engine_->set_realm_options(metered);
+  EXPECT_TRUE(kernel.routes.empty());
 }
 
 TEST_F(TurnTest, ServerCapacitySharedByAllocations) {

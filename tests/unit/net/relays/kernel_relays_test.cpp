@@ -104,15 +104,15 @@ class KernelRelay : public ::testing::Test {
     relays_ = std::make_unique<kernel_relays>(kernel_relays::limits{1024, 64});
   }
   // A channel on loopback addresses (all local, so a relayed frame goes up the stack).
-  kernel_channel channel(bool v6 = false) {
-    kernel_channel c;
-    c.client = v6 ? at("::1", 40001) : at("127.0.0.2", 40001);
-    c.server = v6 ? at("::1", 3478) : at("127.0.0.1", 3478);
+  engine::kernel_route channel(bool v6 = false) {
+    engine::kernel_route c;
+    c.client.remote = v6 ? at("::1", 40001) : at("127.0.0.2", 40001);
+    c.client.local = v6 ? at("::1", 3478) : at("127.0.0.1", 3478);
     c.relayed = v6 ? at("::1", 50002) : at("127.0.0.3", 50002);
     c.peer = v6 ? at("::1", 6003) : at("127.0.0.4", 6003);
     c.channel = 0x4001;
     c.expires = std::chrono::steady_clock::now() + 60s;
-    c.counter = *relays_->take_counter();
+    c.slot = *relays_->take_slot();
     return c;
   }
   // The frame must come back as it went in, with `why` counted once more.
@@ -137,12 +137,13 @@ TEST_F(KernelRelay, ClientToPeerStripsTheHeaderAndRewritesBothFamilies) {
       const auto c = channel(v6);
       ASSERT_TRUE(relays_->install(c));
       const bytes data = counting(size);
-      const auto r = relays_->run(frame(c.client, c.server, channel_data(c.channel, data)));
+      const auto r =
+          relays_->run(frame(c.client.remote, c.client.local, channel_data(c.channel, data)));
       EXPECT_EQ(r.verdict, xdp_pass);  // a local peer: up the stack
       expect_datagram(r.frame, c.relayed, c.peer, data);
-      EXPECT_EQ(relays_->traffic(c.counter), (kernel_traffic{1, size, 0, 0}));
+      EXPECT_EQ(relays_->traffic(c.slot), (engine::allocation_traffic{1, size, 0, 0}));
       relays_->remove(c);
-      relays_->give_counter(c.counter);
+      relays_->give_slot(c.slot);
     }
   }
   EXPECT_EQ(relays_->outcomes()[kernel::KR_RELAYED_TO_PEER], 8u);
@@ -157,10 +158,10 @@ TEST_F(KernelRelay, PeerToClientPrependsTheHeaderAndRewritesBothFamilies) {
       const bytes data = counting(size, 9);
       const auto r = relays_->run(frame(c.peer, c.relayed, data));
       EXPECT_EQ(r.verdict, xdp_pass);
-      expect_datagram(r.frame, c.server, c.client, channel_data(c.channel, data));
-      EXPECT_EQ(relays_->traffic(c.counter), (kernel_traffic{0, 0, 1, size}));
+      expect_datagram(r.frame, c.client.local, c.client.remote, channel_data(c.channel, data));
+      EXPECT_EQ(relays_->traffic(c.slot), (engine::allocation_traffic{0, 0, 1, size}));
       relays_->remove(c);
-      relays_->give_counter(c.counter);
+      relays_->give_slot(c.slot);
     }
   }
   EXPECT_EQ(relays_->outcomes()[kernel::KR_RELAYED_TO_CLIENT], 8u);
@@ -169,7 +170,7 @@ TEST_F(KernelRelay, PeerToClientPrependsTheHeaderAndRewritesBothFamilies) {
 TEST_F(KernelRelay, AZeroIpv4ChecksumStaysZero) {
   const auto c = channel();
   ASSERT_TRUE(relays_->install(c));
-  bytes in = frame(c.client, c.server, channel_data(c.channel, counting(20)));
+  bytes in = frame(c.client.remote, c.client.local, channel_data(c.channel, counting(20)));
   in[14 + 20 + 6] = 0;
   in[14 + 20 + 7] = 0;
   const auto r = relays_->run(in);
@@ -183,7 +184,7 @@ TEST_F(KernelRelay, WhatItDoesNotFullyHandleGoesToUserSpaceUntouched) {
   const auto c6 = channel(true);
   ASSERT_TRUE(relays_->install(c6));
   const bytes data = counting(100);
-  const bytes good = frame(c.client, c.server, channel_data(c.channel, data));
+  const bytes good = frame(c.client.remote, c.client.local, channel_data(c.channel, data));
 
   // Truncated: the headers end early.
   expect_untouched(bytes(good.begin(), good.begin() + 30), kernel::KR_NOT_OURS);
@@ -196,10 +197,10 @@ TEST_F(KernelRelay, WhatItDoesNotFullyHandleGoesToUserSpaceUntouched) {
     // A ChannelData length that lies (longer than the datagram), and one with padding.
     bytes lying = channel_data(c.channel, data);
     lying[3] = 200;
-    expect_untouched(frame(c.client, c.server, lying), kernel::KR_NOT_HANDLED);
+    expect_untouched(frame(c.client.remote, c.client.local, lying), kernel::KR_NOT_HANDLED);
     bytes padded = channel_data(c.channel, data);
     padded[3] = 98;
-    expect_untouched(frame(c.client, c.server, padded), kernel::KR_NOT_HANDLED);
+    expect_untouched(frame(c.client.remote, c.client.local, padded), kernel::KR_NOT_HANDLED);
   }
   {
     // IP options: IHL 6 with four option bytes (NOPs).
@@ -227,24 +228,25 @@ TEST_F(KernelRelay, WhatItDoesNotFullyHandleGoesToUserSpaceUntouched) {
   }
   {
     // IPv6 with a hop-by-hop extension header.
-    bytes ext = frame(c6.client, c6.server, channel_data(c6.channel, data));
+    bytes ext = frame(c6.client.remote, c6.client.local, channel_data(c6.channel, data));
     ext[14 + 6] = 0;
     expect_untouched(ext, kernel::KR_NOT_HANDLED);
   }
   // An unknown channel, a STUN message, a peer port without a channel, another client.
-  expect_untouched(frame(c.client, c.server, channel_data(0x4002, data)), kernel::KR_NOT_OURS);
+  expect_untouched(frame(c.client.remote, c.client.local, channel_data(0x4002, data)),
+                   kernel::KR_NOT_OURS);
   bytes stun(20, 0);
   stun[1] = 1;
-  expect_untouched(frame(c.client, c.server, stun), kernel::KR_NOT_OURS);
+  expect_untouched(frame(c.client.remote, c.client.local, stun), kernel::KR_NOT_OURS);
   expect_untouched(frame(at("127.0.0.4", 6004), c.relayed, data), kernel::KR_NOT_OURS);
-  expect_untouched(frame(at("127.0.0.2", 40002), c.server, channel_data(c.channel, data)),
+  expect_untouched(frame(at("127.0.0.2", 40002), c.client.local, channel_data(c.channel, data)),
                    kernel::KR_NOT_OURS);
   // Not UDP, not IP.
   bytes arp(42, 0);
   arp[12] = 0x08;
   arp[13] = 0x06;
   expect_untouched(arp, kernel::KR_NOT_OURS);
-  EXPECT_EQ(relays_->traffic(c.counter), kernel_traffic{});
+  EXPECT_EQ(relays_->traffic(c.slot), engine::allocation_traffic{});
 }
 
 TEST_F(KernelRelay, AnExpiredEntryIsLeftToUserSpaceAndARemovedOneIsGone) {
@@ -252,14 +254,16 @@ TEST_F(KernelRelay, AnExpiredEntryIsLeftToUserSpaceAndARemovedOneIsGone) {
   c.expires = std::chrono::steady_clock::now() - 1ms;
   ASSERT_TRUE(relays_->install(c));
   const bytes data = counting(50);
-  expect_untouched(frame(c.client, c.server, channel_data(c.channel, data)), kernel::KR_EXPIRED);
+  expect_untouched(frame(c.client.remote, c.client.local, channel_data(c.channel, data)),
+                   kernel::KR_EXPIRED);
   expect_untouched(frame(c.peer, c.relayed, data), kernel::KR_EXPIRED);
   // Refreshed: relayed again.
   c.expires = std::chrono::steady_clock::now() + 60s;
   ASSERT_TRUE(relays_->install(c));
   EXPECT_EQ(relays_->run(frame(c.peer, c.relayed, data)).frame.size(), 14 + 20 + 8 + 4 + 50u);
   relays_->remove(c);
-  expect_untouched(frame(c.client, c.server, channel_data(c.channel, data)), kernel::KR_NOT_OURS);
+  expect_untouched(frame(c.client.remote, c.client.local, channel_data(c.channel, data)),
+                   kernel::KR_NOT_OURS);
   expect_untouched(frame(c.peer, c.relayed, data), kernel::KR_NOT_OURS);
 }
 
@@ -272,14 +276,14 @@ TEST_F(KernelRelay, MixedFamiliesAreNotInstalledAndCounterSlotsAreZeroedForTheNe
   const auto d = channel();
   ASSERT_TRUE(relays_->install(d));
   relays_->run(frame(d.peer, d.relayed, counting(10)));
-  EXPECT_EQ(relays_->traffic(d.counter).to_client_packets, 1u);
+  EXPECT_EQ(relays_->traffic(d.slot).sent_packets, 1u);
   relays_->remove(d);
-  relays_->give_counter(d.counter);
+  relays_->give_slot(d.slot);
   // 64 slots: take them all; the one given back comes zeroed.
   std::vector<std::uint32_t> taken;
-  while (auto s = relays_->take_counter()) taken.push_back(*s);
+  while (auto s = relays_->take_slot()) taken.push_back(*s);
   EXPECT_EQ(taken.size(), 64u - 1u);  // c's slot is still out
-  for (const auto s : taken) EXPECT_EQ(relays_->traffic(s), kernel_traffic{});
+  for (const auto s : taken) EXPECT_EQ(relays_->traffic(s), engine::allocation_traffic{});
 }
 
 }  // namespace
