@@ -192,14 +192,15 @@ void log_totals(const net::server& srv) {
       "allocations={} expired={} to_peer={}/{}B to_client={}/{}B no_allocation={} "
       "no_permission={} over_bandwidth={} limited_401={} stream_timeouts={} streams_refused={} "
       "dtls_hello_verify={} dtls_handshakes={} dtls_failed={} dtls_refused={} dtls_dropped={} "
-      "dtls_idle_closed={}",
+      "dtls_idle_closed={} kernel_relayed={}/{}",
       t.packets_in, t.binding_requests, t.binding_classic, t.success_responses, t.error_responses,
       t.dropped_malformed, t.dropped_bad_fingerprint, t.dropped_not_request, t.dropped_channel_data,
       t.dropped_unanswered, srv.send_failures(), t.allocations_created, t.allocations_expired,
       t.relayed_to_peer_packets, t.relayed_to_peer_bytes, t.relayed_to_client_packets,
       t.relayed_to_client_bytes, t.dropped_no_allocation, t.dropped_no_permission,
       t.dropped_bandwidth, t.unauthenticated_limited, srv.stream_timeouts(), srv.streams_refused(),
-      d.hello_verify_sent, d.handshakes, d.failed, d.refused, d.dropped, d.idle_closed);
+      d.hello_verify_sent, d.handshakes, d.failed, d.refused, d.dropped, d.idle_closed,
+      t.kernel_to_peer_packets, t.kernel_to_client_packets);
 }
 
 // Binds, serves until a stop signal (stop_control.hpp says when), stops. Throws

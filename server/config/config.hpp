@@ -160,6 +160,8 @@ struct server_config {
   bool no_udp_relay = false;
   bool no_tcp_relay = false;
   bool relay_mux = false;  // UDP relays without a socket each (server/net/relays/relay_mux.hpp)
+  // Bound channels relayed in the kernel (server/net/relays/kernel_relays.hpp).
+  bool kernel_relay = false;
   // UDP clients on one shard per this many datagrams per second received; 0: the kernel's
   // hash spreads clients over all shards (server/net/shard_packing.hpp).
   std::uint64_t shard_packing = 0;

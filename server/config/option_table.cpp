@@ -606,6 +606,13 @@ constexpr std::array table{
                 [](const server_config& c, std::ostream& o) {
                   if (c.relay_mux) o << "relay-mux\n";
                 }},
+    option_spec{"kernel-relay", '\0', k::flag, yes,
+                "bound channels of UDP clients relayed by an XDP program without waking a shard "
+                "(root, or CAP_BPF and CAP_NET_ADMIN at start-up)",
+                [](server_config& c, const setting& s) { c.kernel_relay = parse_flag(s); },
+                [](const server_config& c, std::ostream& o) {
+                  if (c.kernel_relay) o << "kernel-relay\n";
+                }},
     option_spec{
         "shard-packing", '\0', k::value, yes,
         "UDP clients on as few shards as the load needs, one per this many datagrams per second, "

@@ -62,12 +62,17 @@ server::server(const config::server_config& cfg)
   unsigned n = cfg_.relay_threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) shards_.push_back(std::make_unique<shard>(i));
-  // Before make_statsdb and Redis, which start threads; packing first, while relay-mux's
-  // capabilities are still held.
+  // Before make_statsdb and Redis, which start threads; the kernel relay and packing first,
+  // while relay-mux's capabilities are still held.
+  if (cfg_.kernel_relay) set_up_kernel_relay();
   if (cfg_.shard_packing != 0) set_up_shard_packing();
   if (cfg_.relay_mux) set_up_relay_mux();
-  // relay-mux's drop (in set_up_relay_mux) covers shard packing's capabilities too.
+  // relay-mux's drop (in set_up_relay_mux) covers the others' capabilities, and shard
+  // packing's the kernel relay's.
   if (packing_ && !mux_) spdlog::info("shard-packing: {}", packing_->drop_capabilities());
+  if (kernel_ && !packing_ && !mux_) {
+    spdlog::info("kernel-relay: {}", kernel_->drop_capabilities());
+  }
   make_statsdb();
   if (cfg_.sql_userdb && !cfg_.stun_only && !cfg_.no_auth) set_up_sql_userdb();
   if (cfg_.redis_userdb && !cfg_.stun_only && !cfg_.no_auth) {
@@ -395,6 +400,26 @@ void server::set_up_shard_packing() {
       cfg_.shard_packing);
 }
 
+void server::set_up_kernel_relay() {
+  // Interfaces that carry listening and relay addresses: client datagrams come in on the
+  // first, peers' on the second.
+  auto ips = plan_.ips;
+  const auto relays = relay_ips_in_use();
+  ips.insert(ips.end(), relays.begin(), relays.end());
+  try {
+    kernel_relays::limits l;
+    if (cfg_.total_quota != 0) {
+      l.allocations =
+          static_cast<std::uint32_t>(std::min<std::uint64_t>(cfg_.total_quota, 1u << 20));
+    }
+    kernel_ = std::make_unique<kernel_relays>(l);
+    const auto where = kernel_->attach_for(ips);
+    spdlog::info("kernel-relay: bound channels of UDP clients relayed by XDP on {}", where);
+  } catch (const std::runtime_error& e) {
+    throw config::config_error(e.what());
+  }
+}
+
 void server::set_up_relay_mux() {
   const auto& ips = relay_ips();
   if (auto why = relay_mux_unsupported(ips, cfg_.min_port, cfg_.max_port)) {
@@ -430,6 +455,7 @@ void server::start() {
   relays.tcp_connections = cfg_.no_tcp_relay ? nullptr : &tcp_connections_;
   relays.mux = mux_.get();
   relays.packing = packing_.get();
+  relays.kernel = kernel_.get();
   stream_limits limits;
   limits.frame_timeout = std::chrono::seconds(cfg_.stream_frame_timeout);
   limits.idle_timeout = std::chrono::seconds(cfg_.stream_idle_timeout);

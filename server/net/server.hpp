@@ -23,6 +23,7 @@
 #include "auth/static_users.hpp"
 #include "server/config/config.hpp"
 #include "server/net/listen_plan.hpp"
+#include "server/net/relays/kernel_relays.hpp"
 #include "server/net/relays/relay_mux.hpp"
 #include "server/net/relays/relay_ports.hpp"
 #include "server/net/shard.hpp"
@@ -118,6 +119,7 @@ class server {
   // relay-mux: loads the program, opens the shards' sockets, then drops the capabilities those
   // steps needed (while the process has one thread: capabilities are per thread).
   void set_up_relay_mux();
+  void set_up_kernel_relay();
   void set_up_shard_packing();
   // relay-ip, or the listening IPs when none is set.
   const std::vector<protocol::transport_address>& relay_ips() const noexcept {
@@ -166,6 +168,7 @@ class server {
   std::shared_ptr<boost::asio::ssl::context> dtls_;
   std::unique_ptr<relay_mux> mux_;          // relay-mux; outlives the shards that use it
   std::unique_ptr<shard_packing> packing_;  // shard-packing; outlives the shards too
+  std::unique_ptr<kernel_relays> kernel_;   // kernel-relay; outlives the shards too
   std::vector<std::unique_ptr<shard>> shards_;
   std::vector<bound_listener> listeners_;
 };

@@ -62,7 +62,7 @@ void shard::init_engine(engine::engine_settings settings, engine_stores stores, 
   admission_ = stream_admission(limits.per_ip);
   relays_.emplace(*this, std::move(relays), std::move(mux_));
   stores_.emplace(stores.keys, stores.quota, &shard::now, [this] { rearm_timer(); });
-  engine_.emplace(std::move(settings), *this, &*relays_, &*stores_);
+  engine_.emplace(std::move(settings), *this, &*relays_, &*stores_, relays_->setup().kernel);
   stores_->attach(*engine_);
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <vector>
 
 #include "support/stun_client.hpp"
@@ -45,6 +46,17 @@ class udp_sink {
         ::recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &flen);
     return n > 0 && ::sendto(fd_, buf, static_cast<std::size_t>(n), 0,
                              reinterpret_cast<sockaddr*>(&from), flen) == n;
+  }
+  // The next datagram, or nullopt when none comes within `wait`.
+  std::optional<bytes> next(
+      std::chrono::milliseconds wait = std::chrono::milliseconds(1000)) const {
+    pollfd pf{fd_, POLLIN, 0};
+    if (::poll(&pf, 1, static_cast<int>(wait.count())) <= 0) return std::nullopt;
+    bytes b(65536);
+    const ssize_t n = ::recv(fd_, b.data(), b.size(), 0);
+    if (n < 0) return std::nullopt;
+    b.resize(static_cast<std::size_t>(n));
+    return b;
   }
   // Everything that arrives within `wait`.
   std::vector<bytes> received(

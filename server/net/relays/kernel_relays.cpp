@@ -5,11 +5,16 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 
 #include <cstring>
+#include <set>
+#include <stdexcept>
 
 #include "server/net/bpf/kernel_relay_object.hpp"
+#include "server/net/capabilities.hpp"
+#include "server/net/datagram_io.hpp"
 #include "server/net/embedded_bpf.hpp"
 
 namespace turnpike::server::net {
@@ -117,6 +122,47 @@ kernel_relays::~kernel_relays() = default;
 
 std::string kernel_relays::attach(int ifindex) {
   return bpf_->attach_xdp("kernel_relay", ifindex);
+}
+
+std::string kernel_relays::attach_for(const std::vector<protocol::transport_address>& ips) {
+  std::set<std::string> names;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) throw std::runtime_error("kernel-relay: getifaddrs failed");
+  for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || (i->ifa_flags & IFF_UP) == 0) continue;
+    const int family = i->ifa_addr->sa_family;
+    if (family != AF_INET && family != AF_INET6) continue;
+    sockaddr_storage ss{};
+    std::memcpy(&ss, i->ifa_addr, family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
+    const auto here = from_sockaddr(ss);
+    for (const auto& ip : ips) {
+      if (ip.family != here.family) continue;
+      if (ip.is_unspecified() || ip.ip == here.ip) names.insert(i->ifa_name);
+    }
+  }
+  ::freeifaddrs(list);
+  std::string done;
+  for (const auto& name : names) {
+    const auto index = ::if_nametoindex(name.c_str());
+    if (index == 0) continue;
+    const auto mode = attach(static_cast<int>(index));
+    if (!done.empty()) done += ", ";
+    done += name;
+    done += " (";
+    done += mode;
+    done += ")";
+  }
+  if (done.empty()) throw std::runtime_error("kernel-relay: no interface carries the addresses");
+  return done;
+}
+
+std::string kernel_relays::drop_capabilities() {
+  return net::drop_capabilities({CAP_BPF, CAP_NET_ADMIN}, "CAP_BPF and CAP_NET_ADMIN", [this] {
+    const kernel::kr_local_key probe{};  // family 0: never looked up
+    const std::uint8_t one = 1;
+    return bpf_map_update_elem(local_, &probe, &one, BPF_ANY) == 0 &&
+           bpf_map_delete_elem(local_, &probe) == 0;
+  });
 }
 
 kernel_relays::test_run kernel_relays::run(protocol::byte_span frame) const {

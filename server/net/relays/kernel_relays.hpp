@@ -44,6 +44,11 @@ class kernel_relays final : public engine::kernel_io {
   // Attaches the program to interface `ifindex` for as long as this object lives; returns
   // the XDP mode the kernel chose ("native" or "generic"). Throws as above.
   std::string attach(int ifindex);
+  // Attaches to every interface that carries one of `ips` (every interface that is up for a
+  // wildcard); returns what was done, for the log ("lo (generic), eth0 (native)").
+  std::string attach_for(const std::vector<protocol::transport_address>& ips);
+  // Drops CAP_BPF and CAP_NET_ADMIN once attached (net::drop_capabilities); for the log.
+  std::string drop_capabilities();
 
   // engine::kernel_io. A slot comes zeroed. install() is false when the route cannot be
   // relayed in the kernel (client and relay of different families) or a map is full.

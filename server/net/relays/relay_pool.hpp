@@ -3,7 +3,8 @@
 // an id and the pool routes by kind: RFC 6062 TCP relays (tcp_relays.hpp), relay-mux relays
 // (mux_relays.hpp) when relay-mux is on, else a UDP socket per relay (udp_relays.hpp). With
 // shard-packing, a UDP client is pinned to this shard with its allocation's first relay and
-// unpinned with it. The kernel relay of eBPF will be one more kind here.
+// unpinned with it. The kernel relay (kernel_relays.hpp) relays the bound channels of UDP
+// relays beside them; the engine talks to it directly (engine::kernel_io).
 #pragma once
 
 #include <memory>
@@ -11,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "server/engine/kernel_io.hpp"
 #include "server/engine/relay_io.hpp"
 #include "server/net/poller.hpp"
 #include "server/net/relays/mux_relays.hpp"
@@ -31,6 +33,7 @@ struct relay_setup {
   tcp_connection_registry* tcp_connections = nullptr;  // RFC 6062; null: no TCP relays
   relay_mux* mux = nullptr;  // relay-mux: UDP relays share the shard's sockets (relay_mux.hpp)
   shard_packing* packing = nullptr;  // shard-packing: UDP clients pinned here (shard_packing.hpp)
+  engine::kernel_io* kernel = nullptr;  // kernel-relay: for the engine (kernel_relays.hpp)
 };
 
 class relay_pool final : public engine::relay_io {
