@@ -613,6 +613,24 @@ constexpr std::array table{
                 [](const server_config& c, std::ostream& o) {
                   if (c.kernel_relay) o << "kernel-relay\n";
                 }},
+    option_spec{"kernel-relay-mode", '\0', k::value, yes,
+                "XDP mode of kernel-relay: auto (native where the driver has it), native, "
+                "generic (auto)",
+                [](server_config& c, const setting& s) {
+                  const std::string& v = need_value(s);
+                  if (v == "auto")
+                    c.kernel_relay_mode = server_config::xdp_mode::any;
+                  else if (v == "native")
+                    c.kernel_relay_mode = server_config::xdp_mode::native;
+                  else if (v == "generic")
+                    c.kernel_relay_mode = server_config::xdp_mode::generic;
+                  else
+                    fail(s, "'" + v + "' is not auto, native or generic");
+                },
+                [](const server_config& c, std::ostream& o) {
+                  static const char* const modes[] = {"auto", "native", "generic"};
+                  o << "kernel-relay-mode=" << modes[static_cast<int>(c.kernel_relay_mode)] << "\n";
+                }},
     option_spec{
         "shard-packing", '\0', k::value, yes,
         "UDP clients on as few shards as the load needs, one per this many datagrams per second, "

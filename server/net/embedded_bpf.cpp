@@ -71,6 +71,8 @@ embedded_bpf::~embedded_bpf() {
 void embedded_bpf::release() noexcept {
   for (bpf_link* link : links_) bpf_link__destroy(link);  // detaches the program
   links_.clear();
+  for (const int fd : link_fds_) ::close(fd);  // the same, for links made by bpf_link_create
+  link_fds_.clear();
   if (object_ != nullptr) bpf_object__close(object_);  // and the maps with it
   object_ = nullptr;
 }
@@ -98,15 +100,18 @@ int embedded_bpf::program(const char* name) {
   return bpf_program__fd(find_program(name));
 }
 
-std::string embedded_bpf::attach_xdp(const char* name, int ifindex) {
+std::string embedded_bpf::attach_xdp(const char* name, int ifindex, xdp_mode mode) {
   bpf_program* prog = find_program(name);
   // Without mode flags the kernel takes the driver's (native) mode where the driver has one,
   // else generic mode, which runs the program on the stack's receive path.
-  bpf_link* link = bpf_program__attach_xdp(prog, ifindex);
-  if (link == nullptr) {
-    fail("cannot attach XDP to interface " + std::to_string(ifindex), errno);
-  }
-  links_.push_back(link);
+  bpf_link_create_opts opts{};
+  opts.sz = sizeof opts;
+  opts.flags = mode == xdp_mode::native    ? XDP_FLAGS_DRV_MODE
+               : mode == xdp_mode::generic ? XDP_FLAGS_SKB_MODE
+                                           : 0;
+  const int fd = bpf_link_create(bpf_program__fd(prog), ifindex, BPF_XDP, &opts);
+  if (fd < 0) fail("cannot attach XDP to interface " + std::to_string(ifindex), errno);
+  link_fds_.push_back(fd);
   bpf_xdp_query_opts query{};
   query.sz = sizeof query;
   if (bpf_xdp_query(ifindex, 0, &query) == 0 && query.attach_mode == XDP_ATTACHED_DRV) {

@@ -48,9 +48,10 @@ class embedded_bpf {
   int program(const char* name);
   // Attaches the sk_lookup program `name` to the process's network namespace.
   void attach_netns(const char* name);
-  // Attaches the XDP program `name` to interface `ifindex` (native mode where the driver has
-  // it, else generic); returns "native" or "generic".
-  std::string attach_xdp(const char* name, int ifindex);
+  // Attaches the XDP program `name` to interface `ifindex` in `mode` (any: native where the
+  // driver has it, else generic); returns the mode it runs in, "native" or "generic".
+  enum class xdp_mode { any, native, generic };
+  std::string attach_xdp(const char* name, int ifindex, xdp_mode mode = xdp_mode::any);
 
  private:
   [[noreturn]] void fail(const std::string& what, int err);
@@ -61,6 +62,7 @@ class embedded_bpf {
   std::string needs_;
   bpf_object* object_ = nullptr;
   std::vector<bpf_link*> links_;
+  std::vector<int> link_fds_;
 };
 
 }  // namespace turnpike::server::net

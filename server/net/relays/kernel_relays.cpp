@@ -80,7 +80,7 @@ kernel::kr_route route_of(const engine::kernel_route& c) noexcept {
 
 }  // namespace
 
-kernel_relays::kernel_relays(limits l) {
+kernel_relays::kernel_relays(limits l) : mode_(l.mode) {
   bpf_ = std::make_unique<embedded_bpf>(kernel_relay_object, sizeof kernel_relay_object,
                                         "kernel-relay", needs, [&](bpf_object& o) {
                                           return set_map_size(o, "kr_channels", l.channels) &&
@@ -121,7 +121,10 @@ kernel_relays::kernel_relays(limits l) {
 kernel_relays::~kernel_relays() = default;
 
 std::string kernel_relays::attach(int ifindex) {
-  return bpf_->attach_xdp("kernel_relay", ifindex);
+  const auto mode = mode_ == "native"    ? embedded_bpf::xdp_mode::native
+                    : mode_ == "generic" ? embedded_bpf::xdp_mode::generic
+                                         : embedded_bpf::xdp_mode::any;
+  return bpf_->attach_xdp("kernel_relay", ifindex, mode);
 }
 
 std::string kernel_relays::attach_for(const std::vector<protocol::transport_address>& ips) {

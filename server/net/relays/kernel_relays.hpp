@@ -32,6 +32,7 @@ class kernel_relays final : public engine::kernel_io {
   struct limits {
     std::uint32_t channels = 65536;     // entries per direction
     std::uint32_t allocations = 65536;  // counter slots
+    std::string mode = "auto";          // XDP mode: auto, native or generic
   };
   // Loads the program (the verifier checks it here) and tells it the machine's own addresses
   // (getifaddrs). Throws std::runtime_error with the reason ("needs CAP_BPF and
@@ -72,6 +73,7 @@ class kernel_relays final : public engine::kernel_io {
   void zero(std::uint32_t slot) noexcept;
 
   std::unique_ptr<embedded_bpf> bpf_;
+  std::string mode_;
   int channels_ = -1;
   int peers_ = -1;
   int counters_ = -1;
