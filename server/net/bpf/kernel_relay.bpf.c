@@ -134,6 +134,39 @@ static __always_inline __u16 fold(__u32 sum) {
   return (__u16)sum;
 }
 
+// The UDP checksum of a datagram rewritten from (`old_src`, `old_dst`, `old`'s ports and
+// length) to (`src`, `dst`, `sport`, `dport`, `udp_len`), with the ChannelData header words
+// `channel_word` and `length_word` taken out (`header` < 0), put in (> 0) or neither (0).
+// `words32`: 1 for IPv4 addresses, 4 for IPv6.
+static __always_inline __u16 rewritten_check(const struct udphdr* old, const __u32* old_src,
+                                             const __u32* old_dst, const __u32* src,
+                                             const __u32* dst, __u16 sport, __u16 dport,
+                                             __u16 udp_len, int header, __u16 channel_word,
+                                             __u16 length_word, int words32) {
+  __u32 sum = (__u16)~old->check;
+  sum = sub_ip(sum, old_src, words32);
+  sum = sub_ip(sum, old_dst, words32);
+  sum = sub16(sum, old->len);  // the pseudo-header's length
+  sum = sub16(sum, old->source);
+  sum = sub16(sum, old->dest);
+  sum = sub16(sum, old->len);
+  sum = add_ip(sum, src, words32);
+  sum = add_ip(sum, dst, words32);
+  sum = add16(sum, bpf_htons(udp_len));
+  sum = add16(sum, sport);
+  sum = add16(sum, dport);
+  sum = add16(sum, bpf_htons(udp_len));
+  if (header < 0) {
+    sum = sub16(sum, channel_word);
+    sum = sub16(sum, length_word);
+  } else if (header > 0) {
+    sum = add16(sum, channel_word);
+    sum = add16(sum, length_word);
+  }
+  const __u16 check = (__u16)~fold(sum);
+  return check ? check : 0xFFFF;  // 0 means "no checksum" in UDP
+}
+
 static __always_inline void ipv4_checksum(struct iphdr* ip) {
   ip->check = 0;
   const __u16* w = (const __u16*)ip;
@@ -223,23 +256,9 @@ static __always_inline int to_peer4(struct xdp_md* ctx, struct headers4* h,
                             tot_len, h->ip.tos);
   if (forward < 0) return XDP_PASS;
   if (h->udp.check != 0) {
-    __u32 sum = (__u16)~h->udp.check;
-    sum = sub_ip(sum, &h->ip.saddr, 1);
-    sum = sub_ip(sum, &h->ip.daddr, 1);
-    sum = sub16(sum, h->udp.len);  // pseudo-header length
-    sum = sub16(sum, h->udp.source);
-    sum = sub16(sum, h->udp.dest);
-    sum = sub16(sum, h->udp.len);
-    sum = sub16(sum, channel_word);
-    sum = sub16(sum, length_word);
-    sum = add_ip(sum, r->relay_ip, 1);
-    sum = add_ip(sum, r->peer_ip, 1);
-    sum = add16(sum, bpf_htons(udp_len));
-    sum = add16(sum, r->relay_port);
-    sum = add16(sum, r->peer_port);
-    sum = add16(sum, bpf_htons(udp_len));
-    __u16 check = (__u16)~fold(sum);
-    h->udp.check = check ? check : 0xFFFF;
+    h->udp.check = rewritten_check(&h->udp, &h->ip.saddr, &h->ip.daddr, r->relay_ip, r->peer_ip,
+                                   r->relay_port, r->peer_port, udp_len, -1, channel_word,
+                                   length_word, 1);
   }
   h->ip.saddr = r->relay_ip[0];
   h->ip.daddr = r->peer_ip[0];
@@ -272,23 +291,9 @@ static __always_inline int to_client4(struct xdp_md* ctx, struct headers4* h,
   const __u16 channel_word = bpf_htons(r->channel);
   const __u16 length_word = bpf_htons(data_len);
   if (h->udp.check != 0) {
-    __u32 sum = (__u16)~h->udp.check;
-    sum = sub_ip(sum, &h->ip.saddr, 1);
-    sum = sub_ip(sum, &h->ip.daddr, 1);
-    sum = sub16(sum, h->udp.len);
-    sum = sub16(sum, h->udp.source);
-    sum = sub16(sum, h->udp.dest);
-    sum = sub16(sum, h->udp.len);
-    sum = add_ip(sum, r->server_ip, 1);
-    sum = add_ip(sum, r->client_ip, 1);
-    sum = add16(sum, bpf_htons(udp_len));
-    sum = add16(sum, r->server_port);
-    sum = add16(sum, r->client_port);
-    sum = add16(sum, bpf_htons(udp_len));
-    sum = add16(sum, channel_word);
-    sum = add16(sum, length_word);
-    __u16 check = (__u16)~fold(sum);
-    h->udp.check = check ? check : 0xFFFF;
+    h->udp.check = rewritten_check(&h->udp, &h->ip.saddr, &h->ip.daddr, r->server_ip,
+                                   r->client_ip, r->server_port, r->client_port, udp_len, 1,
+                                   channel_word, length_word, 1);
   }
   h->ip.saddr = r->server_ip[0];
   h->ip.daddr = r->client_ip[0];
@@ -367,23 +372,10 @@ static __always_inline int to_peer6(struct xdp_md* ctx, struct headers6* h,
   const int forward = route(ctx, &fib, 1, r->relay_ip, r->peer_ip, r->relay_port, r->peer_port,
                             40 + udp_len, 0);
   if (forward < 0) return XDP_PASS;
-  __u32 sum = (__u16)~h->udp.check;
-  sum = sub_ip(sum, h->ip.saddr.in6_u.u6_addr32, 4);
-  sum = sub_ip(sum, h->ip.daddr.in6_u.u6_addr32, 4);
-  sum = sub16(sum, h->udp.len);
-  sum = sub16(sum, h->udp.source);
-  sum = sub16(sum, h->udp.dest);
-  sum = sub16(sum, h->udp.len);
-  sum = sub16(sum, channel_word);
-  sum = sub16(sum, length_word);
-  sum = add_ip(sum, r->relay_ip, 4);
-  sum = add_ip(sum, r->peer_ip, 4);
-  sum = add16(sum, bpf_htons(udp_len));
-  sum = add16(sum, r->relay_port);
-  sum = add16(sum, r->peer_port);
-  sum = add16(sum, bpf_htons(udp_len));
-  __u16 check = (__u16)~fold(sum);
-  h->udp.check = check ? check : 0xFFFF;
+  h->udp.check = rewritten_check(&h->udp, h->ip.saddr.in6_u.u6_addr32,
+                                 h->ip.daddr.in6_u.u6_addr32, r->relay_ip, r->peer_ip,
+                                 r->relay_port, r->peer_port, udp_len, -1, channel_word,
+                                 length_word, 4);
   __builtin_memcpy(h->ip.saddr.in6_u.u6_addr32, r->relay_ip, 16);
   __builtin_memcpy(h->ip.daddr.in6_u.u6_addr32, r->peer_ip, 16);
   h->ip.payload_len = bpf_htons(udp_len);
@@ -411,23 +403,10 @@ static __always_inline int to_client6(struct xdp_md* ctx, struct headers6* h,
   if (forward < 0) return XDP_PASS;
   const __u16 channel_word = bpf_htons(r->channel);
   const __u16 length_word = bpf_htons(data_len);
-  __u32 sum = (__u16)~h->udp.check;
-  sum = sub_ip(sum, h->ip.saddr.in6_u.u6_addr32, 4);
-  sum = sub_ip(sum, h->ip.daddr.in6_u.u6_addr32, 4);
-  sum = sub16(sum, h->udp.len);
-  sum = sub16(sum, h->udp.source);
-  sum = sub16(sum, h->udp.dest);
-  sum = sub16(sum, h->udp.len);
-  sum = add_ip(sum, r->server_ip, 4);
-  sum = add_ip(sum, r->client_ip, 4);
-  sum = add16(sum, bpf_htons(udp_len));
-  sum = add16(sum, r->server_port);
-  sum = add16(sum, r->client_port);
-  sum = add16(sum, bpf_htons(udp_len));
-  sum = add16(sum, channel_word);
-  sum = add16(sum, length_word);
-  __u16 check = (__u16)~fold(sum);
-  h->udp.check = check ? check : 0xFFFF;
+  h->udp.check = rewritten_check(&h->udp, h->ip.saddr.in6_u.u6_addr32,
+                                 h->ip.daddr.in6_u.u6_addr32, r->server_ip, r->client_ip,
+                                 r->server_port, r->client_port, udp_len, 1, channel_word,
+                                 length_word, 4);
   __builtin_memcpy(h->ip.saddr.in6_u.u6_addr32, r->server_ip, 16);
   __builtin_memcpy(h->ip.daddr.in6_u.u6_addr32, r->client_ip, 16);
   h->ip.payload_len = bpf_htons(udp_len);
