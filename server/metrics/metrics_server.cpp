@@ -231,6 +231,15 @@ std::string render(const net::server& srv, bool draining,
     f.value(auth, static_cast<double>(c.auth_failures[r]),
             {{"reason", engine::auth_failure_names[r]}});
   }
+  if (const auto kernel = srv.kernel_relay_outcomes()) {
+    auto& seen = f.add("turnpike_kernel_relay_datagrams_total",
+                       "kernel-relay: datagrams the XDP program relayed or left to user space, "
+                       "by outcome.",
+                       MetricType::Counter);
+    for (std::size_t i = 0; i < kernel->size(); ++i) {
+      f.value(seen, static_cast<double>((*kernel)[i]), {{"outcome", net::kernel_outcome_names[i]}});
+    }
+  }
   f.single("turnpike_relay_ports", "Relay ports available: min-port..max-port per relay IP in use.",
            MetricType::Gauge, static_cast<double>(srv.relay_port_capacity()));
 

@@ -538,6 +538,11 @@ server::snapshot_result server::snapshot(std::chrono::milliseconds limit) const 
   return r;
 }
 
+std::optional<kernel_outcomes> server::kernel_relay_outcomes() const {
+  if (!kernel_) return std::nullopt;
+  return kernel_->outcomes();
+}
+
 server::sessions_result server::sessions(const engine::session_filter& filter,
                                          std::chrono::milliseconds limit) const {
   std::vector<std::future<std::vector<engine::session_info>>> asked;

@@ -76,6 +76,8 @@ class server {
     std::vector<std::optional<shard_snapshot>> shards;
   };
   snapshot_result snapshot(std::chrono::milliseconds limit) const;
+  // kernel-relay: what the XDP program did with the datagrams it saw; nullopt when off.
+  std::optional<kernel_outcomes> kernel_relay_outcomes() const;
   // Thread-safe, while running: the sessions API over every shard (`only_shard`: one). A
   // shard that does not answer within `limit` is left out (`complete` false).
   struct session_row {

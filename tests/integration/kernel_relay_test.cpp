@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "protocol/channel_data.hpp"
+#include "support/http.hpp"
 #include "support/netns.hpp"
 #include "support/process.hpp"
 #include "support/sinks.hpp"
@@ -274,7 +275,10 @@ TEST_F(KernelRelayTest, ChecksumsHoldOnAVethPairBothFamilies) {
 // coturn's client over channels with 1000-byte messages, its echo peer behind the relay:
 // nothing lost, and the kernel carried every message both ways.
 TEST_F(KernelRelayTest, UclientOverChannelsLosesNothingAndTheKernelCarriedIt) {
-  start(600, 300);
+  start(600, 300, "127.0.0.1", {},
+        {"--prometheus", "--prometheus-address", "127.0.0.1", "--prometheus-port", "0"});
+  const auto metrics = server_->wait_for(std::regex(R"(metrics on http://127\.0\.0\.1:(\d+)/)"));
+  ASSERT_TRUE(metrics) << server_->output();
   const std::uint16_t peer_port = free_port();
   process peer({"turnutils_peer", "-L", "127.0.0.1", "-p", std::to_string(peer_port)});
   ASSERT_TRUE(wait_udp_bound(peer.pid(), peer_port)) << peer.output();
@@ -284,6 +288,21 @@ TEST_F(KernelRelayTest, UclientOverChannelsLosesNothingAndTheKernelCarriedIt) {
   EXPECT_EQ(r.sent, 400) << r.output;
   EXPECT_EQ(r.received, 400) << r.output;
   EXPECT_TRUE(r.zero_loss) << r.output;
+  // The metrics say so too: the program's own outcomes, and the kernel's share of the
+  // relayed traffic (folded in when uclient deleted its allocations).
+  const auto scraped = http_get(static_cast<std::uint16_t>(std::stoi((*metrics)[1])), "/metrics");
+  auto value = [&](const std::string& series) {
+    std::smatch m;
+    const std::regex line(series + R"( (\d+))");
+    return std::regex_search(scraped.body, m, line) ? std::stoull(m[1]) : 0ULL;
+  };
+  EXPECT_GE(value(R"(turnpike_kernel_relay_datagrams_total\{outcome="relayed_to_peer"\})"), 400u)
+      << scraped.body;
+  EXPECT_GE(value(R"(turnpike_kernel_relay_datagrams_total\{outcome="relayed_to_client"\})"),
+            400u);
+  EXPECT_EQ(value("turnpike_kernel_relayed_to_peer_packets_total"), 400u);
+  EXPECT_EQ(value(R"(turnpike_relayed_packets_total\{direction="to_client",transport="udp"\})"),
+            400u);
   const auto [packets, to_peer, to_client] = stop();
   EXPECT_EQ(to_peer, 400u);
   EXPECT_EQ(to_client, 400u);

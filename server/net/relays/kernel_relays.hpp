@@ -26,6 +26,10 @@ namespace turnpike::server::net {
 class embedded_bpf;
 
 using kernel_outcomes = std::array<std::uint64_t, kernel::KR_OUTCOMES>;
+// The outcomes' label values (turnpike_kernel_relay_datagrams_total), in kr_outcome order.
+inline constexpr std::array<const char*, kernel::KR_OUTCOMES> kernel_outcome_names{
+    "relayed_to_peer", "relayed_to_client", "not_ours", "not_handled",
+    "expired",         "no_route",          "too_big",  "forwarding_off"};
 
 class kernel_relays final : public engine::kernel_io {
  public:
