@@ -6,6 +6,7 @@
 # Turnpike/coturn ratios.
 #
 #   bench/run.sh [--rounds N] [--duration S] [--skip-ramp] [--mux] [--packing RATE]
+#                [--kernel] [--generator] [--coturn BINARY]
 #                [--many N [--many-only]] [--only TEST,TEST...] [--baseline BINARY]
 #
 # Both servers get the same settings: loopback only, one user (long-term credentials), 2 relay
@@ -16,7 +17,15 @@
 # the whole run then happens in a network namespace of its own (unshare --net) whose
 # ephemeral ports end at 49151, so the relay range is the same for all three servers.
 # --packing RATE adds another, Turnpike with shard-packing=RATE (root too, the same netns).
-# --only runs just those of relay160 relay1200 binding allocate idle10k ramp many.
+# --kernel adds Turnpike with kernel-relay (root too, the same netns): bound channels relayed
+# by XDP, so compare it on machine_us_per_rt (whole-machine CPU from /proc/stat, softirq and
+# the sender's context included), not on the server's own CPU.
+# --generator adds `generator`: turn_load with no server, its sessions talking to the echo
+# peers directly (relay tests only): how much of the machine the generator itself costs.
+# --coturn BINARY compares with that coturn turnserver (a build of a later release, say)
+# instead of Debian's.
+# --only runs just those of relay160 relay1200 relay160x40k relay1200x40k binding allocate
+# idle10k ramp many (the x40k tests: 16 sessions at 2 500 round trips/s each).
 # --baseline BINARY adds `turnpike-base`: another turnpike binary (an earlier commit's build)
 # with plain Turnpike's settings, measured in the same rounds: before and after a change,
 # seconds apart.
@@ -35,6 +44,9 @@ many=0
 many_only=0
 only=""
 baseline=""
+kernel=0
+generator=0
+coturn_binary=turnserver
 args=("$@")
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -47,12 +59,15 @@ while [[ $# -gt 0 ]]; do
     --many-only) many_only=1; shift ;;
     --only) only="$2"; shift 2 ;;
     --baseline) baseline="$(realpath "$2")"; shift 2 ;;
-    *) echo "usage: $0 [--rounds N] [--duration S] [--skip-ramp] [--mux] [--packing RATE] [--many N [--many-only]] [--only TEST,...] [--baseline BINARY]" >&2; exit 2 ;;
+    --kernel) kernel=1; shift ;;
+    --generator) generator=1; shift ;;
+    --coturn) coturn_binary="$(realpath "$2")"; shift 2 ;;
+    *) echo "usage: $0 [--rounds N] [--duration S] [--skip-ramp] [--mux] [--packing RATE] [--kernel] [--generator] [--coturn BINARY] [--many N [--many-only]] [--only TEST,...] [--baseline BINARY]" >&2; exit 2 ;;
   esac
 done
 
-if [[ ( $mux == 1 || $packing != 0 ) && -z "${TURNPIKE_BENCH_NETNS:-}" ]]; then
-  [[ $(id -u) == 0 ]] || { echo "bench: --mux and --packing need root (BPF, raw sockets, a netns)" >&2; exit 1; }
+if [[ ( $mux == 1 || $packing != 0 || $kernel == 1 ) && -z "${TURNPIKE_BENCH_NETNS:-}" ]]; then
+  [[ $(id -u) == 0 ]] || { echo "bench: --mux, --packing and --kernel need root (BPF, raw sockets, a netns)" >&2; exit 1; }
   exec unshare --net -- env TURNPIKE_BENCH_NETNS=1 bash "$0" "${args[@]}"
 fi
 if [[ -n "${TURNPIKE_BENCH_NETNS:-}" ]]; then
@@ -62,7 +77,9 @@ fi
 servers=(turnpike coturn)
 [[ $mux == 1 ]] && servers+=(turnpike-mux)
 [[ $packing != 0 ]] && servers+=(turnpike-packed)
+[[ $kernel == 1 ]] && servers+=(turnpike-kernel)
 [[ -n $baseline ]] && servers+=(turnpike-base)
+[[ $generator == 1 ]] && servers+=(generator)
 
 build=build-bench
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTURNPIKE_BENCH=ON \
@@ -88,17 +105,22 @@ many_loads=$(( (many + 14999) / 15000 ))  # load processes, each under 20 000 de
 
 start_server() {  # name port -> pid in $server_pid
   local name="$1" port="$2"
+  if [[ "$name" == generator ]]; then
+    server_pid=0
+    return
+  fi
   if [[ "$name" == turnpike* ]]; then
     local extra=("${relay_ips[@]}")
     [[ "$name" == turnpike-mux ]] && extra+=(--relay-mux)
     [[ "$name" == turnpike-packed ]] && extra+=(--shard-packing "$packing")
+    [[ "$name" == turnpike-kernel ]] && extra+=(--kernel-relay)
     local binary="$build/turnpike"
     [[ "$name" == turnpike-base ]] && binary="$baseline"
     "$binary" -n -L 127.0.0.1 -p "$port" -r bench -u bench:bench --lt-cred-mech \
       --no-tls --no-dtls --no-cli --allow-loopback-peers --min-port 49152 --max-port 65535 \
       --relay-threads 2 --log-level warning "${extra[@]}" >"$out/server.log" 2>&1 &
   else
-    turnserver -n -L 127.0.0.1 -p "$port" -r bench -u bench:bench --lt-cred-mech \
+    "$coturn_binary" -n -L 127.0.0.1 -p "$port" -r bench -u bench:bench --lt-cred-mech \
       --no-tls --no-dtls --no-cli --allow-loopback-peers --min-port 49152 --max-port 65535 \
       --relay-threads 2 --log-file stdout --simple-log "${relay_ips[@]}" >"$out/server.log" 2>&1 &
   fi
@@ -141,6 +163,7 @@ hold_many() {  # name round port
 }
 
 stop_server() {
+  (( server_pid > 0 )) || return 0
   kill -TERM "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
   sleep 1
@@ -153,8 +176,16 @@ measure() {
   start_server "$name" "$port"
   local base=(--port "$port" --user bench --password bench --server-pid "$server_pid" --warmup 2)
   local common=("${base[@]}" --duration "$duration")
+  if [[ "$name" == generator ]]; then
+    [[ "$test" == relay* ]] || { stop_server; return; }
+    common+=(--direct)
+  fi
   {
     case "$test" in
+      relay160x40k|relay1200x40k)
+        local size="${test#relay}"
+        echo "server=$name round=$round test=$test $(load_line "${common[@]}" --mode relay \
+          --sessions 16 --payload "${size%x40k}" --rate 2500 --threads 2)" ;;
       relay160|relay1200)
         echo "server=$name round=$round test=$test $(load_line "${common[@]}" --mode relay \
           --sessions 16 --payload "${test#relay}" --rate 250 --threads 2)" ;;
@@ -188,7 +219,7 @@ measure() {
 
 tests=()
 if (( many_only == 0 )); then
-  tests=(relay160 relay1200 binding allocate idle10k)
+  tests=(relay160x40k relay1200x40k relay160 relay1200 binding allocate idle10k)
   [[ $ramp == 1 ]] && tests+=(ramp)
 fi
 (( many > 0 )) && tests+=(many)
@@ -231,6 +262,11 @@ def best_lossless(server):
             per_round[r['round']] = max(per_round.get(r['round'], 0), float(r['offered_pps']))
     return statistics.median(per_round.values()) if per_round else None
 lines = [
+  ("Whole-machine CPU us per round trip, 16 x 160 B at 40 000 rt/s (lower is better)", 'relay160x40k', 'machine_us_per_rt', True),
+  ("Whole-machine CPU us per round trip, 16 x 1200 B at 40 000 rt/s (lower is better)", 'relay1200x40k', 'machine_us_per_rt', True),
+  ("Server CPU us per round trip, 16 x 160 B at 40 000 rt/s (lower is better)", 'relay160x40k', 'cpu_us_per_rt', True),
+  ("Loss at 40 000 rt/s, 160 B, % (lower is better)", 'relay160x40k', 'loss_pct', True),
+  ("Whole-machine CPU us per round trip, 16 x 160 B at 4000 rt/s (lower is better)", 'relay160', 'machine_us_per_rt', True),
   ("CPU us per relayed round trip, 16 x 160 B at 4000 rt/s (lower is better)", 'relay160', 'cpu_us_per_rt', True),
   ("CPU us per relayed round trip, 16 x 1200 B at 4000 rt/s (lower is better)", 'relay1200', 'cpu_us_per_rt', True),
   ("Round-trip p99 us, 16 x 160 B (lower is better)", 'relay160', 'rtt_p99_us', True),
@@ -240,7 +276,7 @@ lines = [
   ("Server resident memory with 10 000 idle allocations, bytes (lower is better)", 'idle10k', 'rss_after', True),
   ("Resident bytes added per idle allocation (10 000 held; lower is better)", 'idle10k', 'bytes_per_allocation', True),
 ]
-extra = [s for s in ('turnpike-mux', 'turnpike-packed', 'turnpike-base') if any(r.get('server') == s for r in rows)]
+extra = [s for s in ('turnpike-mux', 'turnpike-packed', 'turnpike-kernel', 'turnpike-base', 'generator') if any(r.get('server') == s for r in rows)]
 fmt = lambda v: '-' if v is None else f"{v:.2f}" if v < 100 else f"{v:.0f}"
 def ratio(t, c, lower):
     return '' if not t or not c else f"{(c / t if lower else t / c):.2f}x"

@@ -71,6 +71,7 @@ struct options {
   unsigned client_port = 0;   // with client_ip: the first client's port, then one more each
   unsigned client_ips = 1;    // with client_port: addresses from client_ip the ports walk over
   double hold = 0;            // idle: seconds to keep the allocations after reporting
+  bool direct = false;        // relay: no server, the sessions talk to the echo peers directly
 };
 
 sockaddr_in v4(const std::string& ip, std::uint16_t port) {
@@ -93,6 +94,20 @@ double server_cpu_seconds(int pid) {
   for (std::string x; rest >> x;) f.push_back(x);
   if (f.size() < 13) return 0;
   return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Busy CPU seconds of the whole machine, all CPUs, since boot (/proc/stat: user, nice, system,
+// irq, softirq, steal; guest time is inside user): kernel work done in softirq or in the
+// sender's context counts, wherever it ran.
+double machine_busy_seconds() {
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  std::uint64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0,
+                steal = 0;
+  stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  if (cpu != "cpu") return 0;
+  return static_cast<double>(user + nice + system + irq + softirq + steal) /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // A receive buffer of `bytes`: past net.core.rmem_max when the generator may (as root), so
@@ -530,7 +545,15 @@ int run_relay(const options& o) {
   std::vector<std::unique_ptr<echo_peer>> peers;
   for (unsigned t = 0; t < o.threads; ++t) peers.push_back(std::make_unique<echo_peer>());
   std::vector<std::unique_ptr<client>> sessions, spent;
+  // --direct: each session's socket is connected to its echo peer (options per peer, kept
+  // here since a client refers to its options).
+  std::vector<options> to_peer(o.threads, o);
+  for (unsigned t = 0; t < o.threads; ++t) to_peer[t].port = peers[t]->port();
   for (unsigned i = 0; i < o.sessions; ++i) {
+    if (o.direct) {
+      sessions.push_back(std::make_unique<client>(to_peer[sessions.size() % o.threads]));
+      continue;
+    }
     auto c = allocated_client(o, sessions.empty() ? nullptr : sessions.back().get(), spent);
     if (!c) {
       std::cerr << "turn_load: allocate failed\n";
@@ -557,11 +580,16 @@ int run_relay(const options& o) {
   for (const auto& e : peers) own_fds.push_back(e->fd());
   for (const auto& c : sessions) own_fds.push_back(c->fd());
   double cpu_start = 0;
+  double machine_start = 0;
   std::uint64_t drops_start = 0;
   std::thread cpu_mark([&] {
     std::this_thread::sleep_until(measure_from);
     cpu_start = server_cpu_seconds(o.server_pid);
+    machine_start = machine_busy_seconds();
     drops_start = socket_drops(own_fds);
+    // The machine's share ends with the sending (the drain after it is mostly idle).
+    std::this_thread::sleep_until(end);
+    machine_start = machine_busy_seconds() - machine_start;
   });
   for (unsigned t = 0; t < o.threads; ++t) {
     std::vector<client*> mine;
@@ -572,6 +600,7 @@ int run_relay(const options& o) {
   for (auto& w : workers) w.join();
   cpu_mark.join();
   const double cpu = server_cpu_seconds(o.server_pid) - cpu_start;
+  const double machine = machine_start;  // busy seconds from measure_from to end
   const std::uint64_t generator_drops = socket_drops(own_fds) - drops_start;
   relay_stats total;
   for (auto& s : stats) {
@@ -592,8 +621,13 @@ int run_relay(const options& o) {
             << " rtt_p99_us=" << percentile(total.rtt_us, 0.99)
             << " rtt_max_us=" << percentile(total.rtt_us, 1.0) << " server_cpu_s=" << cpu
             << " cpu_us_per_rt="
-            << (total.received ? cpu * 1e6 / static_cast<double>(total.received) : 0) << "\n";
-  for (auto& c : sessions) c->remove();
+            << (total.received ? cpu * 1e6 / static_cast<double>(total.received) : 0)
+            << " machine_cpu_s=" << machine << " machine_us_per_rt="
+            << (total.received ? machine * 1e6 / static_cast<double>(total.received) : 0)
+            << "\n";
+  if (!o.direct) {
+    for (auto& c : sessions) c->remove();
+  }
   return 0;
 }
 
@@ -851,6 +885,9 @@ int main(int argc, char** argv) {
   app.add_option("--client-port", o.client_port,
                  "with --client-ip: first client port (then one more per client)");
   app.add_option("--hold", o.hold, "idle: seconds to keep the allocations after reporting");
+  app.add_flag("--direct", o.direct,
+               "relay: no server; each session sends to its echo peer directly (the "
+               "generator's own share of the machine)");
   app.add_flag("!--fresh-sockets", o.reuse_sockets,
                "allocate: a new socket for every allocation (default: reuse the socket "
                "of a deleted allocation while the server accepts it)");

@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <linux/if_link.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -110,7 +111,15 @@ std::string embedded_bpf::attach_xdp(const char* name, int ifindex, xdp_mode mod
                : mode == xdp_mode::generic ? XDP_FLAGS_SKB_MODE
                                            : 0;
   const int fd = bpf_link_create(bpf_program__fd(prog), ifindex, BPF_XDP, &opts);
-  if (fd < 0) fail("cannot attach XDP to interface " + std::to_string(ifindex), errno);
+  if (fd < 0) {
+    const int err = errno;
+    char ifname[IF_NAMESIZE] = {};
+    const bool named = ::if_indextoname(static_cast<unsigned>(ifindex), ifname) != nullptr;
+    fail("cannot attach XDP to " + (named ? std::string(ifname) : std::to_string(ifindex)) +
+             (err == EBUSY ? " (it holds another XDP program: another server with kernel-relay?)"
+                           : ""),
+         err);
+  }
   link_fds_.push_back(fd);
   bpf_xdp_query_opts query{};
   query.sz = sizeof query;

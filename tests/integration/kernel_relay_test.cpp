@@ -5,6 +5,7 @@
 // expires (client data dropped, the peer's data back in a Data indication from user space),
 // when the permission expires and when the allocation is deleted; a peer without a
 // permission never gets through. Needs root (CAP_BPF and CAP_NET_ADMIN); skipped without.
+// Each test runs in a network namespace of its own (support/netns.hpp).
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -28,6 +29,13 @@ class KernelRelayTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "kernel-relay needs CAP_BPF and CAP_NET_ADMIN";
+    // An interface holds one XDP program: each test's server gets a loopback of its own, so
+    // tests running beside each other do not contend for it.
+    netns_.emplace();
+  }
+  void TearDown() override {
+    server_.reset();  // before the namespace it runs in goes
+    netns_.reset();
   }
   // A server with kernel-relay and the given lifetimes (seconds), on `ip` (run through
   // `prefix`: nsenter into a namespace, say).
@@ -106,6 +114,7 @@ class KernelRelayTest : public ::testing::Test {
     return {frames, other};
   }
 
+  std::optional<private_netns> netns_;
   std::unique_ptr<process> server_;
   std::uint16_t port_ = 0;
 };
@@ -298,8 +307,7 @@ TEST_F(KernelRelayTest, UclientOverChannelsLosesNothingAndTheKernelCarriedIt) {
   };
   EXPECT_GE(value(R"(turnpike_kernel_relay_datagrams_total\{outcome="relayed_to_peer"\})"), 400u)
       << scraped.body;
-  EXPECT_GE(value(R"(turnpike_kernel_relay_datagrams_total\{outcome="relayed_to_client"\})"),
-            400u);
+  EXPECT_GE(value(R"(turnpike_kernel_relay_datagrams_total\{outcome="relayed_to_client"\})"), 400u);
   EXPECT_EQ(value("turnpike_kernel_relayed_to_peer_packets_total"), 400u);
   EXPECT_EQ(value(R"(turnpike_relayed_packets_total\{direction="to_client",transport="udp"\})"),
             400u);

@@ -62,6 +62,7 @@ TEST(OptionTable, WhatEachOptionChangesSurvivesDescribe) {
     if (n == "signaling-credential-ttl" || n == "signaling-max-message") return "4096";
     if (n == "min-port") return "50000";
     if (n == "max-port") return "60000";
+    if (n == "kernel-relay-mode") return "generic";
     if (n == "allocation-default-address-family") return "ipv6";
     if (n.find("per-") != std::string::npos) return "7";
     if (n.find("port") != std::string::npos) return "4000";
