@@ -623,8 +623,7 @@ int run_relay(const options& o) {
             << " cpu_us_per_rt="
             << (total.received ? cpu * 1e6 / static_cast<double>(total.received) : 0)
             << " machine_cpu_s=" << machine << " machine_us_per_rt="
-            << (total.received ? machine * 1e6 / static_cast<double>(total.received) : 0)
-            << "\n";
+            << (total.received ? machine * 1e6 / static_cast<double>(total.received) : 0) << "\n";
   if (!o.direct) {
     for (auto& c : sessions) c->remove();
   }
