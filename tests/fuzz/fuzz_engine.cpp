@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: the engine's entry points, over UDP and TCP paths, from clients and from
 // peers, and the answers of its stores. Two engines: anonymous TURN with RFC 5780 (so every
-// method is reachable) and long-term credentials; both ask a quota. The stores' answers come
+// method is reachable) and long-term credentials; both ask a quota and relay bound channels
+// of UDP clients through a checked kernel data path (kernel-relay). The stores' answers come
 // from the input too: whether each waiting question is answered now or later, with what, and
 // answers to questions never asked. State carries over between inputs, so allocations made by
 // one input meet the packets of the next. Whatever arrives, every answer must be well-formed
@@ -11,6 +12,7 @@
 #include <cstdlib>
 
 #include <deque>
+#include <map>
 
 #include "protocol/channel_data.hpp"
 #include "protocol/long_term_key.hpp"
@@ -56,6 +58,38 @@ class fake_relays final : public e::relay_io {
  private:
   e::relay_id next_ = 0;
   int open_ = 0;
+};
+
+// A kernel data path that holds the engine to its side of kernel_io: routes only for UDP
+// clients and into a slot the allocation holds, slots given back once, traffic read only from
+// a held slot. Four slots (so "none left" happens) and every seventh install refused.
+class checking_kernel final : public e::kernel_io {
+ public:
+  std::optional<std::uint32_t> take_slot() override {
+    if (slots_.size() >= 4) return std::nullopt;
+    std::uint32_t s = 0;
+    while (slots_.contains(s)) ++s;
+    slots_[s] = 0;
+    return s;
+  }
+  void give_slot(std::uint32_t slot) override {
+    if (slots_.erase(slot) == 0) std::abort();
+  }
+  bool install(const e::kernel_route& r) override {
+    if (!slots_.contains(r.slot) || r.client.proto != e::transport::udp) std::abort();
+    return ++installs_ % 7 != 0;
+  }
+  void remove(const e::kernel_route&) override {}
+  e::allocation_traffic traffic(std::uint32_t slot) override {
+    const auto it = slots_.find(slot);
+    if (it == slots_.end()) std::abort();
+    const std::uint64_t n = ++it->second;  // grows with every read, as the kernel's would
+    return {n, n * 100, n, n * 160};
+  }
+
+ private:
+  std::map<std::uint32_t, std::uint64_t> slots_;  // held slot -> reads so far
+  unsigned installs_ = 0;
 };
 
 // Remembers the engine's questions; the input decides the answers.
@@ -126,6 +160,7 @@ fuzzed anonymous_engine() {
   static checking_sink sink;
   static fake_relays relays;
   static fuzz_stores stores;
+  static checking_kernel kernel;
   static e::engine engine = [] {
     e::engine_settings s;
     s.software = "fuzz";
@@ -142,7 +177,7 @@ fuzzed anonymous_engine() {
     t.peers.allow_loopback = true;
     t.tcp_relay = true;  // RFC 6062 requests reach their handlers (the fake never connects)
     s.turn = t;
-    return e::engine(s, sink, &relays, &stores);
+    return e::engine(s, sink, &relays, &stores, &kernel);
   }();
   return {engine, stores};
 }
@@ -151,6 +186,7 @@ fuzzed authenticating_engine() {
   static checking_sink sink;
   static fake_relays relays;
   static fuzz_stores stores;
+  static checking_kernel kernel;
   static e::engine engine = [] {
     e::engine_settings s;
     s.random = counter_random;
@@ -161,7 +197,7 @@ fuzzed authenticating_engine() {
     t.unauthenticated_per_second = 1'000'000;  // the budget never hides a path
     t.peers.allow_loopback = true;
     s.turn = t;
-    return e::engine(s, sink, &relays, &stores);
+    return e::engine(s, sink, &relays, &stores, &kernel);
   }();
   return {engine, stores};
 }
