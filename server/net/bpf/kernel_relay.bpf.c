@@ -243,78 +243,132 @@ static __always_inline int expired(const struct kr_route* r) {
   return bpf_ktime_get_ns() >= r->expires_ns;
 }
 
-// ---- IPv4 ----
+// What a datagram is to the kernel relay once its route is found: ChannelData on an installed
+// channel (to the peer) or a datagram from a channel's peer (to the client).
+struct relay_job {
+  const struct kr_route* r;
+  int to_peer;
+  __u16 channel_word;  // the ChannelData header as it is (to the peer) or will be written
+  __u16 length_word;
+  __u16 data_len;
+};
 
-static __always_inline int to_peer4(struct xdp_md* ctx, struct headers4* h,
-                                    const struct kr_route* r, __u16 channel_word,
-                                    __u16 length_word, __u16 data_len) {
-  if (expired(r)) return outcome(XDP_PASS, KR_EXPIRED);
-  const __u16 udp_len = 8 + data_len;
-  const __u16 tot_len = 20 + udp_len;
-  struct bpf_fib_lookup fib;
-  const int forward = route(ctx, &fib, 0, r->relay_ip, r->peer_ip, r->relay_port, r->peer_port,
-                            tot_len, h->ip.tos);
-  if (forward < 0) return XDP_PASS;
-  if (h->udp.check != 0) {
-    h->udp.check = rewritten_check(&h->udp, &h->ip.saddr, &h->ip.daddr, r->relay_ip, r->peer_ip,
-                                   r->relay_port, r->peer_port, udp_len, -1, channel_word,
-                                   length_word, 1);
+// Finds the route of a UDP datagram from (`src`, `sport`) to (`dst`, `dport`) whose payload
+// starts at `payload`, into `job`; when there is none (job->r null), returns the verdict with
+// its outcome counted. ChannelData must fill the datagram exactly; data from a peer may be at
+// most `max_data` bytes (the largest datagram once the header is added).
+static __always_inline int find_route(struct relay_job* job, const __u32* src, const __u32* dst,
+                                      int v6, __u16 sport, __u16 dport, __u16 udp_len,
+                                      __u16 max_data, __u8* payload, void* end) {
+  const __u16 family = v6 ? TURNPIKE_KR_FAMILY_V6 : TURNPIKE_KR_FAMILY_V4;
+  job->r = 0;
+  if (udp_len >= 12 && (void*)(payload + 4) <= end && (payload[0] & 0xC0) == 0x40) {
+    struct kr_channel_key key = {};
+    __builtin_memcpy(key.client_ip, src, v6 ? 16 : 4);
+    __builtin_memcpy(key.server_ip, dst, v6 ? 16 : 4);
+    key.client_port = sport;
+    key.server_port = dport;
+    job->channel_word = *(__u16*)payload;
+    job->length_word = *(__u16*)(payload + 2);
+    key.channel = bpf_ntohs(job->channel_word);
+    key.family = family;
+    job->r = bpf_map_lookup_elem(&kr_channels, &key);
+    if (job->r) {
+      job->to_peer = 1;
+      job->data_len = bpf_ntohs(job->length_word);
+      if (job->data_len == udp_len - 12) return XDP_PASS;
+      job->r = 0;  // padded, or a length that lies: user space decides
+      return outcome(XDP_PASS, KR_NOT_HANDLED);
+    }
   }
-  h->ip.saddr = r->relay_ip[0];
-  h->ip.daddr = r->peer_ip[0];
-  h->ip.tot_len = bpf_htons(tot_len);
-  h->ip.frag_off = bpf_htons(IP_DF);
-  h->ip.ttl = KR_TTL;
-  ipv4_checksum(&h->ip);
-  h->udp.source = r->relay_port;
-  h->udp.dest = r->peer_port;
-  h->udp.len = bpf_htons(udp_len);
-  set_macs(&h->eth, forward, &fib);
-  if (bpf_xdp_adjust_head(ctx, 4) != 0) return outcome(XDP_PASS, KR_NOT_HANDLED);
-  void* data = (void*)(long)ctx->data;
-  void* end = (void*)(long)ctx->data_end;
-  if (data + HEADERS4 > end) return XDP_DROP;  // cannot happen: the payload followed
-  __builtin_memcpy(data, &h->eth, HEADERS4);
-  count(r, 1, data_len);
-  return send(ctx, forward, &fib, KR_RELAYED_TO_PEER);
+  struct kr_peer_key key = {};
+  __builtin_memcpy(key.peer_ip, src, v6 ? 16 : 4);
+  __builtin_memcpy(key.relay_ip, dst, v6 ? 16 : 4);
+  key.peer_port = sport;
+  key.relay_port = dport;
+  key.family = family;
+  job->r = bpf_map_lookup_elem(&kr_peers, &key);
+  if (!job->r) return outcome(XDP_PASS, KR_NOT_OURS);
+  job->to_peer = 0;
+  job->data_len = udp_len - 8;
+  if (job->data_len > max_data) {
+    job->r = 0;
+    return outcome(XDP_PASS, KR_TOO_BIG);
+  }
+  job->channel_word = bpf_htons(job->r->channel);
+  job->length_word = bpf_htons(job->data_len);
+  return XDP_PASS;
 }
 
-static __always_inline int to_client4(struct xdp_md* ctx, struct headers4* h,
-                                      const struct kr_route* r, __u16 data_len) {
-  if (expired(r)) return outcome(XDP_PASS, KR_EXPIRED);
-  const __u16 udp_len = 8 + 4 + data_len;
+// The rewritten datagram's source and destination.
+struct endpoints {
+  const __u32* src_ip;
+  const __u32* dst_ip;
+  __u16 sport;
+  __u16 dport;
+};
+
+static __always_inline struct endpoints endpoints_of(const struct relay_job* job) {
+  const struct kr_route* r = job->r;
+  struct endpoints e;
+  e.src_ip = job->to_peer ? r->relay_ip : r->server_ip;
+  e.dst_ip = job->to_peer ? r->peer_ip : r->client_ip;
+  e.sport = job->to_peer ? r->relay_port : r->server_port;
+  e.dport = job->to_peer ? r->peer_port : r->client_port;
+  return e;
+}
+
+// Drops (to the peer) or makes room for (to the client) the ChannelData header, writes the
+// rewritten `headers` (`size` bytes from the Ethernet header on) and, toward the client, the
+// ChannelData header after them; counts and sends.
+static __always_inline int emit(struct xdp_md* ctx, const void* headers, const __u32 size,
+                                const struct relay_job* job, int forward,
+                                const struct bpf_fib_lookup* fib) {
+  if (bpf_xdp_adjust_head(ctx, job->to_peer ? 4 : -4) != 0) {
+    return outcome(XDP_PASS, KR_NOT_HANDLED);
+  }
+  void* data = (void*)(long)ctx->data;
+  void* end = (void*)(long)ctx->data_end;
+  if (data + size > end) return XDP_DROP;  // cannot happen: the headers were there
+  __builtin_memcpy(data, headers, size);
+  if (!job->to_peer) {
+    __u16* cd = data + size;
+    if ((void*)(cd + 2) > end) return XDP_DROP;  // cannot happen: the old headers were there
+    cd[0] = job->channel_word;
+    cd[1] = job->length_word;
+  }
+  count(job->r, job->to_peer, job->data_len);
+  return send(ctx, forward, fib, job->to_peer ? KR_RELAYED_TO_PEER : KR_RELAYED_TO_CLIENT);
+}
+
+// ---- IPv4 ----
+
+static __always_inline int rewrite4(struct xdp_md* ctx, struct headers4* h,
+                                    const struct relay_job* job) {
+  if (expired(job->r)) return outcome(XDP_PASS, KR_EXPIRED);
+  const struct endpoints e = endpoints_of(job);
+  const __u16 udp_len = 8 + job->data_len + (job->to_peer ? 0 : 4);
   const __u16 tot_len = 20 + udp_len;
   struct bpf_fib_lookup fib;
-  const int forward = route(ctx, &fib, 0, r->server_ip, r->client_ip, r->server_port,
-                            r->client_port, tot_len, h->ip.tos);
+  const int forward =
+      route(ctx, &fib, 0, e.src_ip, e.dst_ip, e.sport, e.dport, tot_len, h->ip.tos);
   if (forward < 0) return XDP_PASS;
-  const __u16 channel_word = bpf_htons(r->channel);
-  const __u16 length_word = bpf_htons(data_len);
   if (h->udp.check != 0) {
-    h->udp.check = rewritten_check(&h->udp, &h->ip.saddr, &h->ip.daddr, r->server_ip,
-                                   r->client_ip, r->server_port, r->client_port, udp_len, 1,
-                                   channel_word, length_word, 1);
+    h->udp.check = rewritten_check(&h->udp, &h->ip.saddr, &h->ip.daddr, e.src_ip, e.dst_ip,
+                                   e.sport, e.dport, udp_len, job->to_peer ? -1 : 1,
+                                   job->channel_word, job->length_word, 1);
   }
-  h->ip.saddr = r->server_ip[0];
-  h->ip.daddr = r->client_ip[0];
+  h->ip.saddr = e.src_ip[0];
+  h->ip.daddr = e.dst_ip[0];
   h->ip.tot_len = bpf_htons(tot_len);
   h->ip.frag_off = bpf_htons(IP_DF);
   h->ip.ttl = KR_TTL;
   ipv4_checksum(&h->ip);
-  h->udp.source = r->server_port;
-  h->udp.dest = r->client_port;
+  h->udp.source = e.sport;
+  h->udp.dest = e.dport;
   h->udp.len = bpf_htons(udp_len);
   set_macs(&h->eth, forward, &fib);
-  if (bpf_xdp_adjust_head(ctx, -4) != 0) return outcome(XDP_PASS, KR_NOT_HANDLED);
-  void* data = (void*)(long)ctx->data;
-  void* end = (void*)(long)ctx->data_end;
-  if (data + HEADERS4 + 4 > end) return XDP_DROP;  // cannot happen: the headers were there
-  __builtin_memcpy(data, &h->eth, HEADERS4);
-  __u16* cd = data + HEADERS4;
-  cd[0] = channel_word;
-  cd[1] = length_word;
-  count(r, 0, data_len);
-  return send(ctx, forward, &fib, KR_RELAYED_TO_CLIENT);
+  return emit(ctx, &h->eth, HEADERS4, job, forward, &fib);
 }
 
 static __always_inline int ipv4(struct xdp_md* ctx, void* data, void* end) {
@@ -331,100 +385,37 @@ static __always_inline int ipv4(struct xdp_md* ctx, void* data, void* end) {
   if (data + sizeof(struct ethhdr) + tot_len != end || udp_len != tot_len - 20 || udp_len < 8) {
     return outcome(XDP_PASS, KR_NOT_HANDLED);
   }
-  __u8* payload = data + HEADERS4;
-  if (udp_len >= 12 && (void*)(payload + 4) <= end && (payload[0] & 0xC0) == 0x40) {
-    const __u16 channel_word = *(__u16*)payload;
-    const __u16 length_word = *(__u16*)(payload + 2);
-    struct kr_channel_key key = {};
-    key.client_ip[0] = h.ip.saddr;
-    key.server_ip[0] = h.ip.daddr;
-    key.client_port = h.udp.source;
-    key.server_port = h.udp.dest;
-    key.channel = bpf_ntohs(channel_word);
-    key.family = TURNPIKE_KR_FAMILY_V4;
-    const struct kr_route* r = bpf_map_lookup_elem(&kr_channels, &key);
-    if (r) {
-      const __u16 data_len = bpf_ntohs(length_word);
-      if (data_len != udp_len - 12) return outcome(XDP_PASS, KR_NOT_HANDLED);
-      return to_peer4(ctx, &h, r, channel_word, length_word, data_len);
-    }
-  }
-  struct kr_peer_key key = {};
-  key.peer_ip[0] = h.ip.saddr;
-  key.relay_ip[0] = h.ip.daddr;
-  key.peer_port = h.udp.source;
-  key.relay_port = h.udp.dest;
-  key.family = TURNPIKE_KR_FAMILY_V4;
-  const struct kr_route* r = bpf_map_lookup_elem(&kr_peers, &key);
-  if (!r) return outcome(XDP_PASS, KR_NOT_OURS);
-  if (udp_len - 8 > 0xFFFF - 20 - 8 - 4) return outcome(XDP_PASS, KR_TOO_BIG);
-  return to_client4(ctx, &h, r, udp_len - 8);
+  struct relay_job job;
+  const int miss = find_route(&job, &h.ip.saddr, &h.ip.daddr, 0, h.udp.source, h.udp.dest,
+                              udp_len, 0xFFFF - 20 - 8 - 4, data + HEADERS4, end);
+  if (!job.r) return miss;
+  return rewrite4(ctx, &h, &job);
 }
 
 // ---- IPv6 ----
 
-static __always_inline int to_peer6(struct xdp_md* ctx, struct headers6* h,
-                                    const struct kr_route* r, __u16 channel_word,
-                                    __u16 length_word, __u16 data_len) {
-  if (expired(r)) return outcome(XDP_PASS, KR_EXPIRED);
-  const __u16 udp_len = 8 + data_len;
+static __always_inline int rewrite6(struct xdp_md* ctx, struct headers6* h,
+                                    const struct relay_job* job) {
+  if (expired(job->r)) return outcome(XDP_PASS, KR_EXPIRED);
+  const struct endpoints e = endpoints_of(job);
+  const __u16 udp_len = 8 + job->data_len + (job->to_peer ? 0 : 4);
   struct bpf_fib_lookup fib;
-  const int forward = route(ctx, &fib, 1, r->relay_ip, r->peer_ip, r->relay_port, r->peer_port,
-                            40 + udp_len, 0);
+  const int forward =
+      route(ctx, &fib, 1, e.src_ip, e.dst_ip, e.sport, e.dport, 40 + udp_len, 0);
   if (forward < 0) return XDP_PASS;
   h->udp.check = rewritten_check(&h->udp, h->ip.saddr.in6_u.u6_addr32,
-                                 h->ip.daddr.in6_u.u6_addr32, r->relay_ip, r->peer_ip,
-                                 r->relay_port, r->peer_port, udp_len, -1, channel_word,
-                                 length_word, 4);
-  __builtin_memcpy(h->ip.saddr.in6_u.u6_addr32, r->relay_ip, 16);
-  __builtin_memcpy(h->ip.daddr.in6_u.u6_addr32, r->peer_ip, 16);
+                                 h->ip.daddr.in6_u.u6_addr32, e.src_ip, e.dst_ip, e.sport,
+                                 e.dport, udp_len, job->to_peer ? -1 : 1, job->channel_word,
+                                 job->length_word, 4);
+  __builtin_memcpy(h->ip.saddr.in6_u.u6_addr32, e.src_ip, 16);
+  __builtin_memcpy(h->ip.daddr.in6_u.u6_addr32, e.dst_ip, 16);
   h->ip.payload_len = bpf_htons(udp_len);
   h->ip.hop_limit = KR_TTL;
-  h->udp.source = r->relay_port;
-  h->udp.dest = r->peer_port;
+  h->udp.source = e.sport;
+  h->udp.dest = e.dport;
   h->udp.len = bpf_htons(udp_len);
   set_macs(&h->eth, forward, &fib);
-  if (bpf_xdp_adjust_head(ctx, 4) != 0) return outcome(XDP_PASS, KR_NOT_HANDLED);
-  void* data = (void*)(long)ctx->data;
-  void* end = (void*)(long)ctx->data_end;
-  if (data + HEADERS6 > end) return XDP_DROP;  // cannot happen: the payload followed
-  __builtin_memcpy(data, &h->eth, HEADERS6);
-  count(r, 1, data_len);
-  return send(ctx, forward, &fib, KR_RELAYED_TO_PEER);
-}
-
-static __always_inline int to_client6(struct xdp_md* ctx, struct headers6* h,
-                                      const struct kr_route* r, __u16 data_len) {
-  if (expired(r)) return outcome(XDP_PASS, KR_EXPIRED);
-  const __u16 udp_len = 8 + 4 + data_len;
-  struct bpf_fib_lookup fib;
-  const int forward = route(ctx, &fib, 1, r->server_ip, r->client_ip, r->server_port,
-                            r->client_port, 40 + udp_len, 0);
-  if (forward < 0) return XDP_PASS;
-  const __u16 channel_word = bpf_htons(r->channel);
-  const __u16 length_word = bpf_htons(data_len);
-  h->udp.check = rewritten_check(&h->udp, h->ip.saddr.in6_u.u6_addr32,
-                                 h->ip.daddr.in6_u.u6_addr32, r->server_ip, r->client_ip,
-                                 r->server_port, r->client_port, udp_len, 1, channel_word,
-                                 length_word, 4);
-  __builtin_memcpy(h->ip.saddr.in6_u.u6_addr32, r->server_ip, 16);
-  __builtin_memcpy(h->ip.daddr.in6_u.u6_addr32, r->client_ip, 16);
-  h->ip.payload_len = bpf_htons(udp_len);
-  h->ip.hop_limit = KR_TTL;
-  h->udp.source = r->server_port;
-  h->udp.dest = r->client_port;
-  h->udp.len = bpf_htons(udp_len);
-  set_macs(&h->eth, forward, &fib);
-  if (bpf_xdp_adjust_head(ctx, -4) != 0) return outcome(XDP_PASS, KR_NOT_HANDLED);
-  void* data = (void*)(long)ctx->data;
-  void* end = (void*)(long)ctx->data_end;
-  if (data + HEADERS6 + 4 > end) return XDP_DROP;  // cannot happen: the headers were there
-  __builtin_memcpy(data, &h->eth, HEADERS6);
-  __u16* cd = data + HEADERS6;
-  cd[0] = channel_word;
-  cd[1] = length_word;
-  count(r, 0, data_len);
-  return send(ctx, forward, &fib, KR_RELAYED_TO_CLIENT);
+  return emit(ctx, &h->eth, HEADERS6, job, forward, &fib);
 }
 
 static __always_inline int ipv6(struct xdp_md* ctx, void* data, void* end) {
@@ -443,34 +434,12 @@ static __always_inline int ipv6(struct xdp_md* ctx, void* data, void* end) {
       udp_len < 8 || h.udp.check == 0) {
     return outcome(XDP_PASS, KR_NOT_HANDLED);
   }
-  __u8* payload = data + HEADERS6;
-  if (udp_len >= 12 && (void*)(payload + 4) <= end && (payload[0] & 0xC0) == 0x40) {
-    const __u16 channel_word = *(__u16*)payload;
-    const __u16 length_word = *(__u16*)(payload + 2);
-    struct kr_channel_key key = {};
-    __builtin_memcpy(key.client_ip, h.ip.saddr.in6_u.u6_addr32, 16);
-    __builtin_memcpy(key.server_ip, h.ip.daddr.in6_u.u6_addr32, 16);
-    key.client_port = h.udp.source;
-    key.server_port = h.udp.dest;
-    key.channel = bpf_ntohs(channel_word);
-    key.family = TURNPIKE_KR_FAMILY_V6;
-    const struct kr_route* r = bpf_map_lookup_elem(&kr_channels, &key);
-    if (r) {
-      const __u16 data_len = bpf_ntohs(length_word);
-      if (data_len != udp_len - 12) return outcome(XDP_PASS, KR_NOT_HANDLED);
-      return to_peer6(ctx, &h, r, channel_word, length_word, data_len);
-    }
-  }
-  struct kr_peer_key key = {};
-  __builtin_memcpy(key.peer_ip, h.ip.saddr.in6_u.u6_addr32, 16);
-  __builtin_memcpy(key.relay_ip, h.ip.daddr.in6_u.u6_addr32, 16);
-  key.peer_port = h.udp.source;
-  key.relay_port = h.udp.dest;
-  key.family = TURNPIKE_KR_FAMILY_V6;
-  const struct kr_route* r = bpf_map_lookup_elem(&kr_peers, &key);
-  if (!r) return outcome(XDP_PASS, KR_NOT_OURS);
-  if (udp_len - 8 > 0xFFFF - 8 - 4) return outcome(XDP_PASS, KR_TOO_BIG);
-  return to_client6(ctx, &h, r, udp_len - 8);
+  struct relay_job job;
+  const int miss = find_route(&job, h.ip.saddr.in6_u.u6_addr32, h.ip.daddr.in6_u.u6_addr32, 1,
+                              h.udp.source, h.udp.dest, udp_len, 0xFFFF - 8 - 4,
+                              data + HEADERS6, end);
+  if (!job.r) return miss;
+  return rewrite6(ctx, &h, &job);
 }
 
 SEC("xdp")
