@@ -200,12 +200,9 @@ class engine {
   void send_allocate_success(allocation& a, const protocol::message_view& req,
                              const request_auth& auth) noexcept;
   void remove_allocation(const five_tuple& key) noexcept;
-  // kernel-relay: whether `a` may be relayed in the kernel, its routes brought in step, and
-  // what the kernel relayed added to the counters.
+  // kernel-relay: whether `a` may be relayed in the kernel, and its routes brought in step.
   bool kernel_eligible(const allocation& a) const noexcept;
   void sync_kernel(allocation& a) noexcept;
-  void count_kernel_traffic(const allocation_traffic& t) noexcept;
-  void fold_kernel_traffic(clock::time_point now) noexcept;
   void schedule(allocation& a, clock::time_point when) noexcept;
   bool spend(allocation& a, std::size_t bytes, const instant& now) noexcept;
   protocol::transport_address advertised(const protocol::transport_address& relay) const noexcept;
@@ -244,7 +241,6 @@ class engine {
   store_io* stores_;
   std::optional<peer_policy> policy_;
   kernel_channels kernel_;
-  clock::time_point next_fold_ = clock::time_point::min();  // with kernel slots: every second
   engine_counters counters_;
   std::unordered_map<five_tuple, allocation, five_tuple_hash> allocations_;
   std::unordered_map<relay_id, five_tuple> by_relay_;

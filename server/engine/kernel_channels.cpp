@@ -63,33 +63,44 @@ void kernel_channels::sync(allocation& a, bool eligible, const peer_policy& poli
   a.kernel.installed = std::move(now_installed);
 }
 
-allocation_traffic kernel_channels::fold(allocation& a) noexcept {
-  if (io_ == nullptr || !a.kernel.slot) return {};
+void kernel_channels::fold(allocation& a, engine_counters& counters) noexcept {
+  if (io_ == nullptr || !a.kernel.slot) return;
   const allocation_traffic now = io_->traffic(*a.kernel.slot);
   const allocation_traffic& before = a.kernel.folded;
-  const allocation_traffic delta{
+  const allocation_traffic d{
       now.received_packets - before.received_packets, now.received_bytes - before.received_bytes,
       now.sent_packets - before.sent_packets, now.sent_bytes - before.sent_bytes};
   a.kernel.folded = now;
-  a.traffic.received_packets += delta.received_packets;
-  a.traffic.received_bytes += delta.received_bytes;
-  a.traffic.sent_packets += delta.sent_packets;
-  a.traffic.sent_bytes += delta.sent_bytes;
-  return delta;
+  a.traffic.received_packets += d.received_packets;
+  a.traffic.received_bytes += d.received_bytes;
+  a.traffic.sent_packets += d.sent_packets;
+  a.traffic.sent_bytes += d.sent_bytes;
+  // Relayed traffic as if user space had carried it (UDP clients only), and once more in the
+  // kernel's own counters.
+  counters.relayed_to_peer_packets += d.received_packets;
+  counters.relayed_to_peer_bytes += d.received_bytes;
+  counters.relayed_to_client_packets += d.sent_packets;
+  counters.relayed_to_client_bytes += d.sent_bytes;
+  const auto udp = static_cast<std::size_t>(transport::udp);
+  counters.relayed_packets_by[udp][0] += d.received_packets;
+  counters.relayed_bytes_by[udp][0] += d.received_bytes;
+  counters.relayed_packets_by[udp][1] += d.sent_packets;
+  counters.relayed_bytes_by[udp][1] += d.sent_bytes;
+  counters.kernel_to_peer_packets += d.received_packets;
+  counters.kernel_to_client_packets += d.sent_packets;
 }
 
-allocation_traffic kernel_channels::drop(allocation& a) noexcept {
-  if (io_ == nullptr) return {};
+void kernel_channels::drop(allocation& a, engine_counters& counters) noexcept {
+  if (io_ == nullptr) return;
   for (const kernel_route& r : a.kernel.installed) io_->remove(r);
   installed_ -= a.kernel.installed.size();
   a.kernel.installed.clear();
-  const allocation_traffic last = fold(a);
+  fold(a, counters);
   if (a.kernel.slot) {
     io_->give_slot(*a.kernel.slot);
     --slots_;
   }
   a.kernel = {};
-  return last;
 }
 
 }  // namespace turnpike::server::engine

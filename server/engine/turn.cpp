@@ -55,11 +55,14 @@ void engine::schedule(allocation& a, clock::time_point when) noexcept {
 
 clock::time_point engine::next_deadline() const noexcept {
   const auto queued = deadlines_.empty() ? clock::time_point::max() : deadlines_.top().first;
-  return kernel_.slots() > 0 ? std::min(queued, next_fold_) : queued;
+  return std::min(queued, kernel_.next_fold());
 }
 
 void engine::on_timer(const instant& now) noexcept {
-  if (kernel_.slots() > 0 && next_fold_ <= now.mono) fold_kernel_traffic(now.mono);
+  if (kernel_.next_fold() <= now.mono) {
+    for (auto& [path, a] : allocations_) kernel_.fold(a, counters_);
+    kernel_.folded(now.mono);
+  }
   while (!deadlines_.empty() && deadlines_.top().first <= now.mono) {
     const relay_id id = deadlines_.top().second;
     deadlines_.pop();
@@ -90,29 +93,6 @@ void engine::sync_kernel(allocation& a) noexcept {
   if (kernel_.enabled()) kernel_.sync(a, kernel_eligible(a), *policy_);
 }
 
-void engine::count_kernel_traffic(const allocation_traffic& t) noexcept {
-  // Kernel-relayed traffic counts as relayed traffic, as if user space had carried it (UDP
-  // clients only), and once more in the kernel's own counters.
-  counters_.relayed_to_peer_packets += t.received_packets;
-  counters_.relayed_to_peer_bytes += t.received_bytes;
-  counters_.relayed_to_client_packets += t.sent_packets;
-  counters_.relayed_to_client_bytes += t.sent_bytes;
-  const auto udp = static_cast<std::size_t>(transport::udp);
-  counters_.relayed_packets_by[udp][0] += t.received_packets;
-  counters_.relayed_bytes_by[udp][0] += t.received_bytes;
-  counters_.relayed_packets_by[udp][1] += t.sent_packets;
-  counters_.relayed_bytes_by[udp][1] += t.sent_bytes;
-  counters_.kernel_to_peer_packets += t.received_packets;
-  counters_.kernel_to_client_packets += t.sent_packets;
-}
-
-void engine::fold_kernel_traffic(clock::time_point now) noexcept {
-  next_fold_ = now + std::chrono::seconds(1);
-  for (auto& [path, a] : allocations_) {
-    if (a.kernel.slot) count_kernel_traffic(kernel_.fold(a));
-  }
-}
-
 void engine::remove_allocation(const five_tuple& key) noexcept {
   const auto it = allocations_.find(key);
   if (it == allocations_.end()) return;
@@ -121,7 +101,7 @@ void engine::remove_allocation(const five_tuple& key) noexcept {
     if (relays_ != nullptr) relays_->close_relay(r.id);
     by_relay_.erase(r.id);
   }
-  count_kernel_traffic(kernel_.drop(a));
+  kernel_.drop(a, counters_);
   if (a.holds_quota) stores_->release_quota(a.lease, a.username, settings_.turn->realm);
   if (settings_.turn->observer != nullptr) {
     allocation_event e;
@@ -529,7 +509,7 @@ void engine::on_refresh(allocation& a, const p::message_view& req, const request
   ++counters_.success_responses;
   finish_and_send(a.client, b, req, &auth);
   if (t.observer != nullptr) {
-    count_kernel_traffic(kernel_.fold(a));
+    kernel_.fold(a, counters_);
     allocation_event e;
     e.what = allocation_event::kind::refreshed;
     e.id = a.id;

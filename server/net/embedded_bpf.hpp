@@ -31,6 +31,8 @@ address_key key_of(const protocol::transport_address& a) noexcept;
 // Sets the size of map `name` in an opened (not yet loaded) object; false when there is none.
 bool set_map_size(bpf_object& object, const char* name, std::uint32_t entries) noexcept;
 
+enum class xdp_mode { any, native, generic };
+
 class embedded_bpf {
  public:
   // Opens `object` (`size` bytes), lets `size_maps` set map sizes (false: a map is missing),
@@ -50,7 +52,6 @@ class embedded_bpf {
   void attach_netns(const char* name);
   // Attaches the XDP program `name` to interface `ifindex` in `mode` (any: native where the
   // driver has it, else generic); returns the mode it runs in, "native" or "generic".
-  enum class xdp_mode { any, native, generic };
   std::string attach_xdp(const char* name, int ifindex, xdp_mode mode = xdp_mode::any);
 
  private:

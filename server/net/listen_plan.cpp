@@ -18,8 +18,8 @@
 
 namespace turnpike::server::net {
 
-std::vector<protocol::transport_address> interface_addresses() {
-  std::vector<protocol::transport_address> out;
+std::vector<interface_address> named_interface_addresses() {
+  std::vector<interface_address> out;
   ifaddrs* list = nullptr;
   if (getifaddrs(&list) != 0) return out;
   for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
@@ -37,9 +37,17 @@ std::vector<protocol::transport_address> interface_addresses() {
     } else {
       continue;
     }
-    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+    out.push_back({i->ifa_name, a});
   }
   freeifaddrs(list);
+  return out;
+}
+
+std::vector<protocol::transport_address> interface_addresses() {
+  std::vector<protocol::transport_address> out;
+  for (const auto& i : named_interface_addresses()) {
+    if (std::find(out.begin(), out.end(), i.address) == out.end()) out.push_back(i.address);
+  }
   return out;
 }
 

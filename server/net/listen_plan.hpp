@@ -25,6 +25,12 @@ std::uint16_t free_udp_and_tcp_port(const protocol::transport_address& ip);
 
 // Every non-link-local address of every interface that is up (coturn's default).
 std::vector<protocol::transport_address> interface_addresses();
+// The same with the interface each address is on (an address on two interfaces twice).
+struct interface_address {
+  std::string name;
+  protocol::transport_address address;
+};
+std::vector<interface_address> named_interface_addresses();
 
 // RFC 5780 is on when enabled and some family has two or more IPs: each IP is paired with
 // the next IP of its family (cyclically). IPs without a partner get no OTHER-ADDRESS.

@@ -408,8 +408,17 @@ void server::set_up_kernel_relay() {
   ips.insert(ips.end(), relays.begin(), relays.end());
   try {
     kernel_relays::limits l;
-    static const char* const modes[] = {"auto", "native", "generic"};
-    l.mode = modes[static_cast<int>(cfg_.kernel_relay_mode)];
+    switch (cfg_.kernel_relay_mode) {
+      case config::server_config::xdp_mode::any:
+        l.mode = xdp_mode::any;
+        break;
+      case config::server_config::xdp_mode::native:
+        l.mode = xdp_mode::native;
+        break;
+      case config::server_config::xdp_mode::generic:
+        l.mode = xdp_mode::generic;
+        break;
+    }
     if (cfg_.total_quota != 0) {
       l.allocations =
           static_cast<std::uint32_t>(std::min<std::uint64_t>(cfg_.total_quota, 1u << 20));

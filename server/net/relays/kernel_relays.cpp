@@ -4,9 +4,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <ifaddrs.h>
 #include <net/if.h>
-#include <netinet/in.h>
 
 #include <cstring>
 #include <set>
@@ -14,8 +12,8 @@
 
 #include "server/net/bpf/kernel_relay_object.hpp"
 #include "server/net/capabilities.hpp"
-#include "server/net/datagram_io.hpp"
 #include "server/net/embedded_bpf.hpp"
+#include "server/net/listen_plan.hpp"
 
 namespace turnpike::server::net {
 
@@ -92,24 +90,12 @@ kernel_relays::kernel_relays(limits l) : mode_(l.mode) {
   counters_ = bpf_->map("kr_counters");
   outcomes_ = bpf_->map("kr_outcomes");
   local_ = bpf_->map("kr_local");
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) == 0) {
-    for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
-      if (i->ifa_addr == nullptr) continue;
-      const int family = i->ifa_addr->sa_family;
-      if (family != AF_INET && family != AF_INET6) continue;
-      kernel::kr_local_key key{};
-      if (family == AF_INET) {
-        key.family = TURNPIKE_KR_FAMILY_V4;
-        std::memcpy(key.ip, &reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr, 4);
-      } else {
-        key.family = TURNPIKE_KR_FAMILY_V6;
-        std::memcpy(key.ip, &reinterpret_cast<const sockaddr_in6*>(i->ifa_addr)->sin6_addr, 16);
-      }
-      const std::uint8_t one = 1;
-      bpf_map_update_elem(local_, &key, &one, BPF_ANY);
-    }
-    ::freeifaddrs(list);
+  for (const auto& own : interface_addresses()) {
+    kernel::kr_local_key key{};
+    put_ip(key.ip, own);
+    key.family = family_of(own);
+    const std::uint8_t one = 1;
+    bpf_map_update_elem(local_, &key, &one, BPF_ANY);
   }
   program_ = bpf_->program("kernel_relay");
   const int cpus = libbpf_num_possible_cpus();
@@ -121,29 +107,18 @@ kernel_relays::kernel_relays(limits l) : mode_(l.mode) {
 kernel_relays::~kernel_relays() = default;
 
 std::string kernel_relays::attach(int ifindex) {
-  const auto mode = mode_ == "native"    ? embedded_bpf::xdp_mode::native
-                    : mode_ == "generic" ? embedded_bpf::xdp_mode::generic
-                                         : embedded_bpf::xdp_mode::any;
-  return bpf_->attach_xdp("kernel_relay", ifindex, mode);
+  return bpf_->attach_xdp("kernel_relay", ifindex, mode_);
 }
 
 std::string kernel_relays::attach_for(const std::vector<protocol::transport_address>& ips) {
   std::set<std::string> names;
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) throw std::runtime_error("kernel-relay: getifaddrs failed");
-  for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
-    if (i->ifa_addr == nullptr || (i->ifa_flags & IFF_UP) == 0) continue;
-    const int family = i->ifa_addr->sa_family;
-    if (family != AF_INET && family != AF_INET6) continue;
-    sockaddr_storage ss{};
-    std::memcpy(&ss, i->ifa_addr, family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
-    const auto here = from_sockaddr(ss);
+  for (const auto& here : named_interface_addresses()) {
     for (const auto& ip : ips) {
-      if (ip.family != here.family) continue;
-      if (ip.is_unspecified() || ip.ip == here.ip) names.insert(i->ifa_name);
+      if (ip.family == here.address.family && (ip.is_unspecified() || ip.ip == here.address.ip)) {
+        names.insert(here.name);
+      }
     }
   }
-  ::freeifaddrs(list);
   std::string done;
   for (const auto& name : names) {
     const auto index = ::if_nametoindex(name.c_str());

@@ -20,10 +20,9 @@
 #include "protocol/types.hpp"
 #include "server/engine/kernel_io.hpp"
 #include "server/net/bpf/kernel_relay_maps.h"
+#include "server/net/embedded_bpf.hpp"
 
 namespace turnpike::server::net {
-
-class embedded_bpf;
 
 using kernel_outcomes = std::array<std::uint64_t, kernel::KR_OUTCOMES>;
 // The outcomes' label values (turnpike_kernel_relay_datagrams_total), in kr_outcome order.
@@ -36,7 +35,7 @@ class kernel_relays final : public engine::kernel_io {
   struct limits {
     std::uint32_t channels = 65536;     // entries per direction
     std::uint32_t allocations = 65536;  // counter slots
-    std::string mode = "auto";          // XDP mode: auto, native or generic
+    xdp_mode mode = xdp_mode::any;
   };
   // Loads the program (the verifier checks it here) and tells it the machine's own addresses
   // (getifaddrs). Throws std::runtime_error with the reason ("needs CAP_BPF and
@@ -77,7 +76,7 @@ class kernel_relays final : public engine::kernel_io {
   void zero(std::uint32_t slot) noexcept;
 
   std::unique_ptr<embedded_bpf> bpf_;
-  std::string mode_;
+  xdp_mode mode_;
   int channels_ = -1;
   int peers_ = -1;
   int counters_ = -1;
