@@ -160,11 +160,11 @@ struct server_config {
   bool no_udp_relay = false;
   bool no_tcp_relay = false;
   bool relay_mux = false;  // UDP relays without a socket each (server/net/relays/relay_mux.hpp)
-  // Bound channels relayed in the kernel (server/net/relays/kernel_relays.hpp), by XDP in this
-  // mode (any: native where the driver has it).
+  // Bound channels relayed in the kernel (server/net/relays/kernel_relays.hpp), by XDP in one
+  // of its modes (any: native where the driver has it) or at TC ingress.
   bool kernel_relay = false;
-  enum class xdp_mode { any, native, generic };
-  xdp_mode kernel_relay_mode = xdp_mode::any;
+  enum class kernel_hook { xdp_any, xdp_native, xdp_generic, tc };
+  kernel_hook kernel_relay_mode = kernel_hook::xdp_any;
   // UDP clients on one shard per this many datagrams per second received; 0: the kernel's
   // hash spreads clients over all shards (server/net/shard_packing.hpp).
   std::uint64_t shard_packing = 0;

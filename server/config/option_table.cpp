@@ -614,21 +614,24 @@ constexpr std::array table{
                   if (c.kernel_relay) o << "kernel-relay\n";
                 }},
     option_spec{"kernel-relay-mode", '\0', k::value, yes,
-                "XDP mode of kernel-relay: auto (native where the driver has it), native, "
-                "generic (auto)",
+                "where kernel-relay runs: auto (XDP, native where the driver has it), native "
+                "(XDP), generic (XDP), tc (TC ingress, Linux 6.6+) (auto)",
                 [](server_config& c, const setting& s) {
                   const std::string& v = need_value(s);
+                  using hook = server_config::kernel_hook;
                   if (v == "auto")
-                    c.kernel_relay_mode = server_config::xdp_mode::any;
+                    c.kernel_relay_mode = hook::xdp_any;
                   else if (v == "native")
-                    c.kernel_relay_mode = server_config::xdp_mode::native;
+                    c.kernel_relay_mode = hook::xdp_native;
                   else if (v == "generic")
-                    c.kernel_relay_mode = server_config::xdp_mode::generic;
+                    c.kernel_relay_mode = hook::xdp_generic;
+                  else if (v == "tc")
+                    c.kernel_relay_mode = hook::tc;
                   else
-                    fail(s, "'" + v + "' is not auto, native or generic");
+                    fail(s, "'" + v + "' is not auto, native, generic or tc");
                 },
                 [](const server_config& c, std::ostream& o) {
-                  static const char* const modes[] = {"auto", "native", "generic"};
+                  static const char* const modes[] = {"auto", "native", "generic", "tc"};
                   o << "kernel-relay-mode=" << modes[static_cast<int>(c.kernel_relay_mode)] << "\n";
                 }},
     option_spec{

@@ -35,6 +35,17 @@ int libbpf_to_log(enum libbpf_print_level level, const char* format, va_list arg
   return n;
 }
 
+// What an interface is called, for messages.
+std::string interface_name(int ifindex) {
+  char name[IF_NAMESIZE] = {};
+  if (::if_indextoname(static_cast<unsigned>(ifindex), name) == nullptr) {
+    return std::to_string(ifindex);
+  }
+  return name;
+}
+// BPF_TCX_INGRESS (Linux 6.6), newer than the uapi headers this may be built with.
+constexpr int tcx_ingress = 46;
+
 }  // namespace
 
 address_key key_of(const protocol::transport_address& a) noexcept {
@@ -113,9 +124,7 @@ std::string embedded_bpf::attach_xdp(const char* name, int ifindex, xdp_mode mod
   const int fd = bpf_link_create(bpf_program__fd(prog), ifindex, BPF_XDP, &opts);
   if (fd < 0) {
     const int err = errno;
-    char ifname[IF_NAMESIZE] = {};
-    const bool named = ::if_indextoname(static_cast<unsigned>(ifindex), ifname) != nullptr;
-    fail("cannot attach XDP to " + (named ? std::string(ifname) : std::to_string(ifindex)) +
+    fail("cannot attach XDP to " + interface_name(ifindex) +
              (err == EBUSY ? " (it holds another XDP program: another server with kernel-relay?)"
                            : ""),
          err);
@@ -127,6 +136,21 @@ std::string embedded_bpf::attach_xdp(const char* name, int ifindex, xdp_mode mod
     return "native";
   }
   return "generic";
+}
+
+void embedded_bpf::attach_tc_ingress(const char* name, int ifindex) {
+  bpf_program* prog = find_program(name);
+  bpf_link_create_opts opts{};
+  opts.sz = sizeof opts;
+  const int fd = bpf_link_create(bpf_program__fd(prog), ifindex,
+                                 static_cast<bpf_attach_type>(tcx_ingress), &opts);
+  if (fd < 0) {
+    const int err = errno;
+    fail("cannot attach TC (tcx) to " + interface_name(ifindex) +
+             (err == EINVAL ? " (tcx links need Linux 6.6 or later)" : ""),
+         err);
+  }
+  link_fds_.push_back(fd);
 }
 
 void embedded_bpf::attach_netns(const char* name) {

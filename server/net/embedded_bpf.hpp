@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // A BPF object embedded in the binary (server/net/bpf/, compiled by clang at build time):
 // opened, its maps sized, loaded, and its programs attached with libbpf links (an sk_lookup
-// program to the process's network namespace, an XDP program to an interface), so that they
+// program to the process's network namespace, an XDP or TC program to an interface), so that they
 // are detached when the object is freed or the process ends, however it ends. relay-mux,
 // shard-packing and the kernel relay each own one.
 #pragma once
@@ -53,6 +53,9 @@ class embedded_bpf {
   // Attaches the XDP program `name` to interface `ifindex` in `mode` (any: native where the
   // driver has it, else generic); returns the mode it runs in, "native" or "generic".
   std::string attach_xdp(const char* name, int ifindex, xdp_mode mode = xdp_mode::any);
+  // Attaches the TC program `name` to interface `ifindex`'s ingress with a tcx link (Linux
+  // 6.6 or later; earlier kernels refuse it and the error says so).
+  void attach_tc_ingress(const char* name, int ifindex);
 
  private:
   [[noreturn]] void fail(const std::string& what, int err);

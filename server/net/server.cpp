@@ -409,14 +409,17 @@ void server::set_up_kernel_relay() {
   try {
     kernel_relays::limits l;
     switch (cfg_.kernel_relay_mode) {
-      case config::server_config::xdp_mode::any:
+      case config::server_config::kernel_hook::xdp_any:
         l.mode = xdp_mode::any;
         break;
-      case config::server_config::xdp_mode::native:
+      case config::server_config::kernel_hook::xdp_native:
         l.mode = xdp_mode::native;
         break;
-      case config::server_config::xdp_mode::generic:
+      case config::server_config::kernel_hook::xdp_generic:
         l.mode = xdp_mode::generic;
+        break;
+      case config::server_config::kernel_hook::tc:
+        l.tc = true;
         break;
     }
     if (cfg_.total_quota != 0) {
@@ -425,7 +428,7 @@ void server::set_up_kernel_relay() {
     }
     kernel_ = std::make_unique<kernel_relays>(l);
     const auto where = kernel_->attach_for(ips);
-    spdlog::info("kernel-relay: bound channels of UDP clients relayed by XDP on {}", where);
+    spdlog::info("kernel-relay: bound channels of UDP clients relayed in the kernel on {}", where);
   } catch (const std::runtime_error& e) {
     throw config::config_error(e.what());
   }

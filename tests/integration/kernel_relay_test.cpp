@@ -25,7 +25,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class KernelRelayTest : public ::testing::Test {
+// The parameter: the program at TC ingress (true) or XDP (generic mode on loopback).
+class KernelRelayTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "kernel-relay needs CAP_BPF and CAP_NET_ADMIN";
@@ -65,6 +66,7 @@ class KernelRelayTest : public ::testing::Test {
       argv.push_back(a);
     }
     argv.insert(argv.end(), extra.begin(), extra.end());
+    if (GetParam()) argv.insert(argv.end(), {"--kernel-relay-mode", "tc"});
     server_ = std::make_unique<process>(argv);
     // IPv6 addresses appear in brackets ([2001:db8::1]:port).
     const std::string shown = ip.find(':') != std::string::npos ? "\\[" + ip + "\\]" : ip;
@@ -119,7 +121,7 @@ class KernelRelayTest : public ::testing::Test {
   std::uint16_t port_ = 0;
 };
 
-TEST_F(KernelRelayTest, BoundChannelsAreRelayedByTheKernelBothWaysUntilTheChannelExpires) {
+TEST_P(KernelRelayTest, BoundChannelsAreRelayedByTheKernelBothWaysUntilTheChannelExpires) {
   start(3, 300);
   udp_sink peer;
   turn_session s(SOCK_DGRAM, server(), "u", "p");
@@ -237,16 +239,16 @@ class veth_pair {
   std::string failed_;
 };
 
-TEST_F(KernelRelayTest, ChecksumsHoldOnAVethPairBothFamilies) {
+TEST_P(KernelRelayTest, ChecksumsHoldOnAVethPairBothFamilies) {
   veth_pair net;
   if (!net.ok()) GTEST_SKIP() << "ip netns, veth or ethtool not available here: " << net.failed();
   for (const bool v6 : {false, true}) {
     SCOPED_TRACE(v6 ? "IPv6" : "IPv4");
     const std::string server_ip = v6 ? net.server_ip6_ : net.server_ip_;
     const std::string peer_ip = v6 ? net.peer_ip6_ : net.peer_ip_;
-    // Generic mode: native XDP_TX into a veth pair drops bursts when the other end's ring is
-    // full (147 of 482 in one run, counted in ethtool's xdp_tx_errors); the rewriting and
-    // its checksums are the same code in both modes.
+    // XDP in generic mode: native XDP_TX into a veth pair drops bursts when the other end's
+    // ring is full (147 of 482 in one run, counted in ethtool's xdp_tx_errors); the rewriting
+    // and its checksums are the same code in both modes. (TC: the parameter's mode, last.)
     // 2001:db8::/32 is a documentation range, refused as a peer by default.
     start(600, 300, server_ip, in_netns(net.server_ns_),
           {"--kernel-relay-mode", "generic", "--allowed-peer-ip", peer_ip});
@@ -283,7 +285,7 @@ TEST_F(KernelRelayTest, ChecksumsHoldOnAVethPairBothFamilies) {
 
 // coturn's client over channels with 1000-byte messages, its echo peer behind the relay:
 // nothing lost, and the kernel carried every message both ways.
-TEST_F(KernelRelayTest, UclientOverChannelsLosesNothingAndTheKernelCarriedIt) {
+TEST_P(KernelRelayTest, UclientOverChannelsLosesNothingAndTheKernelCarriedIt) {
   start(600, 300, "127.0.0.1", {},
         {"--prometheus", "--prometheus-address", "127.0.0.1", "--prometheus-port", "0"});
   const auto metrics = server_->wait_for(std::regex(R"(metrics on http://127\.0\.0\.1:(\d+)/)"));
@@ -317,7 +319,7 @@ TEST_F(KernelRelayTest, UclientOverChannelsLosesNothingAndTheKernelCarriedIt) {
   EXPECT_LT(packets, 100u) << "user space saw the relayed data";
 }
 
-TEST_F(KernelRelayTest, PermissionExpiryAndDeletionStopTheKernelAndStrangersNeverGetThrough) {
+TEST_P(KernelRelayTest, PermissionExpiryAndDeletionStopTheKernelAndStrangersNeverGetThrough) {
   start(300, 3);
   udp_sink peer;
   udp_sink stranger("127.0.0.5");
@@ -359,6 +361,11 @@ TEST_F(KernelRelayTest, PermissionExpiryAndDeletionStopTheKernelAndStrangersNeve
   EXPECT_EQ(to_client, 1u);
   (void)packets;
 }
+
+INSTANTIATE_TEST_SUITE_P(Hooks, KernelRelayTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return i.param ? "Tc" : "Xdp";
+                         });
 
 }  // namespace
 }  // namespace turnpike::test

@@ -78,7 +78,7 @@ kernel::kr_route route_of(const engine::kernel_route& c) noexcept {
 
 }  // namespace
 
-kernel_relays::kernel_relays(limits l) : mode_(l.mode) {
+kernel_relays::kernel_relays(limits l) : mode_(l.mode), tc_(l.tc) {
   bpf_ = std::make_unique<embedded_bpf>(kernel_relay_object, sizeof kernel_relay_object,
                                         "kernel-relay", needs, [&](bpf_object& o) {
                                           return set_map_size(o, "kr_channels", l.channels) &&
@@ -97,7 +97,7 @@ kernel_relays::kernel_relays(limits l) : mode_(l.mode) {
     const std::uint8_t one = 1;
     bpf_map_update_elem(local_, &key, &one, BPF_ANY);
   }
-  program_ = bpf_->program("kernel_relay");
+  program_ = bpf_->program(tc_ ? "kernel_relay_tc" : "kernel_relay");
   const int cpus = libbpf_num_possible_cpus();
   cpus_ = cpus > 0 ? static_cast<unsigned>(cpus) : 1;
   free_slots_.reserve(l.allocations);
@@ -107,6 +107,10 @@ kernel_relays::kernel_relays(limits l) : mode_(l.mode) {
 kernel_relays::~kernel_relays() = default;
 
 std::string kernel_relays::attach(int ifindex) {
+  if (tc_) {
+    bpf_->attach_tc_ingress("kernel_relay_tc", ifindex);
+    return "tc";
+  }
   return bpf_->attach_xdp("kernel_relay", ifindex, mode_);
 }
 

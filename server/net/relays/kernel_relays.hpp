@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The kernel relay (kernel-relay): bound channels of UDP clients on UDP relays relayed by an
-// XDP program (server/net/bpf/kernel_relay.bpf.c) without waking a shard. One per process,
-// shared by the shards (map updates are system calls, safe from any thread): the engine
-// installs a channel when it is bound with its permission, with the expiry of whichever ends
+// The kernel relay (kernel-relay): bound channels of UDP clients on UDP relays relayed by a
+// BPF program at XDP or TC ingress (server/net/bpf/kernel_relay.bpf.c) without waking a shard. One
+// per process, shared by the shards (map updates are system calls, safe from any thread): the
+// engine installs a channel when it is bound with its permission, with the expiry of whichever ends
 // first, and removes it when either ends, the allocation goes or the peer policy changes. The
 // program reads the expiry against the kernel's clock itself. What the kernel relayed is
 // counted per allocation in per-CPU slots that the shards fold into their accounting.
@@ -36,6 +36,7 @@ class kernel_relays final : public engine::kernel_io {
     std::uint32_t channels = 65536;     // entries per direction
     std::uint32_t allocations = 65536;  // counter slots
     xdp_mode mode = xdp_mode::any;
+    bool tc = false;  // at TC ingress (tcx) instead of XDP
   };
   // Loads the program (the verifier checks it here) and tells it the machine's own addresses
   // (getifaddrs). Throws std::runtime_error with the reason ("needs CAP_BPF and
@@ -46,7 +47,8 @@ class kernel_relays final : public engine::kernel_io {
   kernel_relays& operator=(const kernel_relays&) = delete;
 
   // Attaches the program to interface `ifindex` for as long as this object lives; returns
-  // the XDP mode the kernel chose ("native" or "generic"). Throws as above.
+  // the hook it runs at ("tc") or the XDP mode the kernel chose ("native" or "generic").
+  // Throws as above.
   std::string attach(int ifindex);
   // Attaches to every interface that carries one of `ips` (every interface that is up for a
   // wildcard); returns what was done, for the log ("lo (generic), eth0 (native)").
@@ -64,8 +66,8 @@ class kernel_relays final : public engine::kernel_io {
 
   kernel_outcomes outcomes() const noexcept;
   // Runs the program once over the Ethernet frame `frame` (BPF_PROG_TEST_RUN, as if it came
-  // in on loopback): the XDP verdict and the frame as the program left it (-1 and nothing
-  // when the kernel refused the run). For tests.
+  // in on loopback): the verdict (XDP's or TC's) and the frame as the program left it (-1 and
+  // nothing when the kernel refused the run). For tests.
   struct test_run {
     int verdict = -1;
     std::vector<std::uint8_t> frame;
@@ -77,6 +79,7 @@ class kernel_relays final : public engine::kernel_io {
 
   std::unique_ptr<embedded_bpf> bpf_;
   xdp_mode mode_;
+  bool tc_;
   int channels_ = -1;
   int peers_ = -1;
   int counters_ = -1;
