@@ -25,11 +25,12 @@ build_packages=(cmake ninja-build g++ pkg-config libboost1.81-dev libboost-json1
 # interop test; postgresql: the psql-userdb tests (a server of their own, never the system's);
 # dpkg-dev and lintian: the Debian package test (cpack, dpkg-shlibdeps, lintian);
 # clang-format and clang-tidy: the style tests (tests/style/); ethtool: checksum offload off
-# on the kernel relay's veth test.
+# on the kernel relay's veth test; golang-go and pion's TURN library: the pion client's tests
+# (tests/interop/pion/, built at test build time).
 test_packages=(libgtest-dev libgmock-dev libclang-rt-14-dev coturn chromium openssl
                redis-server redis-tools systemd python3-yaml valgrind iproute2
                avahi-daemon avahi-utils dbus-daemon postgresql dpkg-dev lintian
-               clang-format clang-tidy git ethtool)
+               clang-format clang-tidy git ethtool golang-go golang-github-pion-turn.v2-dev)
 
 install_missing() {
   local missing=()

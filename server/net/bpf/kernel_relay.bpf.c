@@ -13,8 +13,8 @@
 // fragments, IP options, IPv6 extension headers, VLAN tags, coalesced (GRO) packets, an entry
 // past its expiry (the kernel's clock decides, so a stalled shard cannot extend a channel), a
 // destination the FIB cannot resolve, a datagram larger than the egress MTU once rewritten,
-// and a datagram whose checksum its sender left to be completed (CHECKSUM_PARTIAL: sent by a
-// process of this machine) that would leave the machine.
+// and a datagram whose checksum is still to be completed (CHECKSUM_PARTIAL: sent by a process
+// of this machine, or merged by GRO) at XDP, or at TC when it would leave the machine.
 // Sent packets: IPv4 with DF and TTL 64, IPv6 with hop limit 64; UDP checksums updated
 // incrementally (RFC 1624), so a checksum that was wrong stays wrong. A local destination
 // (loopback, the addresses in kr_local) goes up the stack; another is sent from the interface
@@ -193,14 +193,20 @@ struct relay_job {
 
 // The UDP checksum of a datagram rewritten from (`old_src`, `old_dst`, `old`'s ports and
 // length) to (`src`, `dst`, `sport`, `dport`, `udp_len`), with the job's ChannelData headers
-// taken out and put in. `words32`: 1 for IPv4 addresses, 4 for IPv6. A checksum that holds
-// the pseudo-header's sum only (its sender's checksum offload completes it) is rewritten as
-// such.
+// taken out and put in. `words32`: 1 for IPv4 addresses, 4 for IPv6.
+// A checksum that holds the pseudo-header's sum only (`partial`: the skb says where its
+// sender's offload would complete it) is rewritten as such when the UDP header stays where it
+// was or moves back (to the client, client to client): the stack leaves it unchecked. A header
+// that moves forward (to the peer: the ChannelData header goes) would leave that place behind
+// the new header, and the stack would check the checksum that was never computed: IPv4 then
+// carries none (0, allowed there; the datagram never leaves the machine), and IPv6, where a
+// checksum is mandatory, is left to user space before this (rewrite6).
 static __always_inline __u16 rewritten_check(const struct udphdr* old, const __u32* old_src,
                                              const __u32* old_dst, const __u32* src,
                                              const __u32* dst, __u16 sport, __u16 dport,
                                              __u16 udp_len, const struct relay_job* job,
                                              int partial, int words32) {
+  if (partial && !job->add) return 0;
   if (partial) return pseudo_sum(src, dst, bpf_htons(udp_len), words32);
   __u32 sum = (__u16)~old->check;
   sum = sub_ip(sum, old_src, words32);
@@ -249,12 +255,21 @@ static __always_inline int local(int v6, const __u32* dst) {
 }
 
 // Where a datagram from `src` to `dst` goes: 1 out of fib->ifindex (MACs in fib), 0 up the
-// stack (a local destination), -1 to user space untouched (the outcome counted). A datagram
-// whose checksum is still to be completed stays here or goes to user space.
+// stack (a local destination), -1 to user space untouched (the outcome counted).
+// A datagram whose checksum is still to be completed (`partial`: its sender is a process of
+// this machine, or GRO merged it) goes to user space from XDP, which cannot tell one datagram
+// from several that a sender batched (UDP_SEGMENT) or GRO merged, nor keep the checksum's
+// state on the way out. TC can tell (gso_size) and relays a single one to a local
+// destination, where its checksum is never completed or checked; not off the machine, whose
+// offload would complete it at the place the header no longer is.
 static __always_inline int route(void* ctx, int tc, struct bpf_fib_lookup* fib, int v6,
                                  const __u32* src, const __u32* dst, __u16 sport, __u16 dport,
                                  __u16 tot_len, __u8 tos, int partial) {
   __builtin_memset(fib, 0, sizeof(*fib));
+  if (partial && !tc) {
+    outcome(0, KR_NOT_HANDLED);
+    return -1;
+  }
   if (local(v6, dst)) return 0;
   if (partial) {
     outcome(0, KR_NOT_HANDLED);
@@ -520,6 +535,7 @@ static __always_inline int rewrite6(void* ctx, int tc, struct headers6* h, struc
   const __u16 udp_len = new_udp_length(job);
   const int partial = h->udp.check == pseudo_sum(h->ip.saddr.in6_u.u6_addr32,
                                                  h->ip.daddr.in6_u.u6_addr32, h->udp.len, 4);
+  if (partial && !job->add) return outcome(pass_verdict(tc), KR_NOT_HANDLED);  // rewritten_check
   struct bpf_fib_lookup fib;
   const int forward =
       route(ctx, tc, &fib, 1, e.src_ip, e.dst_ip, e.sport, e.dport, 40 + udp_len, 0, partial);

@@ -208,8 +208,10 @@ TEST_P(KernelRelay, ClientToClientThroughTwoRelaysSwapsTheChannel) {
 }
 
 // A checksum that holds only the pseudo-header's sum (its sender's offload completes it, as
-// for a datagram a process of this machine sent): rewritten as such for a local destination.
-TEST_P(KernelRelay, AChecksumLeftToOffloadIsRewrittenAsSuch) {
+// for a datagram a process of this machine sent, or several that GRO merged): TC rewrites it
+// as such for a local destination; XDP, which cannot tell one datagram from several, leaves it
+// to user space.
+TEST_P(KernelRelay, AChecksumLeftToOffloadIsRewrittenAsSuchAtTcAndLeftAloneAtXdp) {
   const auto c = channel();
   ASSERT_TRUE(relays_->install(c));
   const bytes data = counting(64);
@@ -223,10 +225,39 @@ TEST_P(KernelRelay, AChecksumLeftToOffloadIsRewrittenAsSuch) {
   const auto partial = pseudo(in);
   in[14 + 20 + 6] = static_cast<std::uint8_t>(partial >> 8);
   in[14 + 20 + 7] = static_cast<std::uint8_t>(partial);
+  if (!GetParam()) {
+    expect_untouched(in, kernel::KR_NOT_HANDLED);
+    return;
+  }
   const auto r = relays_->run(in);
   ASSERT_EQ(r.frame.size(), in.size() + 4);
   EXPECT_EQ(be16(r.frame.data() + 14 + 20 + 6), pseudo(r.frame));
   EXPECT_EQ(be16(r.frame.data() + 14 + 20 + 4), 8 + 4 + 64u);
+
+  // To the peer the UDP header moves forward, past where the offload would complete the
+  // checksum, and the stack checks it: IPv4 goes without one (0).
+  bytes cd = frame(c.client.remote, c.client.local, channel_data(c.channel, data));
+  const auto cd_partial = pseudo(cd);
+  cd[14 + 20 + 6] = static_cast<std::uint8_t>(cd_partial >> 8);
+  cd[14 + 20 + 7] = static_cast<std::uint8_t>(cd_partial);
+  const auto p = relays_->run(cd);
+  ASSERT_EQ(p.frame.size(), cd.size() - 4);
+  EXPECT_EQ(be16(p.frame.data() + 14 + 20 + 6), 0u);
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), p.frame.begin() + 14 + 20 + 8));
+}
+
+// IPv6 has no "no checksum": a checksum left to offload on its way to the peer (the header
+// moving forward, as above) stays with user space.
+TEST_P(KernelRelay, AnIpv6ChecksumLeftToOffloadGoesToUserSpaceOnItsWayToThePeer) {
+  const auto c = channel(true);
+  ASSERT_TRUE(relays_->install(c));
+  bytes in = frame(c.client.remote, c.client.local, channel_data(c.channel, counting(64)));
+  // The pseudo-header's sum: the addresses (::1 twice), the UDP length and protocol 17.
+  std::uint32_t sum = 17 + be16(in.data() + 14 + 40 + 4) + 2;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+  in[14 + 40 + 6] = static_cast<std::uint8_t>(sum >> 8);
+  in[14 + 40 + 7] = static_cast<std::uint8_t>(sum);
+  expect_untouched(in, kernel::KR_NOT_HANDLED);
 }
 
 TEST_P(KernelRelay, AZeroIpv4ChecksumStaysZero) {
