@@ -614,8 +614,9 @@ constexpr std::array table{
                   if (c.kernel_relay) o << "kernel-relay\n";
                 }},
     option_spec{"kernel-relay-mode", '\0', k::value, yes,
-                "where kernel-relay runs: auto (XDP, native where the driver has it), native "
-                "(XDP), generic (XDP), tc (TC ingress, Linux 6.6+) (auto)",
+                "where kernel-relay runs: auto (XDP in the driver where it has it, else TC), "
+                "native (XDP in the driver), generic (XDP in the stack), tc (TC ingress, Linux "
+                "6.6+) (auto)",
                 [](server_config& c, const setting& s) {
                   const std::string& v = need_value(s);
                   using hook = server_config::kernel_hook;

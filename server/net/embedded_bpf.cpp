@@ -90,8 +90,12 @@ void embedded_bpf::release() noexcept {
 }
 
 void embedded_bpf::fail(const std::string& what, int err) {
-  err = err < 0 ? -err : err;
   release();
+  refuse(what, err);
+}
+
+void embedded_bpf::refuse(const std::string& what, int err) const {
+  err = err < 0 ? -err : err;
   throw std::runtime_error(owner_ + ": " + what + ": " + std::generic_category().message(err) +
                            (err == EPERM ? " (needs " + needs_ + ")" : ""));
 }
@@ -124,10 +128,10 @@ std::string embedded_bpf::attach_xdp(const char* name, int ifindex, xdp_mode mod
   const int fd = bpf_link_create(bpf_program__fd(prog), ifindex, BPF_XDP, &opts);
   if (fd < 0) {
     const int err = errno;
-    fail("cannot attach XDP to " + interface_name(ifindex) +
-             (err == EBUSY ? " (it holds another XDP program: another server with kernel-relay?)"
-                           : ""),
-         err);
+    refuse("cannot attach XDP to " + interface_name(ifindex) +
+               (err == EBUSY ? " (it holds another XDP program: another server with kernel-relay?)"
+                             : ""),
+           err);
   }
   link_fds_.push_back(fd);
   bpf_xdp_query_opts query{};
@@ -146,9 +150,9 @@ void embedded_bpf::attach_tc_ingress(const char* name, int ifindex) {
                                  static_cast<bpf_attach_type>(tcx_ingress), &opts);
   if (fd < 0) {
     const int err = errno;
-    fail("cannot attach TC (tcx) to " + interface_name(ifindex) +
-             (err == EINVAL ? " (tcx links need Linux 6.6 or later)" : ""),
-         err);
+    refuse("cannot attach TC (tcx) to " + interface_name(ifindex) +
+               (err == EINVAL ? " (tcx links need Linux 6.6 or later)" : ""),
+           err);
   }
   link_fds_.push_back(fd);
 }

@@ -51,14 +51,18 @@ class embedded_bpf {
   // Attaches the sk_lookup program `name` to the process's network namespace.
   void attach_netns(const char* name);
   // Attaches the XDP program `name` to interface `ifindex` in `mode` (any: native where the
-  // driver has it, else generic); returns the mode it runs in, "native" or "generic".
+  // driver has it, else generic); returns the mode it runs in, "native" or "generic". On
+  // failure (as on the TC attach's) it throws and the object stays loaded and usable.
   std::string attach_xdp(const char* name, int ifindex, xdp_mode mode = xdp_mode::any);
   // Attaches the TC program `name` to interface `ifindex`'s ingress with a tcx link (Linux
   // 6.6 or later; earlier kernels refuse it and the error says so).
   void attach_tc_ingress(const char* name, int ifindex);
 
  private:
+  // Throws "<owner>: <what>: <reason>"; fail() frees the object first (a load that failed),
+  // refuse() leaves it loaded and attached where it was (an attach that failed).
   [[noreturn]] void fail(const std::string& what, int err);
+  [[noreturn]] void refuse(const std::string& what, int err) const;
   bpf_program* find_program(const char* name);
   void release() noexcept;
 

@@ -111,7 +111,20 @@ std::string kernel_relays::attach(int ifindex) {
     bpf_->attach_tc_ingress("kernel_relay_tc", ifindex);
     return "tc";
   }
-  return bpf_->attach_xdp("kernel_relay", ifindex, mode_);
+  if (mode_ != xdp_mode::any) return bpf_->attach_xdp("kernel_relay", ifindex, mode_);
+  // auto: XDP in the driver where it has it; else TC, which, unlike XDP in generic mode, sees
+  // which skbs hold a batch (GSO, GRO) and relays datagrams of this machine's own processes
+  // (loopback's, say); else (before Linux 6.6) XDP in generic mode.
+  try {
+    return bpf_->attach_xdp("kernel_relay", ifindex, xdp_mode::native);
+  } catch (const std::runtime_error&) {
+  }
+  try {
+    bpf_->attach_tc_ingress("kernel_relay_tc", ifindex);
+    return "tc";
+  } catch (const std::runtime_error&) {
+  }
+  return bpf_->attach_xdp("kernel_relay", ifindex, xdp_mode::generic);
 }
 
 std::string kernel_relays::attach_for(const std::vector<protocol::transport_address>& ips) {

@@ -35,8 +35,10 @@ class kernel_relays final : public engine::kernel_io {
   struct limits {
     std::uint32_t channels = 65536;     // entries per direction
     std::uint32_t allocations = 65536;  // counter slots
+    // any: XDP in the driver where it has it, else TC, else (before Linux 6.6) XDP in generic
+    // mode.
     xdp_mode mode = xdp_mode::any;
-    bool tc = false;  // at TC ingress (tcx) instead of XDP
+    bool tc = false;  // at TC ingress (tcx), whatever `mode` says
   };
   // Loads the program (the verifier checks it here) and tells it the machine's own addresses
   // (getifaddrs). Throws std::runtime_error with the reason ("needs CAP_BPF and
@@ -47,8 +49,7 @@ class kernel_relays final : public engine::kernel_io {
   kernel_relays& operator=(const kernel_relays&) = delete;
 
   // Attaches the program to interface `ifindex` for as long as this object lives; returns
-  // the hook it runs at ("tc") or the XDP mode the kernel chose ("native" or "generic").
-  // Throws as above.
+  // the hook it runs at ("tc") or XDP's mode ("native" or "generic"). Throws as above.
   std::string attach(int ifindex);
   // Attaches to every interface that carries one of `ips` (every interface that is up for a
   // wildcard); returns what was done, for the log ("lo (generic), eth0 (native)").
