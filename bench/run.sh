@@ -6,7 +6,7 @@
 # Turnpike/coturn ratios.
 #
 #   bench/run.sh [--rounds N] [--duration S] [--skip-ramp] [--mux] [--packing RATE]
-#                [--kernel] [--generator] [--coturn BINARY]
+#                [--kernel] [--veth] [--generator] [--coturn BINARY]
 #                [--many N [--many-only]] [--only TEST,TEST...] [--baseline BINARY]
 #
 # Both servers get the same settings: loopback only, one user (long-term credentials), 2 relay
@@ -18,8 +18,16 @@
 # ephemeral ports end at 49151, so the relay range is the same for all three servers.
 # --packing RATE adds another, Turnpike with shard-packing=RATE (root too, the same netns).
 # --kernel adds Turnpike with kernel-relay (root too, the same netns): bound channels relayed
-# by XDP, so compare it on machine_us_per_rt (whole-machine CPU from /proc/stat, softirq and
-# the sender's context included), not on the server's own CPU.
+# in the kernel (at TC ingress on loopback), so compare it on machine_us_per_rt (whole-machine
+# CPU from /proc/stat, softirq and the sender's context included), not on the server's own
+# CPU.
+# --veth puts every server in a network namespace of its own behind a veth pair, as behind a
+# NIC: the generator's clients (10.203.0.2) and echo peers (10.203.0.3) on one end, the
+# server (10.203.0.1, forwarding on) on the other, checksum offload off on both ends (so
+# every checksum is computed and checked, as between machines). With --kernel it measures
+# both hooks there: turnpike-kernel-xdp (XDP in veth's driver) and turnpike-kernel-tc. (What
+# XDP sends back out of a veth reaches the other end only when that end runs XDP too: the
+# generator's end gets a program that passes everything, for every server alike.)
 # --generator adds `generator`: turn_load with no server, its sessions talking to the echo
 # peers directly (relay tests only): how much of the machine the generator itself costs.
 # --coturn BINARY compares with that coturn turnserver (a build of a later release, say)
@@ -45,6 +53,7 @@ many_only=0
 only=""
 baseline=""
 kernel=0
+veth=0
 generator=0
 coturn_binary=turnserver
 args=("$@")
@@ -60,14 +69,15 @@ while [[ $# -gt 0 ]]; do
     --only) only="$2"; shift 2 ;;
     --baseline) baseline="$(realpath "$2")"; shift 2 ;;
     --kernel) kernel=1; shift ;;
+    --veth) veth=1; shift ;;
     --generator) generator=1; shift ;;
     --coturn) coturn_binary="$(realpath "$2")"; shift 2 ;;
-    *) echo "usage: $0 [--rounds N] [--duration S] [--skip-ramp] [--mux] [--packing RATE] [--kernel] [--generator] [--coturn BINARY] [--many N [--many-only]] [--only TEST,...] [--baseline BINARY]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--rounds N] [--duration S] [--skip-ramp] [--mux] [--packing RATE] [--kernel] [--veth] [--generator] [--coturn BINARY] [--many N [--many-only]] [--only TEST,...] [--baseline BINARY]" >&2; exit 2 ;;
   esac
 done
 
-if [[ ( $mux == 1 || $packing != 0 || $kernel == 1 ) && -z "${TURNPIKE_BENCH_NETNS:-}" ]]; then
-  [[ $(id -u) == 0 ]] || { echo "bench: --mux, --packing and --kernel need root (BPF, raw sockets, a netns)" >&2; exit 1; }
+if [[ ( $mux == 1 || $packing != 0 || $kernel == 1 || $veth == 1 ) && -z "${TURNPIKE_BENCH_NETNS:-}" ]]; then
+  [[ $(id -u) == 0 ]] || { echo "bench: --mux, --packing, --kernel and --veth need root (BPF, raw sockets, a netns)" >&2; exit 1; }
   exec unshare --net -- env TURNPIKE_BENCH_NETNS=1 bash "$0" "${args[@]}"
 fi
 if [[ -n "${TURNPIKE_BENCH_NETNS:-}" ]]; then
@@ -77,7 +87,8 @@ fi
 servers=(turnpike coturn)
 [[ $mux == 1 ]] && servers+=(turnpike-mux)
 [[ $packing != 0 ]] && servers+=(turnpike-packed)
-[[ $kernel == 1 ]] && servers+=(turnpike-kernel)
+[[ $kernel == 1 && $veth == 0 ]] && servers+=(turnpike-kernel)
+[[ $kernel == 1 && $veth == 1 ]] && servers+=(turnpike-kernel-xdp turnpike-kernel-tc)
 [[ -n $baseline ]] && servers+=(turnpike-base)
 [[ $generator == 1 ]] && servers+=(generator)
 
@@ -88,10 +99,40 @@ cmake --build "$build" --target turnpike turn_load >/dev/null
 load="$build/bench/turn_load"
 out=$(mktemp -d /tmp/turnpike-bench-XXXXXX)
 # The raw key=value lines of every run are kept in $build/bench-results.txt.
-trap 'kill $(jobs -p) 2>/dev/null || true; cp "$out/results.txt" "$build/bench-results.txt" 2>/dev/null || true; rm -rf "$out"' EXIT
+sns=""
+trap 'kill $(jobs -p) 2>/dev/null || true; cp "$out/results.txt" "$build/bench-results.txt" 2>/dev/null || true; rm -rf "$out"; [[ -z $sns ]] || ip netns del "$sns"' EXIT
+
+# Where the servers listen and run, and where the generator's clients and peers are.
+server_ip=127.0.0.1
+in_server=()
+load_at=()
+if [[ $veth == 1 ]]; then
+  sns="tpbench$$"
+  ip netns add "$sns"  # deleted on exit (the trap above)
+  ip link add tpbg type veth peer name tpbs
+  ip link set tpbs netns "$sns"
+  in_server=(nsenter "--net=/run/netns/$sns")
+  server_ip=10.203.0.1
+  ip addr add 10.203.0.2/24 dev tpbg
+  ip addr add 10.203.0.3/24 dev tpbg
+  ethtool -K tpbg tx off rx off >/dev/null
+  ip link set tpbg up
+  printf '%s\n' '#include <linux/bpf.h>' '#include <bpf/bpf_helpers.h>' \
+    'SEC("xdp") int pass(struct xdp_md* ctx) { return XDP_PASS; }' \
+    'char _license[] SEC("license") = "GPL";' >"$out/pass.bpf.c"
+  clang -O2 -target bpf -I"/usr/include/$(gcc -dumpmachine)" -c "$out/pass.bpf.c" -o "$out/pass.bpf.o"
+  ip link set dev tpbg xdpdrv obj "$out/pass.bpf.o" sec xdp
+  "${in_server[@]}" ip addr add "$server_ip/24" dev tpbs
+  "${in_server[@]}" ethtool -K tpbs tx off rx off >/dev/null
+  "${in_server[@]}" sysctl -qw net.ipv4.conf.all.forwarding=1
+  "${in_server[@]}" ip link set tpbs up
+  "${in_server[@]}" ip link set lo up
+  "${in_server[@]}" sh -c 'echo "32768 49151" >/proc/sys/net/ipv4/ip_local_port_range'
+  load_at=(--server "$server_ip" --client-ip 10.203.0.2 --peer-ip 10.203.0.3)
+fi
 
 free_port() {
-  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  "${in_server[@]}" python3 -c 'import socket, sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1],0)); print(s.getsockname()[1])' "$server_ip"
 }
 
 # With --many, as many relay addresses for every server as N needs at 16 384 relay ports
@@ -114,14 +155,18 @@ start_server() {  # name port -> pid in $server_pid
     [[ "$name" == turnpike-mux ]] && extra+=(--relay-mux)
     [[ "$name" == turnpike-packed ]] && extra+=(--shard-packing "$packing")
     [[ "$name" == turnpike-kernel ]] && extra+=(--kernel-relay)
+    [[ "$name" == turnpike-kernel-xdp ]] && extra+=(--kernel-relay --kernel-relay-mode native)
+    [[ "$name" == turnpike-kernel-tc ]] && extra+=(--kernel-relay --kernel-relay-mode tc)
     local binary="$build/turnpike"
     [[ "$name" == turnpike-base ]] && binary="$baseline"
-    "$binary" -n -L 127.0.0.1 -p "$port" -r bench -u bench:bench --lt-cred-mech \
-      --no-tls --no-dtls --no-cli --allow-loopback-peers --min-port 49152 --max-port 65535 \
+    "${in_server[@]}" "$binary" -n -L "$server_ip" -p "$port" -r bench -u bench:bench \
+      --lt-cred-mech --no-tls --no-dtls --no-cli --allow-loopback-peers \
+      --allowed-peer-ip 10.203.0.3 --min-port 49152 --max-port 65535 \
       --relay-threads 2 --log-level warning "${extra[@]}" >"$out/server.log" 2>&1 &
   else
-    "$coturn_binary" -n -L 127.0.0.1 -p "$port" -r bench -u bench:bench --lt-cred-mech \
-      --no-tls --no-dtls --no-cli --allow-loopback-peers --min-port 49152 --max-port 65535 \
+    "${in_server[@]}" "$coturn_binary" -n -L "$server_ip" -p "$port" -r bench -u bench:bench \
+      --lt-cred-mech --no-tls --no-dtls --no-cli --allow-loopback-peers \
+      --allowed-peer-ip 10.203.0.3 --min-port 49152 --max-port 65535 \
       --relay-threads 2 --log-file stdout --simple-log "${relay_ips[@]}" >"$out/server.log" 2>&1 &
   fi
   server_pid=$!
@@ -174,7 +219,8 @@ measure() {
   local name="$1" round="$2" test="$3" port line rate loss
   port=$(free_port)
   start_server "$name" "$port"
-  local base=(--port "$port" --user bench --password bench --server-pid "$server_pid" --warmup 2)
+  local base=(--port "$port" --user bench --password bench --server-pid "$server_pid" --warmup 2
+              "${load_at[@]}")
   local common=("${base[@]}" --duration "$duration")
   if [[ "$name" == generator ]]; then
     [[ "$test" == relay* ]] || { stop_server; return; }
@@ -203,7 +249,7 @@ measure() {
       ramp)
         # Offered load steps (round trips per second per session, 16 sessions, 160 bytes):
         # the highest step with loss under 0.1 %.
-        for rate in 1000 2000 3000 4000 5000 6000 7000 8000 10000 12000 16000; do
+        for rate in 1000 2000 3000 4000 5000 6000 7000 8000 10000 12000 16000 20000 24000 32000; do
           line=$(load_line "${base[@]}" --mode relay --sessions 16 --payload 160 --rate "$rate" \
             --threads 2 --duration 4)
           echo "server=$name round=$round test=ramp$rate $line"
@@ -276,7 +322,7 @@ lines = [
   ("Server resident memory with 10 000 idle allocations, bytes (lower is better)", 'idle10k', 'rss_after', True),
   ("Resident bytes added per idle allocation (10 000 held; lower is better)", 'idle10k', 'bytes_per_allocation', True),
 ]
-extra = [s for s in ('turnpike-mux', 'turnpike-packed', 'turnpike-kernel', 'turnpike-base', 'generator') if any(r.get('server') == s for r in rows)]
+extra = [s for s in ('turnpike-mux', 'turnpike-packed', 'turnpike-kernel', 'turnpike-kernel-xdp', 'turnpike-kernel-tc', 'turnpike-base', 'generator') if any(r.get('server') == s for r in rows)]
 fmt = lambda v: '-' if v is None else f"{v:.2f}" if v < 100 else f"{v:.0f}"
 def ratio(t, c, lower):
     return '' if not t or not c else f"{(c / t if lower else t / c):.2f}x"

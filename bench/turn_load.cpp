@@ -72,6 +72,7 @@ struct options {
   unsigned client_ips = 1;    // with client_port: addresses from client_ip the ports walk over
   double hold = 0;            // idle: seconds to keep the allocations after reporting
   bool direct = false;        // relay: no server, the sessions talk to the echo peers directly
+  std::string peer_ip = "127.0.0.1";  // relay: the echo peers' address
 };
 
 sockaddr_in v4(const std::string& ip, std::uint16_t port) {
@@ -327,9 +328,9 @@ class client {
 // server, one more busy thread was where floods were lost).
 class echo_peer {
  public:
-  echo_peer() {
+  explicit echo_peer(const std::string& ip) {
     fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-    auto a = v4("127.0.0.1", 0);
+    auto a = v4(ip, 0);
     socklen_t len = sizeof a;
     if (fd_ < 0 || ::bind(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0 ||
         ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
@@ -549,12 +550,15 @@ double percentile(std::vector<double>& v, double q) {
 int run_relay(const options& o) {
   // One echo peer per worker; worker t's sessions (every threads-th) relay to peer t.
   std::vector<std::unique_ptr<echo_peer>> peers;
-  for (unsigned t = 0; t < o.threads; ++t) peers.push_back(std::make_unique<echo_peer>());
+  for (unsigned t = 0; t < o.threads; ++t) peers.push_back(std::make_unique<echo_peer>(o.peer_ip));
   std::vector<std::unique_ptr<client>> sessions, spent;
   // --direct: each session's socket is connected to its echo peer (options per peer, kept
   // here since a client refers to its options).
   std::vector<options> to_peer(o.threads, o);
-  for (unsigned t = 0; t < o.threads; ++t) to_peer[t].port = peers[t]->port();
+  for (unsigned t = 0; t < o.threads; ++t) {
+    to_peer[t].server = o.peer_ip;
+    to_peer[t].port = peers[t]->port();
+  }
   for (unsigned i = 0; i < o.sessions; ++i) {
     if (o.direct) {
       sessions.push_back(std::make_unique<client>(to_peer[sessions.size() % o.threads]));
@@ -566,7 +570,7 @@ int run_relay(const options& o) {
       return 1;
     }
     const auto peer_addr =
-        *p::transport_address::parse_ip("127.0.0.1", peers[sessions.size() % o.threads]->port());
+        *p::transport_address::parse_ip(o.peer_ip, peers[sessions.size() % o.threads]->port());
     if (const int code = c->bind_channel(0x4000, peer_addr); code != 0) {
       std::cerr << "turn_load: channel bind failed: " << code << "\n";
       return 1;
@@ -886,6 +890,7 @@ int main(int argc, char** argv) {
   app.add_option("--server-pid", o.server_pid, "server process, for its CPU time and memory");
   app.add_option("--threads", o.threads, "sending threads")->check(CLI::Range(1u, 64u));
   app.add_option("--client-ip", o.client_ip, "source IPv4 address of the client sockets");
+  app.add_option("--peer-ip", o.peer_ip, "relay: IPv4 address of the echo peers");
   app.add_option("--client-ips", o.client_ips,
                  "with --client-port: consecutive source addresses from --client-ip to use "
                  "in turn once one's ports run out")

@@ -161,7 +161,7 @@ struct server_config {
   bool no_tcp_relay = false;
   bool relay_mux = false;  // UDP relays without a socket each (server/net/relays/relay_mux.hpp)
   // Bound channels relayed in the kernel (server/net/relays/kernel_relays.hpp), by XDP in one
-  // of its modes or at TC ingress (xdp_any: XDP in the driver where it has it, else TC).
+  // of its modes or at TC ingress (xdp_any: XDP in a NIC's driver where it has it, else TC).
   bool kernel_relay = false;
   enum class kernel_hook { xdp_any, xdp_native, xdp_generic, tc };
   kernel_hook kernel_relay_mode = kernel_hook::xdp_any;

@@ -614,7 +614,7 @@ constexpr std::array table{
                   if (c.kernel_relay) o << "kernel-relay\n";
                 }},
     option_spec{"kernel-relay-mode", '\0', k::value, yes,
-                "where kernel-relay runs: auto (XDP in the driver where it has it, else TC), "
+                "where kernel-relay runs: auto (XDP in a NIC's driver where it has it, else TC), "
                 "native (XDP in the driver), generic (XDP in the stack), tc (TC ingress, Linux "
                 "6.6+) (auto)",
                 [](server_config& c, const setting& s) {

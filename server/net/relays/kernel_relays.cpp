@@ -7,6 +7,7 @@
 #include <net/if.h>
 
 #include <cstring>
+#include <filesystem>
 #include <set>
 #include <stdexcept>
 
@@ -76,6 +77,15 @@ kernel::kr_route route_of(const engine::kernel_route& c) noexcept {
   return r;
 }
 
+// Whether the interface is a device's (sysfs gives it a `device`: PCI, virtio, ...) rather than
+// a virtual one (loopback, veth, bridge, ...).
+bool hardware_interface(int ifindex) {
+  char name[IF_NAMESIZE] = {};
+  if (::if_indextoname(static_cast<unsigned>(ifindex), name) == nullptr) return false;
+  std::error_code ec;
+  return std::filesystem::exists(std::filesystem::path("/sys/class/net") / name / "device", ec);
+}
+
 }  // namespace
 
 kernel_relays::kernel_relays(limits l) : mode_(l.mode), tc_(l.tc) {
@@ -112,12 +122,17 @@ std::string kernel_relays::attach(int ifindex) {
     return "tc";
   }
   if (mode_ != xdp_mode::any) return bpf_->attach_xdp("kernel_relay", ifindex, mode_);
-  // auto: XDP in the driver where it has it; else TC, which, unlike XDP in generic mode, sees
-  // which skbs hold a batch (GSO, GRO) and relays datagrams of this machine's own processes
-  // (loopback's, say); else (before Linux 6.6) XDP in generic mode.
-  try {
-    return bpf_->attach_xdp("kernel_relay", ifindex, xdp_mode::native);
-  } catch (const std::runtime_error&) {
+  // auto: XDP in the driver of a device (a NIC's, a VM's virtio or cloud adapter) where it
+  // has it; else TC, which, unlike XDP in generic mode, sees which skbs hold a batch (GSO,
+  // GRO) and relays datagrams of this machine's own processes (loopback's, say); else (before
+  // Linux 6.6) XDP in generic mode. Not XDP on a virtual interface: veth has it in its
+  // driver, but what XDP sends back out of a veth is lost unless the other end runs XDP too
+  // (a container's veth, say).
+  if (hardware_interface(ifindex)) {
+    try {
+      return bpf_->attach_xdp("kernel_relay", ifindex, xdp_mode::native);
+    } catch (const std::runtime_error&) {
+    }
   }
   try {
     bpf_->attach_tc_ingress("kernel_relay_tc", ifindex);

@@ -35,8 +35,8 @@ class kernel_relays final : public engine::kernel_io {
   struct limits {
     std::uint32_t channels = 65536;     // entries per direction
     std::uint32_t allocations = 65536;  // counter slots
-    // any: XDP in the driver where it has it, else TC, else (before Linux 6.6) XDP in generic
-    // mode.
+    // any: XDP in the driver of a device (not a virtual interface) where it has it, else TC,
+    // else (before Linux 6.6) XDP in generic mode.
     xdp_mode mode = xdp_mode::any;
     bool tc = false;  // at TC ingress (tcx), whatever `mode` says
   };
