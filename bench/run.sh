@@ -249,7 +249,7 @@ measure() {
       ramp)
         # Offered load steps (round trips per second per session, 16 sessions, 160 bytes):
         # the highest step with loss under 0.1 %.
-        for rate in 1000 2000 3000 4000 5000 6000 7000 8000 10000 12000 16000 20000 24000 32000; do
+        for rate in 1000 2000 3000 4000 5000 6000 7000 8000 10000 12000 16000 20000 24000 32000 40000 48000; do
           line=$(load_line "${base[@]}" --mode relay --sessions 16 --payload 160 --rate "$rate" \
             --threads 2 --duration 4)
           echo "server=$name round=$round test=ramp$rate $line"

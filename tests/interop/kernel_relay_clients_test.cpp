@@ -97,10 +97,14 @@ TEST_F(KernelRelayClients, PionEchoesEveryMessageAndTheKernelCarriedThemOnceBoun
   const auto t = stop();
   EXPECT_EQ(t.to_peer, 200u);
   EXPECT_EQ(t.to_client, 200u);
-  // pion sends its first message in a Send indication while the channel is being bound (and
-  // the echo comes back in a Data indication); after that, ChannelData, all in the kernel.
-  EXPECT_GE(t.kernel_to_peer, 195u);
-  EXPECT_GE(t.kernel_to_client, 195u);
+  // pion binds its channel in the background on its first send, and sends in Send
+  // indications (echoes come back in Data indications, from user space) until the binding's
+  // answer is in: about 5 messages on an idle machine, 22 seen with six such tests running at
+  // once. After that, ChannelData, all of it in the kernel.
+  EXPECT_GE(t.kernel_to_peer, 150u);
+  EXPECT_GE(t.kernel_to_client, 150u);
+  EXPECT_LE(t.kernel_to_peer, 200u);
+  EXPECT_LE(t.kernel_to_client, 200u);
 }
 
 TEST_F(KernelRelayClients, ChromiumRelayOnlyCallGoesClientToClientInTheKernel) {

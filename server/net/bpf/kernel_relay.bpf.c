@@ -178,6 +178,15 @@ static __always_inline __u16 pseudo_sum(const __u32* src, const __u32* dst, __u1
   return fold(add16(sum, udp_len_net));
 }
 
+// Whether a datagram whose checksum `looks` like the pseudo-header's sum alone has it still
+// to be completed (CHECKSUM_PARTIAL), rather than a complete one that happens to be equal (1
+// in 65 536). TC can rule it out where the skb says its checksum was checked
+// (CHECKSUM_UNNECESSARY, as most NICs deliver); XDP cannot ask.
+static __always_inline int to_complete(void* ctx, int tc, int looks) {
+  if (!looks || !tc) return looks;
+  return bpf_csum_level(ctx, BPF_CSUM_LEVEL_QUERY) < 0;
+}
+
 // What a datagram is to the kernel relay once its route is found. `strip`: it carries a
 // ChannelData header (in_cd) that goes; `add`: a header (out_cd) goes in front of what is
 // sent. To the peer: strip. To the client: add. Client to client: both.
@@ -480,8 +489,9 @@ static __always_inline int rewrite4(void* ctx, int tc, struct headers4* h, struc
   const struct endpoints e = endpoints_of(job);
   const __u16 udp_len = new_udp_length(job);
   const __u16 tot_len = 20 + udp_len;
-  const int partial =
-      h->udp.check != 0 && h->udp.check == pseudo_sum(&h->ip.saddr, &h->ip.daddr, h->udp.len, 1);
+  const int partial = to_complete(
+      ctx, tc,
+      h->udp.check != 0 && h->udp.check == pseudo_sum(&h->ip.saddr, &h->ip.daddr, h->udp.len, 1));
   struct bpf_fib_lookup fib;
   const int forward =
       route(ctx, tc, &fib, 0, e.src_ip, e.dst_ip, e.sport, e.dport, tot_len, h->ip.tos, partial);
@@ -533,8 +543,10 @@ static __always_inline int rewrite6(void* ctx, int tc, struct headers6* h, struc
   if (expired(job->r)) return outcome(pass_verdict(tc), KR_EXPIRED);
   const struct endpoints e = endpoints_of(job);
   const __u16 udp_len = new_udp_length(job);
-  const int partial = h->udp.check == pseudo_sum(h->ip.saddr.in6_u.u6_addr32,
-                                                 h->ip.daddr.in6_u.u6_addr32, h->udp.len, 4);
+  const int partial =
+      to_complete(ctx, tc,
+                  h->udp.check == pseudo_sum(h->ip.saddr.in6_u.u6_addr32,
+                                             h->ip.daddr.in6_u.u6_addr32, h->udp.len, 4));
   if (partial && !job->add) return outcome(pass_verdict(tc), KR_NOT_HANDLED);  // rewritten_check
   struct bpf_fib_lookup fib;
   const int forward =
