@@ -81,8 +81,10 @@ struct {
 // Every function below takes the hook's context as `ctx` and `tc` (0: XDP, 1: TC), always a
 // constant, so each program is compiled with only its own hook's branches.
 
+// A datagram left untouched goes on: at TC to the interface's next program (tcx's "next",
+// TC_ACT_UNSPEC), so another program there (another server's kernel relay, say) still sees it.
 static __always_inline int pass_verdict(int tc) {
-  return tc ? TC_ACT_OK : XDP_PASS;
+  return tc ? TC_ACT_UNSPEC : XDP_PASS;
 }
 static __always_inline void* data_of(void* ctx, int tc) {
   return tc ? (void*)(long)((struct __sk_buff*)ctx)->data
@@ -315,7 +317,7 @@ static __always_inline int route(void* ctx, int tc, struct bpf_fib_lookup* fib, 
 }
 
 static __always_inline int send(void* ctx, int tc, int forward, const struct bpf_fib_lookup* fib) {
-  if (!forward) return pass_verdict(tc);
+  if (!forward) return tc ? TC_ACT_OK : XDP_PASS;  // up the stack, rewritten
   if (!tc && fib->ifindex == ingress_of(ctx, tc)) return XDP_TX;
   return (int)bpf_redirect(fib->ifindex, 0);
 }
@@ -455,7 +457,7 @@ static __always_inline int emit(void* ctx, int tc, void* headers, const __u32 si
     // kept true by the helpers.
     if (grow != 0 &&
         bpf_skb_adjust_room(skb, grow, BPF_ADJ_ROOM_NET, BPF_F_ADJ_ROOM_NO_CSUM_RESET) != 0) {
-      return outcome(TC_ACT_OK, KR_NOT_HANDLED);
+      return outcome(TC_ACT_UNSPEC, KR_NOT_HANDLED);
     }
     if (bpf_skb_store_bytes(skb, sizeof(struct ethhdr), headers + sizeof(struct ethhdr),
                             out - sizeof(struct ethhdr), BPF_F_RECOMPUTE_CSUM) != 0) {
@@ -610,7 +612,7 @@ int kernel_relay(struct xdp_md* ctx) {
 // Coalesced packets (GRO, gso_size set) hold several datagrams: user space splits them.
 SEC("tc")
 int kernel_relay_tc(struct __sk_buff* skb) {
-  if (skb->gso_size != 0) return outcome(TC_ACT_OK, KR_NOT_HANDLED);
+  if (skb->gso_size != 0) return outcome(TC_ACT_UNSPEC, KR_NOT_HANDLED);
   const __u32 want = HEADERS6 + 4;
   if ((void*)(long)skb->data + want > (void*)(long)skb->data_end) {
     bpf_skb_pull_data(skb, skb->len < want ? skb->len : want);
