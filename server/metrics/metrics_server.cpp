@@ -281,6 +281,10 @@ std::string render(const net::server& srv, bool draining,
             "TURN credentials issued by /ice-servers.", g.credentials_issued);
     counter("turnpike_signaling_credentials_refused_total",
             "/ice-servers requests without the right API key (401).", g.credentials_refused);
+    counter("turnpike_signaling_credentials_throttled_total",
+            "/ice-servers requests refused unread after too many wrong API keys from their "
+            "source (429).",
+            g.credentials_throttled);
   }
 
   for (auto& family : srv.registry()->Collect()) f.append(std::move(family));  // Redis

@@ -34,6 +34,8 @@ const char* error_name(error e) noexcept {
       return "unknown-room";
     case error::unauthorized:
       return "unauthorized";
+    case error::throttled:
+      return "throttled";
     case error::not_found:
       return "not-found";
     case error::method_not_allowed:

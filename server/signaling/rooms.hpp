@@ -37,6 +37,7 @@ enum class error {
   unknown_peer,    // a "to" or token that names no one
   unknown_room,
   unauthorized,
+  throttled,  // too many wrong API keys from this source (key_throttle.hpp)
   not_found,
   method_not_allowed,
 };

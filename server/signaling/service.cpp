@@ -122,6 +122,8 @@ http::status status_of(error e) {
       return http::status::not_found;
     case error::unauthorized:
       return http::status::unauthorized;
+    case error::throttled:
+      return http::status::too_many_requests;
     case error::method_not_allowed:
       return http::status::method_not_allowed;
   }
@@ -314,7 +316,7 @@ response service::on_http(const request& req, const std::string& ip, clock::time
     }
     std::string user;
     if (auto it = url.params().find("user"); it != url.params().end()) user = (*it).value;
-    return ice_servers(req, user, unix_now);
+    return ice_servers(req, user, ip, now, unix_now);
   }
   auto res = http_api(req, path, url.params(), ip, now);
   if (res.result() != http::status::ok) ++counters_.refused;
@@ -327,13 +329,22 @@ response service::on_http_refusal(const request& req, error e, std::string_view 
   return error_response(req, e, message);
 }
 
-response service::ice_servers(const request& req, std::string_view user, std::int64_t unix_now) {
+response service::ice_servers(const request& req, std::string_view user, const std::string& ip,
+                              clock::time_point now, std::int64_t unix_now) {
   if (ice_.api_key.empty()) {
     return error_response(req, error::not_found,
                           "/ice-servers is off: set signaling-api-key (and use-auth-secret)");
   }
+  if (const auto wait = keys_.wait(ip, now); wait > clock::duration::zero()) {
+    ++counters_.credentials_throttled;
+    auto res = error_response(req, error::throttled, "too many wrong API keys: try again later");
+    const auto seconds = std::chrono::ceil<std::chrono::seconds>(wait).count();
+    res.set(http::field::retry_after, std::to_string(seconds));
+    return res;
+  }
   if (!http_auth::bearer_matches(req, ice_.api_key)) {
     ++counters_.credentials_refused;
+    keys_.failed(ip, now);
     return error_response(req, error::unauthorized,
                           "send Authorization: Bearer <signaling-api-key>");
   }

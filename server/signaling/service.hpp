@@ -18,7 +18,9 @@
 //   GET /offer|/answer|/ice|/events?token=T    -> {"messages":[...]} waiting of that kind
 //   POST /leave {"token":T}
 //   GET /ice-servers?user=NAME with "Authorization: Bearer KEY" -> RTCConfiguration iceServers
-//   with TURN REST credentials (expiry:user, base64 HMAC-SHA1 under the static-auth-secret)
+//   with TURN REST credentials (expiry:user, base64 HMAC-SHA1 under the static-auth-secret);
+//   after 10 wrong keys from one source, 429 with Retry-After, one try per 6 s
+//   (key_throttle.hpp)
 //   GET / -> the demo page
 #pragma once
 
@@ -30,6 +32,7 @@
 #include <string_view>
 #include <vector>
 
+#include "server/signaling/key_throttle.hpp"
 #include "server/signaling/rooms.hpp"
 
 namespace turnpike::server::signaling {
@@ -52,7 +55,8 @@ struct service_counters {
   std::uint64_t relayed = 0;  // messages handed to peers
   std::uint64_t refused = 0;  // answers with an "error"
   std::uint64_t credentials_issued = 0;
-  std::uint64_t credentials_refused = 0;  // /ice-servers without the right key
+  std::uint64_t credentials_refused = 0;    // /ice-servers without the right key (401)
+  std::uint64_t credentials_throttled = 0;  // refused unread after too many of those (429)
 };
 
 class service {
@@ -76,7 +80,16 @@ class service {
   // (a body over signaling-max-message).
   response on_http_refusal(const request& req, error e, std::string_view message);
   // Called about once a second: drops HTTP peers that stopped polling.
-  void tick(clock::time_point now) { rooms_.expire(now); }
+  // Called about once a second: drops HTTP peers that stopped polling, forgets sources of
+  // wrong API keys that have waited long enough.
+  void tick(clock::time_point now) {
+    rooms_.expire(now);
+    keys_.expire(now);
+  }
+  // What wrong API keys did since the last report, at most once per 10 s (for the log).
+  std::optional<key_throttle::report> take_key_report(clock::time_point now) {
+    return keys_.take_report(now);
+  }
 
   const rooms& registry() const noexcept { return rooms_; }
   const service_counters& counters() const noexcept { return counters_; }
@@ -89,11 +102,13 @@ class service {
   response http_api(const request& req, std::string_view path,
                     const boost::urls::params_view& params, const std::string& ip,
                     clock::time_point now);
-  response ice_servers(const request& req, std::string_view user, std::int64_t unix_now);
+  response ice_servers(const request& req, std::string_view user, const std::string& ip,
+                       clock::time_point now, std::int64_t unix_now);
 
   rooms rooms_;
   ice_settings ice_;
   bool demo_;
+  key_throttle keys_{key_throttle::settings{}};
   service_counters counters_;
 };
 

@@ -2,6 +2,7 @@
 // Connections of the signaling service: detect TLS, HTTP/1.1 requests, WebSocket sessions.
 #include "server/signaling/signaling_server.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core.hpp>
@@ -372,6 +373,16 @@ void signaling_server::tick() {
   stats_.errors = c.refused;
   stats_.credentials_issued = c.credentials_issued;
   stats_.credentials_refused = c.credentials_refused;
+  stats_.credentials_throttled = c.credentials_throttled;
+  if (const auto r = shared_->svc.take_key_report(clock::now())) {
+    spdlog::warn(
+        "signaling: {} wrong API key(s), {} request(s) refused unread (429) from {} source(s) "
+        "over the limit{}; most from {} ({})",
+        r->failed, r->throttled, r->sources_throttled,
+        r->untracked != 0 ? fmt::format(", {} from sources not tracked (table full)", r->untracked)
+                          : std::string(),
+        r->loudest.empty() ? std::string("-") : r->loudest, r->loudest_failed);
+  }
   ticker_.expires_after(std::chrono::seconds(1));
   ticker_.async_wait([this](boost::system::error_code ec) {
     if (!ec) tick();

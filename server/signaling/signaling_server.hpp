@@ -34,6 +34,7 @@ struct signaling_stats {
   std::atomic<std::uint64_t> errors{0};
   std::atomic<std::uint64_t> credentials_issued{0};
   std::atomic<std::uint64_t> credentials_refused{0};
+  std::atomic<std::uint64_t> credentials_throttled{0};
 };
 
 class signaling_server {

@@ -5,6 +5,8 @@
 // IP, peers per room, idle timeout).
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "support/certs.hpp"
 #include "support/http.hpp"
 #include "support/process.hpp"
@@ -279,6 +281,51 @@ TEST(SignalingServer, SilentConnectionsAreClosedAfterTheIdleTimeout) {
   EXPECT_LE(::recv(fd, &byte, 1, 0), 0);  // closed by the server
   ::close(fd);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s);
+}
+
+// Guessing API keys as an attacker would, 3 000 of them on one keep-alive connection: ten
+// get 401, the rest 429 with Retry-After, unread; the metrics count both and the log says so
+// (one line, not one per guess).
+TEST(SignalingServer, WrongApiKeysAreThrottledCountedAndLogged) {
+  signaling_server srv(
+      {"--prometheus", "--prometheus-port", "0", "--prometheus-address", "127.0.0.1"});
+  auto m = srv.p->wait_for(std::regex(R"(metrics on http://127\.0\.0\.1:(\d+))"));
+  ASSERT_TRUE(m);
+  const auto metrics_port = static_cast<std::uint16_t>(std::stoi((*m)[1]));
+  const auto logged_from = srv.p->line_count();
+  asio::io_context io;
+  beast::tcp_stream s(io);
+  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), srv.port));
+  beast::flat_buffer buf;
+  std::map<unsigned, int> statuses;
+  std::string retry_after;
+  for (int i = 0; i < 3000; ++i) {
+    bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/ice-servers?user=alice", 11};
+    req.set(bhttp::field::host, "127.0.0.1");
+    req.set(bhttp::field::authorization, "Bearer guess" + std::to_string(i));
+    req.keep_alive(true);
+    bhttp::write(s, req);
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(s, buf, res);
+    ++statuses[res.result_int()];
+    if (res.result_int() == 429) retry_after = std::string(res[bhttp::field::retry_after]);
+  }
+  EXPECT_EQ(statuses[401], 10);
+  EXPECT_EQ(statuses[429], 2990);
+  EXPECT_FALSE(retry_after.empty());
+  EXPECT_TRUE(srv.p->wait_for(
+      std::regex(R"(signaling: \d+ wrong API key\(s\), \d+ request\(s\) refused unread)"), 5s,
+      logged_from))
+      << srv.p->output();
+  for (int i = 0; i < 40; ++i) {  // the counters are refreshed every second
+    const auto text = http_get(metrics_port, "/metrics").body;
+    if (metric_value(text, "turnpike_signaling_credentials_throttled_total") == 2990) {
+      EXPECT_EQ(metric_value(text, "turnpike_signaling_credentials_refused_total"), 10);
+      return;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  ADD_FAILURE() << "turnpike_signaling_credentials_throttled_total never reached 2990";
 }
 
 TEST(SignalingServer, MetricsCountSignaling) {

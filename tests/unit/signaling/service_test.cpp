@@ -240,6 +240,35 @@ TEST_F(Signaling, HttpRoomLimitsHaveTheirStatuses) {
   EXPECT_EQ(error_of(full.body()), "room-full");
 }
 
+// 3 000 wrong keys on one connection, as an attacker would: the first ten get 401, the rest
+// 429 with Retry-After and are not looked at (even the right key from that source waits);
+// another source is untouched, and the source gets one try again a refill later.
+TEST_F(Signaling, WrongKeysAreThrottledPerSource) {
+  auto ask = [&](const std::string& key, const std::string& ip, clock::time_point at) {
+    auto req = make_request(http::verb::get, "/ice-servers?user=alice");
+    req.set(http::field::authorization, "Bearer " + key);
+    return svc.on_http(req, ip, at, unix_t0);
+  };
+  int unauthorized = 0;
+  int throttled = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const auto res = ask("guess" + std::to_string(i), "203.0.113.5", t0);
+    if (res.result() == http::status::unauthorized) ++unauthorized;
+    if (res.result() == http::status::too_many_requests) {
+      ++throttled;
+      EXPECT_EQ(res[http::field::retry_after], "6");
+      EXPECT_EQ(error_of(res.body()), "throttled");
+    }
+  }
+  EXPECT_EQ(unauthorized, 10);
+  EXPECT_EQ(throttled, 2990);
+  EXPECT_EQ(svc.counters().credentials_refused, 10u);
+  EXPECT_EQ(svc.counters().credentials_throttled, 2990u);
+  EXPECT_EQ(ask(api_key, "203.0.113.5", t0).result(), http::status::too_many_requests);
+  EXPECT_EQ(ask(api_key, "203.0.113.6", t0).result(), http::status::ok);
+  EXPECT_EQ(ask(api_key, "203.0.113.5", t0 + std::chrono::seconds(6)).result(), http::status::ok);
+}
+
 TEST_F(Signaling, IceServersNeedsTheBearerKeyAndSignsWorkingCredentials) {
   auto no_key = get("/ice-servers?user=alice");
   EXPECT_EQ(no_key.result(), http::status::unauthorized);
