@@ -116,15 +116,11 @@ int embedded_bpf::program(const char* name) {
   return bpf_program__fd(find_program(name));
 }
 
-std::string embedded_bpf::attach_xdp(const char* name, int ifindex, xdp_mode mode) {
+void embedded_bpf::attach_xdp(const char* name, int ifindex, xdp_mode mode) {
   bpf_program* prog = find_program(name);
-  // Without mode flags the kernel takes the driver's (native) mode where the driver has one,
-  // else generic mode, which runs the program on the stack's receive path.
   bpf_link_create_opts opts{};
   opts.sz = sizeof opts;
-  opts.flags = mode == xdp_mode::native    ? XDP_FLAGS_DRV_MODE
-               : mode == xdp_mode::generic ? XDP_FLAGS_SKB_MODE
-                                           : 0;
+  opts.flags = mode == xdp_mode::native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
   const int fd = bpf_link_create(bpf_program__fd(prog), ifindex, BPF_XDP, &opts);
   if (fd < 0) {
     const int err = errno;
@@ -134,12 +130,6 @@ std::string embedded_bpf::attach_xdp(const char* name, int ifindex, xdp_mode mod
            err);
   }
   link_fds_.push_back(fd);
-  bpf_xdp_query_opts query{};
-  query.sz = sizeof query;
-  if (bpf_xdp_query(ifindex, 0, &query) == 0 && query.attach_mode == XDP_ATTACHED_DRV) {
-    return "native";
-  }
-  return "generic";
 }
 
 void embedded_bpf::attach_tc_ingress(const char* name, int ifindex) {

@@ -31,7 +31,7 @@ address_key key_of(const protocol::transport_address& a) noexcept;
 // Sets the size of map `name` in an opened (not yet loaded) object; false when there is none.
 bool set_map_size(bpf_object& object, const char* name, std::uint32_t entries) noexcept;
 
-enum class xdp_mode { any, native, generic };
+enum class xdp_mode { native, generic };
 
 class embedded_bpf {
  public:
@@ -50,10 +50,10 @@ class embedded_bpf {
   int program(const char* name);
   // Attaches the sk_lookup program `name` to the process's network namespace.
   void attach_netns(const char* name);
-  // Attaches the XDP program `name` to interface `ifindex` in `mode` (any: native where the
-  // driver has it, else generic); returns the mode it runs in, "native" or "generic". On
-  // failure (as on the TC attach's) it throws and the object stays loaded and usable.
-  std::string attach_xdp(const char* name, int ifindex, xdp_mode mode = xdp_mode::any);
+  // Attaches the XDP program `name` to interface `ifindex` in `mode` (native: in the driver,
+  // which refuses when it has none; generic: on the stack's receive path). On failure (as on
+  // the TC attach's) it throws and the object stays loaded and usable.
+  void attach_xdp(const char* name, int ifindex, xdp_mode mode);
   // Attaches the TC program `name` to interface `ifindex`'s ingress with a tcx link (Linux
   // 6.6 or later; earlier kernels refuse it and the error says so).
   void attach_tc_ingress(const char* name, int ifindex);

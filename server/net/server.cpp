@@ -408,18 +408,19 @@ void server::set_up_kernel_relay() {
   ips.insert(ips.end(), relays.begin(), relays.end());
   try {
     kernel_relays::limits l;
+    using hook = config::server_config::kernel_hook;
     switch (cfg_.kernel_relay_mode) {
-      case config::server_config::kernel_hook::xdp_any:
-        l.mode = xdp_mode::any;
+      case hook::xdp_any:
+        l.hook = kernel_hook::any;
         break;
-      case config::server_config::kernel_hook::xdp_native:
-        l.mode = xdp_mode::native;
+      case hook::xdp_native:
+        l.hook = kernel_hook::xdp_native;
         break;
-      case config::server_config::kernel_hook::xdp_generic:
-        l.mode = xdp_mode::generic;
+      case hook::xdp_generic:
+        l.hook = kernel_hook::xdp_generic;
         break;
-      case config::server_config::kernel_hook::tc:
-        l.tc = true;
+      case hook::tc:
+        l.hook = kernel_hook::tc;
         break;
     }
     if (cfg_.total_quota != 0) {

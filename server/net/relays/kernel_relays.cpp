@@ -79,16 +79,14 @@ kernel::kr_route route_of(const engine::kernel_route& c) noexcept {
 
 // Whether the interface is a device's (sysfs gives it a `device`: PCI, virtio, ...) rather than
 // a virtual one (loopback, veth, bridge, ...).
-bool hardware_interface(int ifindex) {
-  char name[IF_NAMESIZE] = {};
-  if (::if_indextoname(static_cast<unsigned>(ifindex), name) == nullptr) return false;
+bool hardware_interface(const std::string& name) {
   std::error_code ec;
   return std::filesystem::exists(std::filesystem::path("/sys/class/net") / name / "device", ec);
 }
 
 }  // namespace
 
-kernel_relays::kernel_relays(limits l) : mode_(l.mode), tc_(l.tc) {
+kernel_relays::kernel_relays(limits l) : hook_(l.hook) {
   bpf_ = std::make_unique<embedded_bpf>(kernel_relay_object, sizeof kernel_relay_object,
                                         "kernel-relay", needs, [&](bpf_object& o) {
                                           return set_map_size(o, "kr_channels", l.channels) &&
@@ -107,7 +105,7 @@ kernel_relays::kernel_relays(limits l) : mode_(l.mode), tc_(l.tc) {
     const std::uint8_t one = 1;
     bpf_map_update_elem(local_, &key, &one, BPF_ANY);
   }
-  program_ = bpf_->program(tc_ ? "kernel_relay_tc" : "kernel_relay");
+  program_ = bpf_->program(hook_ == kernel_hook::tc ? "kernel_relay_tc" : "kernel_relay");
   const int cpus = libbpf_num_possible_cpus();
   cpus_ = cpus > 0 ? static_cast<unsigned>(cpus) : 1;
   free_slots_.reserve(l.allocations);
@@ -116,30 +114,43 @@ kernel_relays::kernel_relays(limits l) : mode_(l.mode), tc_(l.tc) {
 
 kernel_relays::~kernel_relays() = default;
 
-std::string kernel_relays::attach(int ifindex) {
-  if (tc_) {
-    bpf_->attach_tc_ingress("kernel_relay_tc", ifindex);
+std::string kernel_relays::attach(const std::string& name) {
+  const auto index = static_cast<int>(::if_nametoindex(name.c_str()));
+  auto xdp = [&](xdp_mode mode) {
+    bpf_->attach_xdp("kernel_relay", index, mode);
+    return mode == xdp_mode::native ? "native" : "generic";
+  };
+  auto tc = [&] {
+    bpf_->attach_tc_ingress("kernel_relay_tc", index);
     return "tc";
+  };
+  switch (hook_) {
+    case kernel_hook::xdp_native:
+      return xdp(xdp_mode::native);
+    case kernel_hook::xdp_generic:
+      return xdp(xdp_mode::generic);
+    case kernel_hook::tc:
+      return tc();
+    case kernel_hook::any:
+      break;
   }
-  if (mode_ != xdp_mode::any) return bpf_->attach_xdp("kernel_relay", ifindex, mode_);
   // auto: XDP in the driver of a device (a NIC's, a VM's virtio or cloud adapter) where it
   // has it; else TC, which, unlike XDP in generic mode, sees which skbs hold a batch (GSO,
   // GRO) and relays datagrams of this machine's own processes (loopback's, say); else (before
   // Linux 6.6) XDP in generic mode. Not XDP on a virtual interface: veth has it in its
   // driver, but what XDP sends back out of a veth is lost unless the other end runs XDP too
   // (a container's veth, say).
-  if (hardware_interface(ifindex)) {
+  if (hardware_interface(name)) {
     try {
-      return bpf_->attach_xdp("kernel_relay", ifindex, xdp_mode::native);
+      return xdp(xdp_mode::native);
     } catch (const std::runtime_error&) {
     }
   }
   try {
-    bpf_->attach_tc_ingress("kernel_relay_tc", ifindex);
-    return "tc";
+    return tc();
   } catch (const std::runtime_error&) {
   }
-  return bpf_->attach_xdp("kernel_relay", ifindex, xdp_mode::generic);
+  return xdp(xdp_mode::generic);
 }
 
 std::string kernel_relays::attach_for(const std::vector<protocol::transport_address>& ips) {
@@ -153,9 +164,8 @@ std::string kernel_relays::attach_for(const std::vector<protocol::transport_addr
   }
   std::string done;
   for (const auto& name : names) {
-    const auto index = ::if_nametoindex(name.c_str());
-    if (index == 0) continue;
-    const auto mode = attach(static_cast<int>(index));
+    if (::if_nametoindex(name.c_str()) == 0) continue;  // gone since
+    const auto mode = attach(name);
     if (!done.empty()) done += ", ";
     done += name;
     done += " (";

@@ -30,15 +30,16 @@ inline constexpr std::array<const char*, kernel::KR_OUTCOMES> kernel_outcome_nam
     "relayed_to_peer", "relayed_to_client", "not_ours", "not_handled",
     "expired",         "no_route",          "too_big",  "forwarding_off"};
 
+// Where the program runs. any: XDP in the driver of a device (not a virtual interface) where
+// it has it, else TC, else (before Linux 6.6) XDP in generic mode.
+enum class kernel_hook { any, xdp_native, xdp_generic, tc };
+
 class kernel_relays final : public engine::kernel_io {
  public:
   struct limits {
     std::uint32_t channels = 65536;     // entries per direction
     std::uint32_t allocations = 65536;  // counter slots
-    // any: XDP in the driver of a device (not a virtual interface) where it has it, else TC,
-    // else (before Linux 6.6) XDP in generic mode.
-    xdp_mode mode = xdp_mode::any;
-    bool tc = false;  // at TC ingress (tcx), whatever `mode` says
+    kernel_hook hook = kernel_hook::any;
   };
   // Loads the program (the verifier checks it here) and tells it the machine's own addresses
   // (getifaddrs). Throws std::runtime_error with the reason ("needs CAP_BPF and
@@ -48,9 +49,6 @@ class kernel_relays final : public engine::kernel_io {
   kernel_relays(const kernel_relays&) = delete;
   kernel_relays& operator=(const kernel_relays&) = delete;
 
-  // Attaches the program to interface `ifindex` for as long as this object lives; returns
-  // the hook it runs at ("tc") or XDP's mode ("native" or "generic"). Throws as above.
-  std::string attach(int ifindex);
   // Attaches to every interface that carries one of `ips` (every interface that is up for a
   // wildcard); returns what was done, for the log ("lo (generic), eth0 (native)").
   std::string attach_for(const std::vector<protocol::transport_address>& ips);
@@ -77,10 +75,12 @@ class kernel_relays final : public engine::kernel_io {
 
  private:
   void zero(std::uint32_t slot) noexcept;
+  // Attaches the program to interface `name` for as long as this object lives; returns the
+  // hook it runs at: "native" or "generic" (XDP) or "tc". Throws as above.
+  std::string attach(const std::string& name);
 
   std::unique_ptr<embedded_bpf> bpf_;
-  xdp_mode mode_;
-  bool tc_;
+  kernel_hook hook_;
   int channels_ = -1;
   int peers_ = -1;
   int counters_ = -1;

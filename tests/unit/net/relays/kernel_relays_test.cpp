@@ -106,7 +106,7 @@ class KernelRelay : public ::testing::TestWithParam<bool> {
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "loading BPF programs needs CAP_BPF and CAP_NET_ADMIN";
     kernel_relays::limits l{1024, 64};
-    l.tc = GetParam();
+    l.hook = GetParam() ? kernel_hook::tc : kernel_hook::any;
     relays_ = std::make_unique<kernel_relays>(l);
   }
   // The verdict that sends a rewritten frame up the stack.
