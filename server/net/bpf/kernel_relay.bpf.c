@@ -34,6 +34,8 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "kernel_relay_checksum.h"
+#include "kernel_relay_hooks.h"
 #include "kernel_relay_maps.h"
 
 #define AF_INET 2
@@ -77,32 +79,6 @@ struct {
   __type(value, __u64);
 } kr_outcomes SEC(".maps");
 
-// ---- The two hooks ----
-// Every function below takes the hook's context as `ctx` and `tc` (0: XDP, 1: TC), always a
-// constant, so each program is compiled with only its own hook's branches.
-
-// A datagram left untouched goes on: at TC to the interface's next program (tcx's "next",
-// TC_ACT_UNSPEC), so another program there (another server's kernel relay, say) still sees it.
-static __always_inline int pass_verdict(int tc) {
-  return tc ? TC_ACT_UNSPEC : XDP_PASS;
-}
-static __always_inline void* data_of(void* ctx, int tc) {
-  return tc ? (void*)(long)((struct __sk_buff*)ctx)->data
-            : (void*)(long)((struct xdp_md*)ctx)->data;
-}
-static __always_inline void* end_of(void* ctx, int tc) {
-  return tc ? (void*)(long)((struct __sk_buff*)ctx)->data_end
-            : (void*)(long)((struct xdp_md*)ctx)->data_end;
-}
-static __always_inline __u32 ingress_of(void* ctx, int tc) {
-  return tc ? ((struct __sk_buff*)ctx)->ingress_ifindex : ((struct xdp_md*)ctx)->ingress_ifindex;
-}
-// The frame's length: what the hook sees of it (XDP), or the whole skb (TC, whose head may
-// hold only part of it).
-static __always_inline __u32 frame_length(void* ctx, int tc, void* data, void* end) {
-  return tc ? ((struct __sk_buff*)ctx)->len : (__u32)(end - data);
-}
-
 // The headers as copied to the stack: two bytes first so that the IP header is 4-aligned,
 // then the ChannelData header that follows UDP's (as received, or as it will be written).
 // HEADERS4/HEADERS6 bytes from `eth` on are the Ethernet, IP and UDP headers.
@@ -141,43 +117,6 @@ static __always_inline void count(const struct kr_route* r, int to_peer, __u64 b
     c->to_client_packets += 1;
     c->to_client_bytes += bytes;
   }
-}
-
-// One's complement arithmetic over 16-bit words as they lie in the packet.
-static __always_inline __u32 add16(__u32 sum, __u16 word) {
-  return sum + word;
-}
-static __always_inline __u32 sub16(__u32 sum, __u16 word) {
-  return sum + (__u16)~word;
-}
-static __always_inline __u32 add_ip(__u32 sum, const __u32* ip, int words32) {
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    if (i < words32) sum += (ip[i] & 0xFFFF) + (ip[i] >> 16);
-  }
-  return sum;
-}
-static __always_inline __u32 sub_ip(__u32 sum, const __u32* ip, int words32) {
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    if (i < words32) sum += (__u16) ~(ip[i] & 0xFFFF) + (__u16) ~(ip[i] >> 16);
-  }
-  return sum;
-}
-static __always_inline __u16 fold(__u32 sum) {
-  sum = (sum & 0xFFFF) + (sum >> 16);
-  sum = (sum & 0xFFFF) + (sum >> 16);
-  return (__u16)sum;
-}
-
-// The UDP pseudo-header's sum, folded: what a sender that leaves the checksum to be completed
-// (CHECKSUM_PARTIAL) puts in the checksum field.
-static __always_inline __u16 pseudo_sum(const __u32* src, const __u32* dst, __u16 udp_len_net,
-                                        int words32) {
-  __u32 sum = add_ip(0, src, words32);
-  sum = add_ip(sum, dst, words32);
-  sum = add16(sum, bpf_htons(IPPROTO_UDP));
-  return fold(add16(sum, udp_len_net));
 }
 
 // Whether a datagram whose checksum `looks` like the pseudo-header's sum alone has it still
@@ -242,15 +181,6 @@ static __always_inline __u16 rewritten_check(const struct udphdr* old, const __u
   }
   const __u16 check = (__u16)~fold(sum);
   return check ? check : 0xFFFF;  // 0 means "no checksum" in UDP
-}
-
-static __always_inline void ipv4_checksum(struct iphdr* ip) {
-  ip->check = 0;
-  const __u16* w = (const __u16*)ip;
-  __u32 sum = 0;
-#pragma unroll
-  for (int i = 0; i < 10; ++i) sum += w[i];
-  ip->check = (__u16)~fold(sum);
 }
 
 static __always_inline int local(int v6, const __u32* dst) {
