@@ -283,15 +283,21 @@ TEST(SignalingServer, SilentConnectionsAreClosedAfterTheIdleTimeout) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s);
 }
 
+// A server with Prometheus metrics on a port of its own, and that port (0 when it never said).
+const std::vector<std::string> with_metrics{"--prometheus", "--prometheus-port", "0",
+                                            "--prometheus-address", "127.0.0.1"};
+std::uint16_t metrics_port_of(signaling_server& srv) {
+  const auto m = srv.p->wait_for(std::regex(R"(metrics on http://127\.0\.0\.1:(\d+))"));
+  return m ? static_cast<std::uint16_t>(std::stoi((*m)[1])) : 0;
+}
+
 // Guessing API keys as an attacker would, 3 000 of them on one keep-alive connection: ten
 // get 401, the rest 429 with Retry-After, unread; the metrics count both and the log says so
 // (one line, not one per guess).
 TEST(SignalingServer, WrongApiKeysAreThrottledCountedAndLogged) {
-  signaling_server srv(
-      {"--prometheus", "--prometheus-port", "0", "--prometheus-address", "127.0.0.1"});
-  auto m = srv.p->wait_for(std::regex(R"(metrics on http://127\.0\.0\.1:(\d+))"));
-  ASSERT_TRUE(m);
-  const auto metrics_port = static_cast<std::uint16_t>(std::stoi((*m)[1]));
+  signaling_server srv(with_metrics);
+  const auto metrics_port = metrics_port_of(srv);
+  ASSERT_NE(metrics_port, 0);
   const auto logged_from = srv.p->line_count();
   asio::io_context io;
   beast::tcp_stream s(io);
@@ -329,11 +335,9 @@ TEST(SignalingServer, WrongApiKeysAreThrottledCountedAndLogged) {
 }
 
 TEST(SignalingServer, MetricsCountSignaling) {
-  signaling_server srv(
-      {"--prometheus", "--prometheus-port", "0", "--prometheus-address", "127.0.0.1"});
-  auto m = srv.p->wait_for(std::regex(R"(metrics on http://127\.0\.0\.1:(\d+))"));
-  ASSERT_TRUE(m);
-  const auto metrics_port = static_cast<std::uint16_t>(std::stoi((*m)[1]));
+  signaling_server srv(with_metrics);
+  const auto metrics_port = metrics_port_of(srv);
+  ASSERT_NE(metrics_port, 0);
   ws_client a(srv.port), b(srv.port);
   a.send(R"({"type":"join","room":"m"})");
   a.read_json();
